@@ -1,0 +1,244 @@
+"""What a function ends up calling once always-inline helpers and macros are expanded.
+
+``Analyzer.summary(unit)`` walks a unit (a function body, or a macro expansion) with
+:class:`~kannot.flow.Flow` and returns its *leaves*: every call that stays a call after inlining,
+each with the chain that reaches it and the lowest region count it is reached with, relative to the
+unit's entry. Summaries of helpers are memoised and composed into their callers, so a helper used
+by 50 noinstr functions is expanded once. Rules (``kannot.checks``) judge leaves; nothing here
+decides what is a finding.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from . import classes as C
+from . import cpp
+from .flow import Flow, States, clamp, shift
+from .index import FuncDef, Index, MacroRef
+from .ir import IRBuilder
+from .parsing import parse
+
+REGION_BEGIN = "instrumentation_begin"
+REGION_END = "instrumentation_end"
+STATIC_CALL_MACROS = frozenset({"static_call", "static_call_cond", "static_call_mod", "static_call_ro", "__static_call", "static_call_query"})
+NORETURN_BUILTINS = frozenset({"__builtin_unreachable", "__builtin_trap", "unreachable", "__builtin_abort"})
+# Names that are never a call in the compiled code (compile-time checks whose expansion kannot
+# cannot see through); anything else unknown is reported as unresolved.
+COMPILE_TIME = re.compile(r"__compiletime_assert\w*|__build_bug\w*|__bad_\w+|__compiletime_error\w*|__attribute__|__typeof\w*|__diag\w*|__VA_OPT__|__has_builtin|defined")
+MAX_DEPTH = 24
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    function: str
+    file: str
+    line: int
+    kind: str = "function"  # function | always_inline | macro | callee
+
+    def to_json(self) -> dict:
+        return {"function": self.function, "file": self.file, "line": self.line, "kind": self.kind}
+
+
+@dataclass(slots=True)
+class Leaf:
+    kind: str  # call | icall | end | unresolved
+    callee: str | None  # None for indirect calls and region ends
+    text: str  # what is called, as written (the callee name, or the pointer expression)
+    pos: tuple[int, int, int, int]  # call site in the unit being summarised
+    chain: tuple[Link, ...]  # from the unit's call site down to the callee
+    rel: int  # lowest region count at the call, relative to the unit's entry
+    candidates: tuple[FuncDef, ...] = ()
+
+    def key(self) -> tuple:
+        return (self.kind, self.callee, self.text, tuple((l.function, l.line) for l in self.chain))
+
+
+@dataclass(slots=True)
+class Summary:
+    leaves: list[Leaf]
+    exits: States  # region counts at the unit's exits (relative); empty: never returns
+    returns: list[tuple[States, tuple]] = field(default_factory=list)
+    fallthrough: States = frozenset()  # counts when control falls off the end of the body
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    name: str
+    path: str  # resolution context and chain file
+    kind: str  # function | always_inline | macro
+    line: int
+
+
+class Analyzer:
+    def __init__(self, index: Index):
+        self.index = index
+        self._memo: dict[tuple, Summary] = {}
+        self._active: set[tuple] = set()
+        self._macro_ir: dict[tuple, list] = {}
+
+    # public -----------------------------------------------------------------------------------
+    def analyze_function(self, d: FuncDef) -> Summary:
+        """Top-level summary of a protected function (its returns are kept for the rules)."""
+        unit = Unit(d.name, d.path, "function", d.line)
+        return self._summarize(unit, self.index.events_of(d), depth=0, keep_returns=True)
+
+    # summaries --------------------------------------------------------------------------------
+    def _summarize(self, unit: Unit, events: list, depth: int, keep_returns: bool = False) -> Summary:
+        leaves: dict[tuple, Leaf] = {}
+
+        def add(leaf: Leaf) -> None:
+            k = (leaf.pos, leaf.key())
+            old = leaves.get(k)
+            if old is None or leaf.rel < old.rel:
+                leaves[k] = leaf
+
+        def on_call(ev: tuple, states: States) -> States:
+            return self._call(unit, ev, states, add, depth)
+
+        flow = Flow(on_call)
+        out = flow.run(events, frozenset({0}))
+        exits = out | frozenset(s for st, _ in flow.returns for s in st)
+        return Summary(list(leaves.values()), exits, flow.returns if keep_returns else [], out)
+
+    def _helper_summary(self, key: tuple, unit: Unit, events_fn, depth: int) -> Summary:
+        got = self._memo.get(key)
+        if got is not None:
+            return got
+        if key in self._active or depth > MAX_DEPTH:
+            return Summary([], frozenset({0}))  # recursion: assume a neutral helper
+        self._active.add(key)
+        try:
+            summ = self._summarize(unit, events_fn(), depth + 1)
+        finally:
+            self._active.discard(key)
+        self._memo[key] = summ
+        return summ
+
+    def _call(self, unit: Unit, ev: tuple, states: States, add, depth: int) -> States:
+        pos = ev[3] if ev[0] == "call" else ev[2]
+        here = Link(unit.name, unit.path, pos[0] if unit.kind != "macro" else unit.line, unit.kind)
+        low = min(states)
+        if ev[0] == "icall":
+            states = self._run_sub(unit, ev[3], states, add, depth)
+            if not states:
+                return states
+            text = ev[1]
+            add(Leaf("icall", None, text, pos, (here,), min(states)))
+            return states
+        _, name, args, _pos, arg_events, tail = ev
+        if name == REGION_BEGIN:
+            return shift(states, +1)
+        if name == REGION_END:
+            add(Leaf("end", None, name, pos, (here,), low))
+            return shift(states, -1)
+        if name in NORETURN_BUILTINS:
+            return frozenset()
+        if tail is not None and name in STATIC_CALL_MACROS:
+            states = self._run_sub(unit, arg_events, states, add, depth)
+            add(Leaf("static_call", None, f"{name}({args})", pos, (here,), min(states) if states else low))
+            return states
+        if name.startswith("__builtin_") or COMPILE_TIME.fullmatch(name):
+            return self._run_sub(unit, arg_events, states, add, depth)
+
+        macro_refs = self.index.macros_for(name, unit.path)
+        if tail is None:
+            macro_refs = [r for r in macro_refs if r.macro.function_like or not _is_self_alias(r)]
+        func_defs = self.index.funcs_for(name, unit.path)
+        out: set[int] = set()
+        for ref in macro_refs:
+            out |= self._apply_macro(unit, ref, args, tail, pos, here, states, add, depth)
+        if func_defs or not macro_refs:
+            out |= self._apply_function_call(unit, name, arg_events, tail, pos, here, func_defs, states, add, depth)
+        return frozenset(out)
+
+    def _run_sub(self, unit: Unit, events: list, states: States, add, depth: int) -> States:
+        if not events:
+            return states
+        flow = Flow(lambda e, s: self._call(unit, e, s, add, depth))
+        return flow.run(events, states)
+
+    def _apply_function_call(self, unit, name, arg_events, tail, pos, here, defs, states, add, depth) -> States:
+        states = self._run_sub(unit, arg_events, states, add, depth)
+        if not states:
+            return states
+        low = min(states)
+        if name.startswith("__ubsan_handle_"):
+            add(Leaf("static_call", name, name, pos, (here,), low))  # objtool accepts these
+            return states
+        if not defs:
+            if name in self.index.pointer_vars:
+                add(Leaf("icall", None, name, pos, (here,), low))
+            elif self.index.is_function_macro(name) or name in self.index.macros:
+                pass  # a macro whose definition kannot keeps no body for: no call in it
+            else:
+                add(Leaf("unresolved", name, name, pos, (here, Link(name, "", 0, "callee")), low))
+            return states
+        inlined = [d for d in defs if C.ALWAYS_INLINE in d.classes and C.NOINSTR not in d.classes]
+        called = [d for d in defs if d not in inlined]
+        out: set[int] = set()
+        for d in inlined:
+            key = ("fn", id(d))
+            sub_unit = Unit(d.name, d.path, "always_inline", d.line)
+            summ = self._helper_summary(key, sub_unit, lambda d=d: self.index.events_of(d), depth)
+            out |= self._compose(summ, pos, here, states, add)
+        if called:
+            first = called[0]
+            callee_link = Link(name, first.path, first.line, "callee")
+            add(Leaf("call", name, name, pos, (here, callee_link), low, tuple(called)))
+            if not all(C.NORETURN in d.classes for d in called):
+                out |= states
+            if tail is not None:
+                add(Leaf("icall", None, f"{name}({'...'})({tail})", pos, (here,), low))
+        return frozenset(out)
+
+    def _apply_macro(self, unit, ref: MacroRef, args, tail, pos, here, states, add, depth) -> States:
+        macro = ref.macro
+        arg_list = cpp.split_args(args) if args else []
+        key = ("macro", id(macro), args, tail, unit.path)
+        link = Link(unit.name, unit.path, here.line, unit.kind)
+        sub_unit = Unit(ref.name, ref.path, "macro", macro.line)
+
+        def events():
+            return self._macro_events(macro, arg_list, tail)
+
+        summ = self._helper_summary(key, sub_unit, events, depth)
+        return self._compose(summ, pos, link, states, add)
+
+    def _compose(self, summ: Summary, pos, here: Link, states: States, add) -> States:
+        low = min(states)
+        for leaf in summ.leaves:
+            add(Leaf(leaf.kind, leaf.callee, leaf.text, pos, (here,) + leaf.chain, clamp(low + leaf.rel), leaf.candidates))
+        if not summ.exits:
+            return frozenset()
+        return frozenset(clamp(s + e) for s in states for e in summ.exits)
+
+    def _macro_events(self, macro: cpp.MacroDef, args: list[str], tail: str | None) -> list:
+        key = (id(macro), tuple(args), tail)
+        got = self._macro_ir.get(key)
+        if got is not None:
+            return got
+        body = cpp.expand(macro, args) if macro.function_like else macro.body
+        if tail is not None:
+            body = f"{body}({tail})"
+        if not macro.function_like and tail is None:
+            body = f"{body}({', '.join(args)})"  # object-like alias in call position
+        src = ("void __kannot_expansion(void)\n{\n" + body + "\n;}\n").encode()
+        blanked = cpp.blank_attributes(src).text
+        tree = parse(blanked)
+        events: list = []
+        builder = IRBuilder(blanked)
+        for node in tree.root_node.named_children:
+            b = node.child_by_field_name("body") if node.type == "function_definition" else None
+            if b is not None:
+                builder.stmt(b, events)
+                break
+        else:
+            builder.expr(tree.root_node, events)
+        self._macro_ir[key] = events
+        return events
+
+
+def _is_self_alias(ref: MacroRef) -> bool:
+    """``#define arch_atomic_read arch_atomic_read``: a feature flag, not an expansion."""
+    return ref.macro.body.strip() == ref.name

@@ -1,0 +1,227 @@
+"""Rules: judge the leaves of each protected function and turn them into findings.
+
+Which functions are checked, and by which family:
+- noinstr: classes include noinstr (noinstr, __cpuidle, noinstr sections, bodies of definer macros
+  such as DEFINE_IDTENTRY_RAW). Regions count; transitive through always-inline helpers and macros.
+- nokprobe: NOKPROBE_SYMBOL() or __kprobes, not noinstr. Direct callees (after inlining).
+- notrace: explicitly notrace, not inline, not noinstr. Direct callees (after inlining).
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from . import classes as C
+from .analysis import Analyzer, Leaf, Link
+from .index import FuncDef, Index
+from .rules import ALL_RULES
+
+
+@dataclass
+class Finding:
+    code: str
+    file: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    caller: str
+    callee: str | None
+    message: str
+    chain: list[Link]
+    candidates: list[dict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    fingerprint: str = ""
+    detail: str = ""  # what is called when callee is None (pointer expression, region call)
+
+    @property
+    def rule(self) -> str:
+        return ALL_RULES[self.code].family
+
+    @property
+    def severity(self) -> str:
+        return ALL_RULES[self.code].severity
+
+    def fingerprint_material(self) -> str:
+        funcs = "/".join(l.function for l in self.chain)
+        return "|".join([self.code, self.file, self.caller, self.callee or self.detail, funcs])
+
+    def to_json(self) -> dict:
+        return {
+            "code": self.code,
+            "rule": self.rule,
+            "severity": self.severity,
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "end_line": self.end_line,
+            "end_column": self.end_column,
+            "caller": self.caller,
+            "callee": self.callee,
+            "message": self.message,
+            "chain": [l.to_json() for l in self.chain],
+            "candidates": self.candidates,
+            "notes": self.notes,
+            "fingerprint": self.fingerprint,
+        }
+
+
+NOINSTR_SAFE = frozenset({C.NOINSTR})
+NOKPROBE_SAFE = frozenset({C.NOINSTR, C.KPROBES, C.NOKPROBE})
+NOTRACE_SAFE = frozenset({C.NOTRACE, C.NOINSTR, C.KPROBES, C.INLINE})
+
+
+def families_of(d: FuncDef) -> list[str]:
+    if d.asm_section is not None or C.ALWAYS_INLINE in d.classes:
+        return []
+    if C.NOINSTR in d.classes:
+        return ["noinstr"]
+    fams = []
+    if C.NOKPROBE in d.classes or C.KPROBES in d.classes:
+        fams.append("nokprobe")
+    if C.NOTRACE in d.classes and C.INLINE not in d.classes:
+        fams.append("notrace")
+    return fams
+
+
+class Checker:
+    def __init__(self, index: Index, analyzer: Analyzer, enabled: set[str]):
+        self.index = index
+        self.analyzer = analyzer
+        self.enabled = enabled
+        self._trivial: dict[int, bool] = {}
+
+    def check_function(self, d: FuncDef) -> list[Finding]:
+        fams = [f for f in families_of(d) if any(ALL_RULES[c].family == f and c in self.enabled for c in ALL_RULES)]
+        if not fams:
+            return []
+        summ = self.analyzer.analyze_function(d)
+        out: list[Finding] = []
+        for fam in fams:
+            if fam == "noinstr":
+                out += self._noinstr(d, summ)
+            else:
+                out += self._advisory(d, summ, fam)
+        return [f for f in out if f.code in self.enabled]
+
+    # noinstr ------------------------------------------------------------------------------------
+    def _noinstr(self, d: FuncDef, summ) -> list[Finding]:
+        out: list[Finding] = []
+        what = "__cpuidle" if C.CPUIDLE in d.classes else "noinstr"
+        for leaf in sorted(summ.leaves, key=_leaf_order):
+            protected = leaf.rel > 0
+            if leaf.kind == "end":
+                if leaf.rel <= 0:
+                    out.append(self._finding("KN005", d, leaf, None,
+                        f"instrumentation_end() without a matching instrumentation_begin() on some path in {what} function '{d.name}'" + _via(leaf)))
+                continue
+            if protected or leaf.kind == "static_call":
+                continue
+            if leaf.kind == "icall":
+                out.append(self._finding("KN003", d, leaf, None,
+                    f"{what} function '{d.name}' makes an indirect call through '{leaf.text}'{_via(leaf)} outside instrumentation_begin()/instrumentation_end()"))
+            elif leaf.kind == "unresolved":
+                out.append(self._finding("KN004", d, leaf, leaf.callee,
+                    f"{what} function '{d.name}' calls '{leaf.callee}()'{_via(leaf)}, which has no definition in the tree (cannot tell if it is noinstr)"))
+            elif leaf.kind == "call":
+                unsafe = [c for c in leaf.candidates if not (c.classes & NOINSTR_SAFE)]
+                if not unsafe:
+                    continue
+                plain = [c for c in unsafe if C.INLINE not in c.classes]
+                inline = [c for c in unsafe if C.INLINE in c.classes and not self._trivial_inline(c)]
+                many = len(leaf.candidates) > 1
+                cand_note = f" ({len(unsafe)} of {len(leaf.candidates)} candidate definitions are not noinstr)" if many else ""
+                if plain:
+                    out.append(self._finding("KN001", d, leaf, leaf.callee,
+                        f"{what} function '{d.name}' calls instrumentable '{leaf.callee}()'{_via(leaf)} outside instrumentation_begin()/instrumentation_end(){cand_note}"))
+                elif inline:
+                    out.append(self._finding("KN002", d, leaf, leaf.callee,
+                        f"{what} function '{d.name}' calls '{leaf.callee}()'{_via(leaf)}, which is plain 'inline' and may be emitted out of line; make it __always_inline{cand_note}"))
+        for states, pos in summ.returns:
+            if states and max(states) > 0:
+                leaf = Leaf("return", None, "return", pos, (Link(d.name, d.path, pos[0]),), max(states))
+                out.append(self._finding("KN006", d, leaf, None, f"return with instrumentation enabled in {what} function '{d.name}'"))
+        if summ.fallthrough and max(summ.fallthrough) > 0:
+            end = d.fact.end_line if d.fact is not None else d.line
+            leaf = Leaf("end", None, "}", (end, 1, end, 2), (Link(d.name, d.path, end),), max(summ.fallthrough))
+            out.append(self._finding("KN005", d, leaf, None,
+                f"{what} function '{d.name}' can reach its end with an instrumentation region still open (instrumentation_begin() without instrumentation_end())"))
+        return out
+
+    def _trivial_inline(self, c: FuncDef) -> bool:
+        """An inline stub with no calls (``static inline void f(void) { }``) cannot leave noinstr."""
+        got = self._trivial.get(id(c))
+        if got is None:
+            got = not _has_calls(self.index.events_of(c))
+            self._trivial[id(c)] = got
+        return got
+
+    # advisory -----------------------------------------------------------------------------------
+    def _advisory(self, d: FuncDef, summ, fam: str) -> list[Finding]:
+        out = []
+        safe = NOKPROBE_SAFE if fam == "nokprobe" else NOTRACE_SAFE
+        code = "KN101" if fam == "nokprobe" else "KN201"
+        label = "NOKPROBE" if fam == "nokprobe" else "notrace"
+        for leaf in sorted(summ.leaves, key=_leaf_order):
+            if leaf.kind != "call":
+                continue
+            unsafe = [c for c in leaf.candidates if not (c.classes & safe) and not (C.INLINE in c.classes and self._trivial_inline(c))]
+            if fam == "nokprobe":
+                unsafe = [c for c in unsafe if C.INLINE not in c.classes or not self._trivial_inline(c)]
+            if not unsafe:
+                continue
+            what = "can be kprobed" if fam == "nokprobe" else "ftrace can trace"
+            out.append(self._finding(code, d, leaf, leaf.callee, f"{label} function '{d.name}' calls '{leaf.callee}()'{_via(leaf)}, which {what}"))
+        return out
+
+    # building findings --------------------------------------------------------------------------
+    def _finding(self, code: str, d: FuncDef, leaf: Leaf, callee: str | None, message: str) -> Finding:
+        line, col, eline, ecol = leaf.pos
+        chain = list(leaf.chain)
+        cands = [
+            {"function": c.name, "file": c.path, "line": c.line, "class": C.describe(c.classes)}
+            for c in leaf.candidates
+        ]
+        notes = []
+        if callee is not None and leaf.candidates and code in ("KN001", "KN002", "KN101", "KN201"):
+            bad = [c for c in cands if c["class"] in ("none", "inline", "notrace")]
+            if bad:
+                notes.append(f"'{callee}' is defined at {bad[0]['file']}:{bad[0]['line']} ({bad[0]['class']})")
+        return Finding(code, d.path, line, col, eline, ecol, d.name, callee, message, chain, cands, notes, detail=leaf.text)
+
+
+def _via(leaf: Leaf) -> str:
+    mids = [l.function for l in leaf.chain[1:] if l.kind in ("always_inline", "macro")]
+    return f" via {' -> '.join(mids)}" if mids else ""
+
+
+def _leaf_order(leaf: Leaf):
+    return (leaf.pos, leaf.kind, leaf.callee or "", leaf.text, len(leaf.chain))
+
+
+def _has_calls(events: list) -> bool:
+    for ev in events:
+        k = ev[0]
+        if k in ("call", "icall"):
+            return True
+        if k == "if" and (_has_calls(ev[1]) or _has_calls(ev[2]) or _has_calls(ev[3])):
+            return True
+        if k == "pp" and any(_has_calls(e) for _, e in ev[1]):
+            return True
+        if k == "loop" and (_has_calls(ev[1]) or _has_calls(ev[2])):
+            return True
+        if k == "switch" and (_has_calls(ev[1]) or any(_has_calls(c) for c in ev[2])):
+            return True
+        if k == "return" and _has_calls(ev[1]):
+            return True
+    return False
+
+
+def assign_fingerprints(findings: list[Finding]) -> None:
+    """Stable ids without line numbers; identical material gets an occurrence number."""
+    seen: dict[str, int] = {}
+    for f in findings:
+        material = f.fingerprint_material()
+        n = seen.get(material, 0)
+        seen[material] = n + 1
+        f.fingerprint = hashlib.sha256(f"{material}|{n}".encode()).hexdigest()[:20]

@@ -1,0 +1,95 @@
+"""Protection classes: what an annotation word means for instrumentation (SEMANTICS.md 1).
+
+A function's classes come from the words of its header, of its prototypes (gcc merges attributes
+across declarations), of NOKPROBE_SYMBOL() lines, and of learned aliases (an object-like macro
+whose body is only annotations, such as riscv's ``#define __trap_section noinstr``).
+"""
+from __future__ import annotations
+
+NOINSTR = "noinstr"  # objtool's noinstr world: noinstr, __cpuidle, .noinstr/.entry/.cpuidle.text
+CPUIDLE = "cpuidle"
+NOTRACE = "notrace"
+INLINE = "inline"  # the kernel's inline: a hint, implies notrace
+ALWAYS_INLINE = "always_inline"
+KPROBES = "kprobes"  # __kprobes: .kprobes.text, blacklisted
+NOKPROBE = "nokprobe"  # NOKPROBE_SYMBOL(f)
+NORETURN = "noreturn"
+STATIC = "static"
+NOINLINE = "noinline"
+
+NOINSTR_SECTIONS = (".noinstr.text", ".entry.text", ".cpuidle.text")
+
+WORD_CLASSES: dict[str, frozenset[str]] = {
+    "noinstr": frozenset({NOINSTR, NOTRACE}),
+    "__cpuidle": frozenset({NOINSTR, CPUIDLE, NOTRACE}),
+    "notrace": frozenset({NOTRACE}),
+    "__notrace_funcgraph": frozenset(),
+    "inline": frozenset({INLINE, NOTRACE}),
+    "__inline__": frozenset({INLINE, NOTRACE}),
+    "__inline": frozenset({INLINE, NOTRACE}),
+    "__always_inline": frozenset({ALWAYS_INLINE, INLINE, NOTRACE}),
+    "always_inline": frozenset({ALWAYS_INLINE, INLINE, NOTRACE}),
+    "__always_inline__": frozenset({ALWAYS_INLINE, INLINE, NOTRACE}),
+    "nokprobe_inline": frozenset({ALWAYS_INLINE, INLINE, NOTRACE, NOKPROBE}),
+    "__no_sanitize_or_inline": frozenset({ALWAYS_INLINE, INLINE, NOTRACE}),
+    "__no_kasan_or_inline": frozenset({ALWAYS_INLINE, INLINE, NOTRACE}),
+    "__kprobes": frozenset({KPROBES, NOTRACE}),
+    "__noreturn": frozenset({NORETURN}),
+    "noreturn": frozenset({NORETURN}),
+    "__noreturn__": frozenset({NORETURN}),
+    "_Noreturn": frozenset({NORETURN}),
+    "static": frozenset({STATIC}),
+    "noinline": frozenset({NOINLINE}),
+    "__noinline__": frozenset({NOINLINE}),
+    "noinline_for_stack": frozenset({NOINLINE}),
+    "__naked": frozenset({NOTRACE}),
+    "__exit": frozenset({NOTRACE}),
+    "__preserve_most": frozenset({NOTRACE}),
+    "section:.noinstr.text": frozenset({NOINSTR, NOTRACE}),
+    "section:.entry.text": frozenset({NOINSTR, NOTRACE}),
+    "section:.cpuidle.text": frozenset({NOINSTR, CPUIDLE, NOTRACE}),
+    "section:.kprobes.text": frozenset({KPROBES}),
+}
+
+# Words that may appear in an alias body without making it something other than an annotation.
+NEUTRAL_WORDS = frozenset(
+    """__attribute__ __attribute __visible asmlinkage __no_kcsan __no_sanitize_address
+    __no_sanitize_thread __no_sanitize_undefined __no_sanitize_coverage __no_sanitize_memory
+    __no_profile __signed_wrap __maybe_unused __used __section __noinstr_section section
+    __disable_sanitizer_instrumentation __no_sanitize_or_inline no_instrument_function
+    __no_instrument_function__ __gnu_inline __inline_maybe_unused __cold __noclone __nocfi
+    externally_visible used unused __unused__ __used__ cold hot""".split()
+)
+
+
+def classes_of(words: tuple[str, ...] | list[str], alias_classes) -> frozenset[str]:
+    """Union of classes of ``words``; ``alias_classes(word)`` resolves learned aliases."""
+    out: set[str] = set()
+    for w in words:
+        c = WORD_CLASSES.get(w)
+        if c is None and w.startswith("section:"):
+            sec = w[len("section:"):]
+            if sec.startswith(".text..__x86."):
+                c = frozenset({NOINSTR})
+        if c is None and alias_classes is not None:
+            c = alias_classes(w)
+        if c:
+            out |= c
+    if NOINLINE in out:
+        out -= {INLINE, ALWAYS_INLINE}
+    return frozenset(out)
+
+
+def describe(classes: frozenset[str]) -> str:
+    """The protection class as shown to users (hover, callees, why)."""
+    if NOINSTR in classes:
+        return "cpuidle" if CPUIDLE in classes else "noinstr"
+    if ALWAYS_INLINE in classes:
+        return "always_inline"
+    if KPROBES in classes or NOKPROBE in classes:
+        return "nokprobe"
+    if INLINE in classes:
+        return "inline"
+    if NOTRACE in classes:
+        return "notrace"
+    return "none"

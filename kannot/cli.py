@@ -1,0 +1,173 @@
+"""Command line: ``kannot check``, ``kannot callees``, ``kannot explain``.
+
+Exit codes: 0 no findings, 1 findings, 2 usage or fatal error.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from . import __version__
+from .config import ConfigError, find_config, load_config
+from .engine import Options, analyze, build_index, callees_of
+from .report.json import format_json
+from .report.text import format_errors, format_text
+from .rules import ALL_RULES
+from .sources import FileError, find_kernel_root
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_FATAL = 0, 1, 2
+
+
+class UsageError(Exception):
+    pass
+
+
+def _codes(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="kannot", description="Find unprotected calls out of noinstr, notrace and NOKPROBE kernel functions, from source.")
+    p.add_argument("--version", action="version", version=f"kannot {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def common(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--root", type=Path, help="kernel tree top (default: walk up from the current directory)")
+        sp.add_argument("--arch", help="keep only arch/NAME of the arch/ directories (default: all)")
+        sp.add_argument("--format", choices=["text", "json"], default="text")
+        sp.add_argument("-j", "--jobs", type=int, default=0, help="parallel parse jobs (default: all cores)")
+        sp.add_argument("-q", "--quiet", action="store_true", help="no progress, no file errors on stderr")
+        sp.add_argument("--config", type=Path, help="settings file (default: .kannot.toml found upwards from the root)")
+
+    c = sub.add_parser("check", help="report unprotected calls")
+    c.add_argument("paths", nargs="*", help="files or folders whose functions are reported (default: the root)")
+    common(c)
+    c.add_argument("--select", type=_codes, action="extend", default=[], help="enable codes, prefixes or families (KN101, nokprobe, ALL)")
+    c.add_argument("--ignore", type=_codes, action="extend", default=[], help="disable codes, prefixes or families")
+
+    ce = sub.add_parser("callees", help="what FUNC calls after inlining, with chains and verdicts")
+    ce.add_argument("function")
+    common(ce)
+
+    e = sub.add_parser("explain", help="print a rule's rationale and fix")
+    e.add_argument("code", nargs="?", help="rule code (omit to list all rules)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return EXIT_FATAL if exc.code not in (0, None) else EXIT_CLEAN
+    try:
+        if args.command == "explain":
+            return cmd_explain(args)
+        opts = _options(args)
+        if args.command == "check":
+            return cmd_check(args, opts)
+        return cmd_callees(args, opts)
+    except (UsageError, ConfigError, ValueError) as exc:
+        print(f"kannot: error: {exc}", file=sys.stderr)
+        return EXIT_FATAL
+    except KeyboardInterrupt:
+        print("kannot: interrupted", file=sys.stderr)
+        return EXIT_FATAL
+
+
+def _options(args) -> Options:
+    root = args.root
+    if root is None:
+        root = find_kernel_root(Path.cwd())
+    if not root.is_dir():
+        raise UsageError(f"root {root} is not a directory")
+    root = root.resolve()
+    cfg_path = args.config if args.config is not None else find_config(root)
+    if args.config is not None and not args.config.is_file():
+        raise UsageError(f"config file {args.config} not found")
+    cfg = load_config(cfg_path)
+    paths = None
+    if getattr(args, "paths", None):
+        paths = []
+        for p in args.paths:
+            full = (Path.cwd() / p).resolve() if not Path(p).is_absolute() else Path(p).resolve()
+            if not full.exists() and not Path(p).is_absolute() and (root / p).exists():
+                full = (root / p).resolve()  # a path relative to --root
+            try:
+                rel = full.relative_to(root).as_posix()
+            except ValueError:
+                raise UsageError(f"{p} is outside the root {root}")
+            if not full.exists():
+                raise UsageError(f"{p}: no such file or directory")
+            paths.append("" if rel == "." else rel)
+    opts = Options(root=root, paths=paths, arch=args.arch or cfg.arch, jobs=args.jobs, config=cfg,
+                   select=getattr(args, "select", None), ignore=getattr(args, "ignore", None))
+    opts.enabled_codes()  # validates --select/--ignore early
+    if not args.quiet and sys.stderr.isatty():
+        opts.progress = _progress_bar()
+    return opts
+
+
+def _progress_bar():
+    state = {"last": -1}
+
+    def show(done: int, total: int) -> None:
+        pct = done * 100 // max(total, 1)
+        if pct != state["last"]:
+            state["last"] = pct
+            sys.stderr.write(f"\rkannot: reading {done}/{total} files ({pct}%)")
+            if done == total:
+                sys.stderr.write("\n")
+            sys.stderr.flush()
+
+    return show
+
+
+def cmd_check(args, opts: Options) -> int:
+    result = analyze(opts)
+    if args.format == "json":
+        sys.stdout.write(format_json(result.findings, result.errors))
+    else:
+        sys.stdout.write(format_text(result.findings, result.errors))
+        if not args.quiet:
+            sys.stderr.write(format_errors(result.errors))
+    if not result.index.files:
+        print("kannot: error: no C files found under the root", file=sys.stderr)
+        return EXIT_FATAL
+    return EXIT_FINDINGS if result.findings else EXIT_CLEAN
+
+
+def cmd_callees(args, opts: Options) -> int:
+    errors: list[FileError] = []
+    index = build_index(opts, errors)
+    if args.function not in index.funcs:
+        raise UsageError(f"no definition of '{args.function}' in {opts.root}")
+    callees = callees_of(index, args.function)
+    if args.format == "json":
+        print(json.dumps({"function": args.function, "callees": callees}, indent=2))
+        return EXIT_CLEAN
+    for c in callees:
+        via = " -> ".join(l["function"] for l in c["chain"][1:] if l["kind"] in ("always_inline", "macro"))
+        name = c["callee"] or c["text"]
+        d = c["definition"]
+        print(f"{d['file']}:{c['line']}: {name}: {c['verdict']}" + (f"  (via {via})" if via else ""))
+    return EXIT_CLEAN
+
+
+def cmd_explain(args) -> int:
+    if not args.code:
+        for code, r in sorted(ALL_RULES.items()):
+            state = "on " if r.default_enabled else "off"
+            print(f"{code}  {state}  {r.family:9} {r.name:24} {r.summary}")
+        return EXIT_CLEAN
+    rule = ALL_RULES.get(args.code.upper())
+    if rule is None:
+        raise UsageError(f"unknown rule code {args.code!r}; `kannot explain` lists them")
+    print(rule.explain())
+    return EXIT_CLEAN
+
+
+if __name__ == "__main__":
+    sys.exit(main())

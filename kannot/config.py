@@ -1,0 +1,98 @@
+""".kannot.toml: out-of-tree settings, found by walking up from the root.
+
+    [[allow]]                      # a caller/callee pair that is fine, with the reason
+    caller = "exc_nmi"
+    callee = "default_do_nmi"      # "*" for any callee; omit for indirect calls
+    code = "KN001"                 # optional: any code when omitted
+    reason = "runs inside the region nmi_enter() opens"
+
+    [check]
+    select = ["KN101"]             # like --select / --ignore
+    ignore = []
+    arch = "x86"
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CONFIG_NAME = ".kannot.toml"
+
+
+class ConfigError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class AllowPair:
+    caller: str
+    callee: str | None
+    code: str | None
+    reason: str
+
+
+@dataclass
+class Config:
+    path: Path | None = None
+    allow: list[AllowPair] = field(default_factory=list)
+    select: list[str] = field(default_factory=list)
+    ignore: list[str] = field(default_factory=list)
+    arch: str | None = None
+
+    def allows(self, code: str, caller: str, callee: str | None) -> AllowPair | None:
+        for a in self.allow:
+            if a.caller not in (caller, "*"):
+                continue
+            if a.code is not None and a.code != code:
+                continue
+            if a.callee == "*" or a.callee == callee:
+                return a
+        return None
+
+
+def find_config(root: Path) -> Path | None:
+    for cand in (root, *root.parents):
+        p = cand / CONFIG_NAME
+        if p.is_file():
+            return p
+    return None
+
+
+def load_config(path: Path | None) -> Config:
+    if path is None:
+        return Config()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+    cfg = Config(path=path)
+    allow = data.get("allow", [])
+    if not isinstance(allow, list):
+        raise ConfigError(f"{path}: 'allow' must be an array of tables ([[allow]])")
+    for i, entry in enumerate(allow):
+        if not isinstance(entry, dict) or not isinstance(entry.get("caller"), str):
+            raise ConfigError(f"{path}: allow entry {i + 1} needs a 'caller' string")
+        reason = entry.get("reason")
+        if not isinstance(reason, str) or not reason.strip():
+            raise ConfigError(f"{path}: allow entry {i + 1} ({entry['caller']}) needs a 'reason'")
+        callee = entry.get("callee")
+        code = entry.get("code")
+        if callee is not None and not isinstance(callee, str) or code is not None and not isinstance(code, str):
+            raise ConfigError(f"{path}: allow entry {i + 1}: 'callee' and 'code' must be strings")
+        cfg.allow.append(AllowPair(entry["caller"], callee, code.upper() if code else None, reason.strip()))
+    check = data.get("check", {})
+    if not isinstance(check, dict):
+        raise ConfigError(f"{path}: [check] must be a table")
+    for key in ("select", "ignore"):
+        val = check.get(key, [])
+        if not isinstance(val, list) or not all(isinstance(v, str) for v in val):
+            raise ConfigError(f"{path}: check.{key} must be a list of strings")
+        setattr(cfg, key, list(val))
+    arch = check.get("arch")
+    if arch is not None and not isinstance(arch, str):
+        raise ConfigError(f"{path}: check.arch must be a string")
+    cfg.arch = arch
+    return cfg

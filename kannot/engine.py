@@ -1,0 +1,256 @@
+"""The one analysis every front end calls: files -> facts -> index -> rules -> findings.
+
+    result = analyze(Options(root=Path("linux"), paths=["arch/x86/kernel"], arch="x86"))
+    result.findings, result.errors
+
+The CLI, the pre-commit hook, the LSP server and the bot formats all go through ``analyze``
+(or ``build_index`` + ``check_index`` when they keep an index between runs).
+"""
+from __future__ import annotations
+
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from . import classes as C
+from .analysis import Analyzer
+from .checks import Checker, Finding, assign_fingerprints
+from .config import Config
+from .facts import FileFacts, extract_facts
+from .index import FuncDef, Index
+from .rules import ALL_RULES, select_codes
+from .sources import FileError, list_sources, read_source
+
+MAX_PARSE_ERRORS_LISTED = 1
+
+
+@dataclass
+class Options:
+    root: Path
+    paths: list[str] | None = None  # relative to root: files or folders whose callers are reported
+    arch: str | None = None
+    select: list[str] | None = None
+    ignore: list[str] | None = None
+    jobs: int = 0  # 0: all cores
+    config: Config = field(default_factory=Config)
+    overrides: dict[str, bytes] = field(default_factory=dict)  # unsaved editor buffers
+    progress: Callable[[int, int], None] | None = None
+
+    def enabled_codes(self) -> set[str]:
+        return select_codes((self.config.select or []) + (self.select or []), (self.config.ignore or []) + (self.ignore or []))
+
+
+@dataclass
+class Result:
+    findings: list[Finding]
+    errors: list[FileError]
+    index: Index
+    files_analyzed: int = 0
+
+    def to_json(self) -> dict:
+        return {
+            "version": 1,
+            "findings": [f.to_json() for f in self.findings],
+            "errors": [e.to_json() for e in self.errors],
+        }
+
+
+# facts --------------------------------------------------------------------------------------------
+
+def _facts_job(args: tuple[str, str, bytes | None]) -> tuple[str, FileFacts | None, list[str]]:
+    root, rel, override = args
+    if override is not None:
+        data, note = override, None
+    else:
+        data, note = read_source(Path(root), rel)
+    if data is None:
+        return rel, None, [note or "unreadable"]
+    notes = [note] if note else []
+    try:
+        facts = extract_facts(rel, data)
+    except RecursionError:
+        return rel, None, ["skipped: nesting too deep to parse"]
+    except Exception as exc:  # the per-file boundary: one odd file never loses the run
+        return rel, None, [f"internal error while reading facts: {type(exc).__name__}: {exc}"]
+    if facts.parse_errors:
+        notes.append(f"could not fully parse ({facts.parse_errors} syntax error region(s), first at line {facts.first_error_line}); functions outside them are still checked")
+    return rel, facts, notes
+
+
+def collect_facts(opts: Options, rels: list[str], errors: list[FileError]) -> dict[str, FileFacts]:
+    jobs = opts.jobs or os.cpu_count() or 1
+    work = [(str(opts.root), rel, opts.overrides.get(rel)) for rel in rels]
+    facts: dict[str, FileFacts] = {}
+    done = 0
+
+    def take(item):
+        nonlocal done
+        rel, ff, notes = item
+        done += 1
+        if opts.progress is not None:
+            opts.progress(done, len(work))
+        if ff is not None:
+            facts[rel] = ff
+        for n in notes:
+            errors.append(FileError(rel, n))
+
+    if jobs <= 1 or len(work) < 64:
+        for w in work:
+            take(_facts_job(w))
+    else:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            for item in pool.map(_facts_job, work, chunksize=64):
+                take(item)
+    return facts
+
+
+def build_index(opts: Options, errors: list[FileError]) -> Index:
+    rels = list_sources(opts.root, opts.arch, errors)
+    for rel in opts.overrides:
+        if rel not in rels:
+            rels.append(rel)
+    facts = collect_facts(opts, sorted(rels), errors)
+
+    def read(rel: str) -> bytes | None:
+        if rel in opts.overrides:
+            return opts.overrides[rel]
+        data, _note = read_source(opts.root, rel)
+        return data
+
+    return Index.build(opts.root, opts.arch, facts, read)
+
+
+# rules --------------------------------------------------------------------------------------------
+
+def in_paths(rel: str, paths: list[str] | None) -> bool:
+    if not paths:
+        return True
+    for p in paths:
+        p = p.rstrip("/")
+        if p in ("", ".") or rel == p or rel.startswith(p + "/"):
+            return True
+    return False
+
+
+def protected_functions(index: Index, paths: list[str] | None) -> Iterable[FuncDef]:
+    for name in sorted(index.funcs):
+        for d in index.funcs[name]:
+            if in_paths(d.path, paths):
+                yield d
+
+
+def check_index(index: Index, opts: Options, errors: list[FileError]) -> list[Finding]:
+    enabled = opts.enabled_codes()
+    analyzer = Analyzer(index)
+    checker = Checker(index, analyzer, enabled)
+    raw: list[Finding] = []
+    for d in protected_functions(index, opts.paths):
+        try:
+            raw += checker.check_function(d)
+        except RecursionError:
+            errors.append(FileError(d.path, f"skipped function '{d.name}': expansion nested too deep"))
+    findings = _dedupe(raw)
+    findings = apply_suppressions(findings, index, opts, enabled)
+    findings.sort(key=lambda f: (f.file, f.line, f.column, f.code, f.callee or "", f.message))
+    assign_fingerprints(findings)
+    return findings
+
+
+def _dedupe(findings: list[Finding]) -> list[Finding]:
+    seen = set()
+    out = []
+    for f in findings:
+        key = (f.code, f.file, f.line, f.column, f.caller, f.callee, f.detail)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(f)
+    return out
+
+
+def apply_suppressions(findings: list[Finding], index: Index, opts: Options, enabled: set[str]) -> list[Finding]:
+    kept: list[Finding] = []
+    used: set[tuple[str, int, str]] = set()
+    for f in findings:
+        facts = index.files.get(f.file)
+        allowed = False
+        if facts is not None:
+            for a in facts.allows:
+                if a.line in (f.line, f.line - 1) and f.code in a.codes:
+                    used.add((f.file, a.line, f.code))
+                    allowed = True
+        if not allowed and opts.config.allows(f.code, f.caller, f.callee):
+            allowed = True
+        if not allowed:
+            kept.append(f)
+    if "KN007" in enabled:
+        from .analysis import Link
+        for rel in sorted(index.files):
+            if not in_paths(rel, opts.paths):
+                continue
+            for a in index.files[rel].allows:
+                for code in a.codes:
+                    if code in enabled and code in ALL_RULES and (rel, a.line, code) not in used:
+                        kept.append(Finding("KN007", rel, a.line, 1, a.line, 1, "", None,
+                            f"'kannot: allow {code}' comment suppresses nothing on this line or the next",
+                            [Link("", rel, a.line)], detail=code))
+                    elif code not in ALL_RULES and "KN007" in enabled:
+                        kept.append(Finding("KN007", rel, a.line, 1, a.line, 1, "", None,
+                            f"'kannot: allow {code}' names no kannot rule", [Link("", rel, a.line)], detail=code))
+    return kept
+
+
+def analyze(opts: Options) -> Result:
+    errors: list[FileError] = []
+    index = build_index(opts, errors)
+    findings = check_index(index, opts, errors)
+    errors.sort(key=lambda e: (e.file, e.message))
+    return Result(findings, errors, index, len(index.files))
+
+
+# queries ------------------------------------------------------------------------------------------
+
+def callees_of(index: Index, name: str) -> list[dict]:
+    """What FUNC ends up calling after inlining, with chains and verdicts (``kannot callees``)."""
+    analyzer = Analyzer(index)
+    checker = Checker(index, analyzer, set(ALL_RULES))
+    out = []
+    for d in index.funcs.get(name, []):
+        if d.asm_section is not None:
+            continue
+        summ = analyzer.analyze_function(d)
+        for leaf in sorted(summ.leaves, key=lambda l: (l.pos, l.callee or l.text)):
+            if leaf.kind == "end":
+                continue
+            out.append({
+                "definition": {"file": d.path, "line": d.line, "class": C.describe(d.classes)},
+                "callee": leaf.callee,
+                "kind": leaf.kind,
+                "text": leaf.text,
+                "line": leaf.pos[0],
+                "in_region": leaf.rel > 0,
+                "chain": [l.to_json() for l in leaf.chain],
+                "candidates": [{"file": c.path, "line": c.line, "class": C.describe(c.classes)} for c in leaf.candidates],
+                "verdict": _verdict(checker, leaf),
+            })
+    return out
+
+
+def _verdict(checker: Checker, leaf) -> str:
+    if leaf.kind == "static_call":
+        return "safe: static_call/ubsan (accepted by objtool)"
+    if leaf.kind == "icall":
+        return "indirect" + (" (in instrumentation region)" if leaf.rel > 0 else "")
+    if leaf.kind == "unresolved":
+        return "unresolved" + (" (in instrumentation region)" if leaf.rel > 0 else "")
+    unsafe = [c for c in leaf.candidates if C.NOINSTR not in c.classes]
+    if not unsafe:
+        return "safe: noinstr"
+    region = " (in instrumentation region)" if leaf.rel > 0 else ""
+    if all(C.INLINE in c.classes for c in unsafe):
+        if all(checker._trivial_inline(c) for c in unsafe):
+            return "safe: empty inline stub"
+        return "inline (may be out-of-lined)" + region
+    return "instrumentable" + region

@@ -1,0 +1,273 @@
+"""Per-file facts: a pure function of (path, bytes). Nothing here looks at other files.
+
+What a file contributes to the cross-file index: its function definitions (name, header words,
+body range), prototypes carrying attributes, function-pointer variables, macros, includes,
+NOKPROBE_SYMBOL() names, kannot allow comments, and assembly symbols for .S files. Function
+bodies are turned into IR lazily (``function_ir``) only for the functions a check needs.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from tree_sitter import Node
+
+from . import cpp
+from .ir import IRBuilder, declarator_name, param_names
+from .parsing import captures, parse
+
+
+@dataclass(slots=True)
+class FunctionFact:
+    name: str
+    line: int  # of the name (1-based)
+    column: int
+    end_line: int
+    words: tuple[str, ...]  # header words (annotations, type, macros), parameters excluded
+    body_start: int  # byte range of the body, for lazy IR
+    body_end: int
+    head_macro: str | None = None  # DEFINE_IDTENTRY_RAW in `DEFINE_IDTENTRY_RAW(exc_int3) {`
+    head_args: str | None = None  # `exc_int3`
+    params: tuple[str, ...] = ()  # parameter names: calls through them are indirect
+
+
+@dataclass(slots=True)
+class PrototypeFact:
+    name: str
+    line: int
+    words: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class AllowComment:
+    line: int
+    codes: tuple[str, ...]
+    reason: str
+
+
+@dataclass(slots=True)
+class FileFacts:
+    path: str  # relative to the root, '/' separated
+    functions: list[FunctionFact] = field(default_factory=list)
+    prototypes: list[PrototypeFact] = field(default_factory=list)
+    pointer_vars: list[str] = field(default_factory=list)
+    macros: list[cpp.MacroDef] = field(default_factory=list)
+    macro_names: list[str] = field(default_factory=list)  # every function-like macro
+    includes: list[tuple[str, str]] = field(default_factory=list)  # ('<'|'"', path)
+    nokprobe: list[str] = field(default_factory=list)
+    allows: list[AllowComment] = field(default_factory=list)
+    asm_symbols: list[tuple[str, int, str]] = field(default_factory=list)  # (name, line, section)
+    parse_errors: int = 0
+    first_error_line: int | None = None
+
+
+# Header words that say something about the protected/safe class of a function, or that name a
+# prototype worth keeping. Others may still be learned aliases (resolved at index time).
+INTERESTING_PROTO_WORDS = frozenset(
+    """noinstr __cpuidle notrace __kprobes __noreturn noreturn __always_inline alias
+    __noinstr_section __section section __attribute__ nokprobe_inline""".split()
+)
+
+_INCLUDE_RE = re.compile(rb'^[ \t]*#[ \t]*include[ \t]*([<"])([^>"\n]+)[>"]', re.M)
+_NOKPROBE_RE = re.compile(rb"\bNOKPROBE_SYMBOL\s*\(\s*([A-Za-z_]\w*)\s*\)")
+_ALLOW_RE = re.compile(rb"kannot:\s*allow\s+((?:KN\d+[\s,]*)+)([^\n]*)")
+_MACROISH_RE = re.compile(r"[A-Z][A-Z0-9_]*")
+
+
+def extract_facts(path: str, src: bytes) -> FileFacts:
+    """Facts of one file. ``src`` is the raw content; never raises for odd C (parse errors are data)."""
+    facts = FileFacts(path=path)
+    macros, names = cpp.scan_defines(src)
+    facts.macros = macros
+    facts.macro_names = names
+    facts.includes = [(m.group(1).decode(), m.group(2).decode("utf-8", "replace").strip()) for m in _INCLUDE_RE.finditer(src)]
+    facts.allows = _allow_comments(src)
+    if path.endswith((".S", ".s")):
+        facts.asm_symbols = scan_asm(src)
+        return facts
+    facts.nokprobe = sorted({m.group(1).decode() for m in _NOKPROBE_RE.finditer(src)})
+    blanked = cpp.blank_attributes(src)
+    tree = parse(blanked.text)
+    root = tree.root_node
+    if root.has_error:
+        errors = captures("errors", root).get("error", [])
+        facts.parse_errors = len(errors)
+        if errors:
+            facts.first_error_line = min(e.start_point[0] for e in errors) + 1
+    facts.functions = _functions(src, root)
+    facts.prototypes, facts.pointer_vars = _declarations(src, root)
+    return facts
+
+
+def _allow_comments(src: bytes) -> list[AllowComment]:
+    out = []
+    for m in _ALLOW_RE.finditer(src):
+        codes = tuple(re.findall(r"KN\d+", m.group(1).decode()))
+        reason = m.group(2).decode("utf-8", "replace").split("*/")[0].strip()
+        out.append(AllowComment(src.count(b"\n", 0, m.start()) + 1, codes, reason))
+    return out
+
+
+def header_start(src: bytes, node_start: int, limit: int = 600) -> int:
+    """Where a function header begins: after the previous ';', '}', '{', comment or # line."""
+    lo = max(0, node_start - limit)
+    i = node_start - 1
+    while i >= lo:
+        c = src[i]
+        if c in b";{}":
+            return i + 1
+        if c == 0x2F and i > 0 and src[i - 1] == 0x2A:  # end of a /* */ comment
+            return i + 1
+        if c == 0x0A:
+            # a preprocessor line or a // comment above ends the header
+            j = src.rfind(b"\n", 0, i) + 1
+            line = src[j:i].lstrip()
+            if line.startswith(b"#") or line.startswith(b"//"):
+                return i + 1
+        i -= 1
+    return lo
+
+
+def _functions(src: bytes, root: Node) -> list[FunctionFact]:
+    found = captures("functions", root)
+    defs = sorted(found.get("definition", []), key=lambda n: n.start_byte)
+    out: list[FunctionFact] = []
+    outer_end = -1
+    for node in defs:
+        if node.start_byte < outer_end:
+            continue  # nested: a scoped_guard()/for_each block of the enclosing function
+        body = node.child_by_field_name("body")
+        decl = node.child_by_field_name("declarator")
+        if body is None or decl is None:
+            continue
+        outer_end = body.end_byte
+        start = header_start(src, node.start_byte)
+        head_macro = head_args = None
+        params = None
+        type_node = node.child_by_field_name("type")
+        if decl.type == "parenthesized_declarator" and type_node is not None and type_node.type in ("type_identifier", "macro_type_specifier"):
+            # DEFINE_IDTENTRY_RAW(exc_int3) { ... }
+            head_macro = src[type_node.start_byte : type_node.end_byte].decode()
+            head_args = src[decl.start_byte + 1 : decl.end_byte - 1].decode("utf-8", "replace").strip()
+            name = head_args.split(",")[0].strip()
+            name_node = decl
+        else:
+            fdecl = decl
+            while fdecl is not None and fdecl.type not in ("function_declarator",):
+                fdecl = fdecl.child_by_field_name("declarator")
+            if fdecl is None:
+                continue
+            inner = fdecl.child_by_field_name("declarator")
+            name = declarator_name(inner) if inner is not None else None
+            if not name:
+                continue
+            name_node = inner
+            params = fdecl.child_by_field_name("parameters")
+            if _MACROISH_RE.fullmatch(name) and params is not None:
+                # static DEFINE_PER_CPU(...);  DEFINE_IDTENTRY_RAW(exc_nmi) { ... } merged by the parser
+                head_macro = name
+                head_args = src[params.start_byte + 1 : params.end_byte - 1].decode("utf-8", "replace").strip()
+        header = src[start : body.start_byte]
+        if params is not None:
+            header = src[start : params.start_byte] + b" " + src[params.end_byte : body.start_byte]
+        words = cpp.header_words(header)
+        out.append(
+            FunctionFact(
+                name=name,
+                line=name_node.start_point[0] + 1,
+                column=name_node.start_point[1] + 1,
+                end_line=node.end_point[0] + 1,
+                words=words,
+                body_start=body.start_byte,
+                body_end=body.end_byte,
+                head_macro=head_macro,
+                head_args=head_args,
+                params=tuple(sorted(param_names(decl))),
+            )
+        )
+    return out
+
+
+def _declarations(src: bytes, root: Node) -> tuple[list[PrototypeFact], list[str]]:
+    protos: list[PrototypeFact] = []
+    pointers: list[str] = []
+    for node in captures("declarations", root).get("declaration", []):
+        for d in node.children_by_field_name("declarator"):
+            target = d.child_by_field_name("declarator") if d.type == "init_declarator" else d
+            if target is None:
+                continue
+            if target.type == "function_declarator":
+                inner = target.child_by_field_name("declarator")
+                if inner is not None and inner.type == "parenthesized_declarator":
+                    name = declarator_name(inner)
+                    if name:
+                        pointers.append(name)  # void (*handler)(...)
+                    continue
+                name = declarator_name(inner) if inner is not None else None
+                if not name:
+                    continue
+                start = header_start(src, node.start_byte)
+                words = cpp.header_words(src[start : node.end_byte])
+                if INTERESTING_PROTO_WORDS.intersection(words):
+                    protos.append(PrototypeFact(name, node.start_point[0] + 1, words))
+            elif target.type == "pointer_declarator" and "(" in src[target.start_byte : target.end_byte].decode("utf-8", "replace"):
+                name = declarator_name(target)
+                if name:
+                    pointers.append(name)
+    return protos, pointers
+
+
+def function_ir(src: bytes, fn: FunctionFact) -> list:
+    """Parse ``fn``'s body (from the file's raw bytes) into IR events."""
+    blanked = cpp.blank_attributes(src).text
+    # Parse only the body, padded with the lines before it so positions stay right.
+    line_offset = src.count(b"\n", 0, fn.body_start)
+    col = fn.body_start - (src.rfind(b"\n", 0, fn.body_start) + 1)
+    snippet = b" " * col + blanked[fn.body_start : fn.body_end]
+    tree = parse(snippet)
+    body = tree.root_node
+    builder = IRBuilder(snippet, line_offset=line_offset)
+    builder.locals |= set(fn.params)
+    events: list = []
+    for child in body.named_children:
+        builder.stmt(child, events)
+    return events
+
+
+# --------------------------------------------------------------------------------------------
+# assembly
+
+_ASM_SECTION_RE = re.compile(r"^\s*\.(?:push)?section\s+([.\w]+)", re.M)
+_ASM_SYM_RE = re.compile(
+    r"^\s*(?:SYM_FUNC_START(?:_LOCAL|_NOALIGN|_WEAK|_LOCAL_NOALIGN)?|SYM_TYPED_FUNC_START|SYM_CODE_START(?:_LOCAL|_NOALIGN|_LOCAL_NOALIGN)?|SYM_INNER_LABEL(?:_ALIGN)?|ENTRY|GLOBAL|WEAK|SYM_FUNC_ALIAS(?:_WEAK)?|SYM_FUNC_ALIAS_MEMFUNC)\s*\(\s*(\w+)"
+)
+_ASM_LINE_RE = re.compile(r"[^\n]*\n?")
+
+
+def scan_asm(src: bytes) -> list[tuple[str, int, str]]:
+    """Symbols defined in a .S file with the section they are in (.text when not said)."""
+    text = src.decode("utf-8", "replace")
+    section = ".text"
+    stack: list[str] = []
+    out: list[tuple[str, int, str]] = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        s = line.strip()
+        if s.startswith((".pushsection", ".section")):
+            m = _ASM_SECTION_RE.match(line)
+            if m:
+                if s.startswith(".pushsection"):
+                    stack.append(section)
+                section = m.group(1)
+        elif s.startswith(".popsection") or s.startswith(".previous"):
+            section = stack.pop() if stack else ".text"
+        elif s in (".text", "__TEXT", ".text;") or s.startswith(".text "):
+            section = ".text"
+        elif s.startswith(("__INIT", "__HEAD")):
+            section = ".init.text" if s.startswith("__INIT") else ".head.text"
+        elif s.startswith(".entry.text"):
+            section = ".entry.text"
+        else:
+            m = _ASM_SYM_RE.match(line)
+            if m:
+                out.append((m.group(1), lineno, section))
+    return out

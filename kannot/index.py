@@ -1,0 +1,358 @@
+"""The cross-file index: every file's facts joined into name -> definitions maps, plus resolution.
+
+Resolution (documented in the README): a call from code in file F to NAME binds to
+1. definitions of NAME in F itself;
+2. else definitions in headers F includes (transitively), together with non-static definitions
+   elsewhere (the extern branch of an ``#ifdef`` stub in the header);
+3. else every non-static definition, and static ones in headers (included through a path kannot
+   could not follow).
+Every candidate must be safe for the call to be safe. Macros resolve the same way, but only ever
+from headers or F itself. Functions produced by definer macros (DEFINE_IDTENTRY_RAW(exc_int3) {...})
+are expanded from the macro's ``#define`` found in the tree.
+"""
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from . import classes as C
+from . import cpp
+from .facts import FileFacts, FunctionFact, _functions, function_ir
+from .ir import IRBuilder
+from .parsing import parse
+
+
+@dataclass(eq=False)
+class FuncDef:
+    name: str
+    path: str
+    line: int
+    column: int
+    classes: frozenset[str]
+    fact: FunctionFact | None = None  # body read lazily from the file
+    events: list | None = None  # IR already built (macro-generated functions)
+    generated_by: str | None = None  # the definer macro
+    asm_section: str | None = None  # for assembly symbols
+
+    @property
+    def static(self) -> bool:
+        return C.STATIC in self.classes
+
+    @property
+    def is_header(self) -> bool:
+        return self.path.endswith(".h")
+
+
+@dataclass(eq=False)
+class MacroRef:
+    name: str
+    path: str
+    macro: cpp.MacroDef
+
+
+@dataclass
+class Index:
+    root: Path
+    arch: str | None
+    files: dict[str, FileFacts]
+    read: Callable[[str], bytes | None]  # raw bytes of a file (for lazy IR)
+    funcs: dict[str, list[FuncDef]] = field(default_factory=dict)
+    macros: dict[str, list[MacroRef]] = field(default_factory=dict)
+    macro_names: set[str] = field(default_factory=set)
+    proto_classes: dict[str, frozenset[str]] = field(default_factory=dict)
+    pointer_vars: set[str] = field(default_factory=set)
+    _closure: dict[str, frozenset[str]] = field(default_factory=dict)
+    _alias: dict[str, frozenset[str] | None] = field(default_factory=dict)
+    _ir: dict[int, list] = field(default_factory=dict)
+    _src: dict[str, bytes | None] = field(default_factory=dict)
+
+    # building ---------------------------------------------------------------------------------
+    @classmethod
+    def build(cls, root: Path, arch: str | None, files: dict[str, FileFacts], read: Callable[[str], bytes | None]) -> "Index":
+        idx = cls(root=root, arch=arch, files=files, read=read)
+        for path, facts in files.items():
+            for m in facts.macros:
+                idx.macros.setdefault(m.name, []).append(MacroRef(m.name, path, m))
+            idx.macro_names.update(facts.macro_names)
+            idx.pointer_vars.update(facts.pointer_vars)
+        for path, facts in files.items():
+            for p in facts.prototypes:
+                cl = idx.classes_of(p.words) - {C.STATIC, C.INLINE, C.ALWAYS_INLINE}
+                if cl:
+                    idx.proto_classes[p.name] = idx.proto_classes.get(p.name, frozenset()) | cl
+        for path, facts in files.items():
+            nokprobe = set(facts.nokprobe)
+            for fn in facts.functions:
+                if fn.head_macro and idx.is_function_macro(fn.head_macro):
+                    generated = idx.expand_definer(path, fn)
+                    if generated is not None:
+                        for g in generated:
+                            idx._add(g)
+                        continue
+                cl = idx.classes_of(fn.words) | idx.proto_classes.get(fn.name, frozenset())
+                if fn.name in nokprobe:
+                    cl |= {C.NOKPROBE}
+                idx._add(FuncDef(fn.name, path, fn.line, fn.column, cl, fact=fn))
+            for name, line, section in facts.asm_symbols:
+                cl = frozenset({C.NOINSTR}) if section in C.NOINSTR_SECTIONS or section.startswith(".text..__x86.") else frozenset()
+                if section == ".kprobes.text":
+                    cl = frozenset({C.KPROBES})
+                idx._add(FuncDef(name, path, line, 1, cl, events=[], asm_section=section))
+        # NOKPROBE_SYMBOL(f) naming a function defined elsewhere (a header's static inline)
+        for path, facts in files.items():
+            for name in facts.nokprobe:
+                defs = idx.funcs.get(name, [])
+                if defs and not any(d.path == path for d in defs):
+                    for d in defs:
+                        d.classes = d.classes | {C.NOKPROBE}
+        return idx
+
+    def _add(self, d: FuncDef) -> None:
+        self.funcs.setdefault(d.name, []).append(d)
+
+    def classes_of(self, words) -> frozenset[str]:
+        return C.classes_of(words, self.alias_classes)
+
+    def alias_classes(self, word: str) -> frozenset[str] | None:
+        """Classes of an object-like macro whose body is only annotations (learned, not listed)."""
+        if word in self._alias:
+            return self._alias[word]
+        self._alias[word] = None  # recursion guard
+        result: set[str] = set()
+        found = False
+        for ref in self.macros.get(word, ()):
+            m = ref.macro
+            if m.function_like:
+                continue
+            words = cpp.header_words(m.body.encode())
+            known = [w for w in words if w in C.WORD_CLASSES or w.startswith("section:") or w in C.NEUTRAL_WORDS]
+            if not words or len(known) < len([w for w in words if not w.startswith("section:")]) * 0.5:
+                continue
+            cl = C.classes_of(words, self.alias_classes)
+            if cl:
+                found = True
+                result |= cl
+        value = frozenset(result) if found else None
+        self._alias[word] = value
+        return value
+
+    def is_function_macro(self, name: str) -> bool:
+        return name in self.macro_names or any(not r.macro.function_like for r in self.macros.get(name, ()))
+
+    # definer macros ---------------------------------------------------------------------------
+    def expand_definer(self, path: str, fn: FunctionFact) -> list[FuncDef] | None:
+        """Functions produced by ``MACRO(args) { body }``, or None when MACRO defines none."""
+        results: list[FuncDef] = []
+        seen: set[tuple[str, frozenset[str]]] = set()
+        for ref in self.macros_for(fn.head_macro or "", path):
+            text = self._expand_trailing(ref.macro, cpp.split_args(fn.head_args or ""), path)
+            if text is None:
+                continue
+            for d in self._functions_from_text(text, path, fn, ref.name):
+                key = (d.name, d.classes)
+                if key not in seen:
+                    seen.add(key)
+                    results.append(d)
+        return results or None
+
+    def _expand_trailing(self, macro: cpp.MacroDef, args: list[str], path: str, depth: int = 0) -> str | None:
+        """Expand until the text ends in a function header whose name is no macro."""
+        text = cpp.expand(macro, args) if macro.function_like else macro.body + "(" + ", ".join(args) + ")"
+        for _ in range(8):
+            stripped = text.rstrip().rstrip(";").rstrip()
+            if not stripped.endswith(")"):
+                return None
+            src = stripped.encode()
+            open_pos = _matching_open(src)
+            if open_pos <= 0:
+                return None
+            m = re.search(rb"([A-Za-z_]\w*)\s*$", src[:open_pos])
+            if m is None:
+                return None
+            name = m.group(1).decode()
+            if name in cpp.BLANK_CALL_WORDS:
+                return None
+            refs = [r for r in self.macros_for(name, path) if r.macro is not macro] if self.is_function_macro(name) else []
+            if not refs:
+                return text if depth < 8 else None
+            inner_args = cpp.split_args(src[open_pos + 1 : -1].decode())
+            sub = refs[0].macro
+            inner = cpp.expand(sub, inner_args) if sub.function_like else sub.body + "(" + ", ".join(inner_args) + ")"
+            text = stripped[: m.start()] + inner
+            macro = sub
+        return None
+
+    def _functions_from_text(self, text: str, path: str, fn: FunctionFact, macro_name: str) -> list[FuncDef]:
+        src = text.encode() + b"\n{ }"
+        blanked = cpp.blank_attributes(src)
+        tree = parse(blanked.text)
+        facts = _functions(src, tree.root_node)
+        if not facts:
+            return []
+        user = max(facts, key=lambda f: f.body_start)
+        out = []
+        pos = (fn.line, fn.column, fn.line, fn.column + len(fn.head_macro or ""))
+        for f in facts:
+            cl = self.classes_of(f.words) | self.proto_classes.get(f.name, frozenset())
+            if f is user:
+                user_fact = FunctionFact(f.name, fn.line, fn.column, fn.end_line, f.words, fn.body_start, fn.body_end, None, None, f.params)
+                out.append(FuncDef(f.name, path, fn.line, fn.column, cl, fact=user_fact, generated_by=macro_name))
+            else:
+                builder = IRBuilder(blanked.text)
+                builder.locals |= set(f.params)
+                node_tree = parse(blanked.text[: f.body_end])
+                events: list = []
+                body = _find_body(node_tree.root_node, f.body_start)
+                if body is not None:
+                    builder.stmt(body, events)
+                out.append(FuncDef(f.name, path, fn.line, fn.column, cl, events=relocate(events, pos), generated_by=macro_name))
+        return out
+
+    # resolution -------------------------------------------------------------------------------
+    def funcs_for(self, name: str, ctx: str) -> list[FuncDef]:
+        defs = self.funcs.get(name)
+        if not defs:
+            return []
+        same = [d for d in defs if d.path == ctx]
+        if same:
+            return same
+        closure = self.include_closure(ctx)
+        included = [d for d in defs if d.path in closure]
+        if included:
+            return included + [d for d in defs if not d.static and d.path not in closure]
+        glob = [d for d in defs if not d.static or d.is_header]
+        return glob or defs
+
+    def macros_for(self, name: str, ctx: str) -> list[MacroRef]:
+        refs = self.macros.get(name)
+        if not refs:
+            return []
+        same = [r for r in refs if r.path == ctx]
+        if same:
+            return same
+        closure = self.include_closure(ctx)
+        included = [r for r in refs if r.path in closure]
+        if included:
+            return included
+        return [r for r in refs if r.path.endswith(".h")]
+
+    def include_closure(self, path: str) -> frozenset[str]:
+        got = self._closure.get(path)
+        if got is not None:
+            return got
+        seen = {path}
+        todo = [path]
+        while todo:
+            cur = todo.pop()
+            facts = self.files.get(cur)
+            if facts is None:
+                continue
+            for kind, inc in facts.includes:
+                for target in self.resolve_include(cur, kind, inc):
+                    if target not in seen:
+                        seen.add(target)
+                        todo.append(target)
+        result = frozenset(seen)
+        self._closure[path] = result
+        return result
+
+    def resolve_include(self, from_path: str, kind: str, inc: str) -> list[str]:
+        out = []
+        if kind == '"':
+            p = posixpath.normpath(posixpath.join(posixpath.dirname(from_path), inc))
+            if p in self.files:
+                return [p]
+        arch_dirs = self._arch_dirs(from_path)
+        bases = ["include", "include/uapi"] + [f"arch/{a}/include" for a in arch_dirs] + [f"arch/{a}/include/uapi" for a in arch_dirs]
+        for base in bases:
+            p = f"{base}/{inc}"
+            if p in self.files:
+                out.append(p)
+        if inc.startswith("asm/"):
+            p = "include/asm-generic/" + inc[4:]
+            if p in self.files and not any("/asm/" in o for o in out if o.startswith("arch/")):
+                out.append(p)
+        return out
+
+    def _arch_dirs(self, from_path: str) -> list[str]:
+        if from_path.startswith("arch/"):
+            return [from_path.split("/")[1]]
+        if self.arch:
+            return [self.arch]
+        return self._all_arches()
+
+    def _all_arches(self) -> list[str]:
+        if not hasattr(self, "_arches"):
+            self._arches = sorted({p.split("/")[1] for p in self.files if p.startswith("arch/") and p.count("/") >= 2})
+        return self._arches
+
+    # bodies -----------------------------------------------------------------------------------
+    def events_of(self, d: FuncDef) -> list:
+        if d.events is not None:
+            return d.events
+        key = id(d)
+        got = self._ir.get(key)
+        if got is not None:
+            return got
+        src = self.source(d.path)
+        events = function_ir(src, d.fact) if src is not None and d.fact is not None else []
+        self._ir[key] = events
+        return events
+
+    def source(self, path: str) -> bytes | None:
+        if path not in self._src:
+            if len(self._src) > 64:
+                self._src.pop(next(iter(self._src)))
+            self._src[path] = self.read(path)
+        return self._src[path]
+
+
+def _matching_open(src: bytes) -> int:
+    depth = 0
+    for i in range(len(src) - 1, -1, -1):
+        c = src[i]
+        if c == 0x29:
+            depth += 1
+        elif c == 0x28:
+            depth -= 1
+            if depth == 0:
+                return i
+    return -1
+
+
+def _find_body(node, start: int):
+    if node.type == "compound_statement" and node.start_byte == start:
+        return node
+    for child in node.children:
+        if child.start_byte <= start < child.end_byte or child.start_byte == start:
+            found = _find_body(child, start)
+            if found is not None:
+                return found
+    return None
+
+
+def relocate(events: list, pos: tuple) -> list:
+    """Give every event of a macro-generated body the position of the macro's use."""
+    out = []
+    for ev in events:
+        k = ev[0]
+        if k == "call":
+            out.append((k, ev[1], ev[2], pos, relocate(ev[4], pos), ev[5]))
+        elif k == "icall":
+            out.append((k, ev[1], pos, relocate(ev[3], pos)))
+        elif k == "if":
+            out.append((k, relocate(ev[1], pos), relocate(ev[2], pos), relocate(ev[3], pos)))
+        elif k == "pp":
+            out.append((k, [(c, relocate(e, pos)) for c, e in ev[1]], ev[2]))
+        elif k == "loop":
+            out.append((k, relocate(ev[1], pos), relocate(ev[2], pos)))
+        elif k == "switch":
+            out.append((k, relocate(ev[1], pos), [relocate(c, pos) for c in ev[2]], ev[3]))
+        elif k == "return":
+            out.append((k, relocate(ev[1], pos), pos))
+        else:
+            out.append(ev)
+    return out

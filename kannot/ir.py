@@ -1,0 +1,283 @@
+"""A function body as a small control-flow IR: the only shape the rules walk.
+
+Events are plain tuples (cheap, picklable, cacheable):
+
+  ("call",   name, args_text, pos, arg_events, tail_args)  direct call by name (function or macro)
+  ("icall",  text, pos, sub_events)                         call through an expression (pointer)
+  ("if",     cond_events, then_events, else_events)
+  ("pp",     [(condition_text, events), ...], has_else)     #if/#ifdef branches inside a body
+  ("loop",   pre_events, body_events)
+  ("switch", cond_events, [case_events, ...], has_default)
+  ("return", expr_events, pos)
+  ("goto", label) / ("label", name) / ("break",) / ("continue",)
+
+``pos`` is (line, column, end_line, end_column), 1-based, columns in bytes. ``tail_args`` is the
+argument text of an outer call when the callee is itself a call (``guard(x)(y)``,
+``static_call(f)(a)``): the inner macro's expansion is followed by ``(tail_args)``.
+"""
+from __future__ import annotations
+
+from tree_sitter import Node
+
+Event = tuple
+Pos = tuple[int, int, int, int]
+
+# Calls whose arguments are not evaluated, or that are not calls at all.
+UNEVALUATED_CALLS = frozenset(
+    """sizeof typeof __typeof__ __typeof _Alignof __alignof__ alignof offsetof __builtin_offsetof
+    __builtin_constant_p __builtin_types_compatible_p __same_type __is_constexpr _Static_assert
+    static_assert __builtin_choose_expr_types __native_word __scalar_type_to_expr_cases
+    __unqual_scalar_typeof typeof_member""".split()
+)
+_SKIP_NODES = frozenset(
+    """string_literal concatenated_string char_literal number_literal sizeof_expression
+    alignof_expression offsetof_expression gnu_asm_expression comment type_descriptor
+    primitive_type sized_type_specifier type_identifier field_identifier preproc_def
+    preproc_function_def preproc_include preproc_call true false null""".split()
+)
+
+
+def _pos(node: Node, line_offset: int) -> Pos:
+    (l1, c1), (l2, c2) = node.start_point, node.end_point
+    return (l1 + 1 + line_offset, c1 + 1, l2 + 1 + line_offset, c2 + 1)
+
+
+class IRBuilder:
+    """Builds events from a tree-sitter body. ``line_offset`` shifts lines for synthetic texts."""
+
+    def __init__(self, src: bytes, local_names: set[str] | None = None, line_offset: int = 0):
+        self.src = src
+        self.locals = set(local_names or ())
+        self.line_offset = line_offset
+
+    def text(self, node: Node) -> str:
+        return self.src[node.start_byte : node.end_byte].decode("utf-8", "replace")
+
+    # statements ---------------------------------------------------------------------------
+    def block(self, node: Node | None) -> list[Event]:
+        out: list[Event] = []
+        if node is not None:
+            self.stmt(node, out)
+        return out
+
+    def stmt(self, node: Node, out: list[Event]) -> None:
+        t = node.type
+        if t == "compound_statement":
+            for child in node.named_children:
+                self.stmt(child, out)
+        elif t == "if_statement":
+            cond: list[Event] = []
+            self.expr(node.child_by_field_name("condition"), cond)
+            then = self.block(node.child_by_field_name("consequence"))
+            alt = node.child_by_field_name("alternative")
+            other: list[Event] = []
+            if alt is not None:
+                for child in alt.named_children:  # else_clause -> statement
+                    self.stmt(child, other)
+            out.append(("if", cond, then, other))
+        elif t in ("for_statement", "for_range_loop"):
+            pre: list[Event] = []
+            for field in ("initializer", "condition"):
+                self.expr(node.child_by_field_name(field), pre)
+            body = self.block(node.child_by_field_name("body"))
+            self.expr(node.child_by_field_name("update"), body)
+            self.expr(node.child_by_field_name("condition"), body)
+            out.append(("loop", pre, body))
+        elif t == "while_statement":
+            pre = []
+            self.expr(node.child_by_field_name("condition"), pre)
+            body = self.block(node.child_by_field_name("body"))
+            self.expr(node.child_by_field_name("condition"), body)
+            out.append(("loop", pre, body))
+        elif t == "do_statement":
+            body = self.block(node.child_by_field_name("body"))
+            self.expr(node.child_by_field_name("condition"), body)
+            # the body runs at least once: run it, then loop it
+            out.extend(body)
+            out.append(("loop", [], body))
+        elif t == "switch_statement":
+            cond = []
+            self.expr(node.child_by_field_name("condition"), cond)
+            cases: list[list[Event]] = []
+            has_default = False
+            body = node.child_by_field_name("body")
+            for child in body.named_children if body is not None else ():
+                if child.type == "case_statement":
+                    events: list[Event] = []
+                    value = child.child_by_field_name("value")
+                    if value is None:
+                        has_default = True
+                    for sub in child.named_children:
+                        if value is not None and sub.id == value.id:
+                            continue
+                        self.stmt(sub, events)
+                    cases.append(events)
+                elif cases:
+                    self.stmt(child, cases[-1])
+            out.append(("switch", cond, cases, has_default))
+        elif t == "return_statement":
+            events = []
+            for child in node.named_children:
+                self.expr(child, events)
+            out.extend(events)
+            out.append(("return", [], _pos(node, self.line_offset)))
+        elif t == "goto_statement":
+            label = node.child_by_field_name("label")
+            out.append(("goto", self.text(label) if label is not None else ""))
+        elif t == "labeled_statement":
+            label = node.child_by_field_name("label")
+            out.append(("label", self.text(label) if label is not None else ""))
+            for child in node.named_children:
+                if label is None or child.id != label.id:
+                    self.stmt(child, out)
+        elif t == "break_statement":
+            out.append(("break",))
+        elif t == "continue_statement":
+            out.append(("continue",))
+        elif t in ("preproc_if", "preproc_ifdef", "preproc_elif", "preproc_elifdef"):
+            out.append(self.preproc(node))
+        elif t == "function_definition":
+            # scoped_guard(rcu) { ... } / for_each_cpu(cpu) { ... } parsed as a nested function:
+            # the macro is a call, the block a loop body of the enclosing function.
+            self.macro_block(node, out)
+        elif t == "declaration":
+            self.declare(node)
+            self.expr(node, out)
+        else:
+            self.expr(node, out)
+
+    def preproc(self, node: Node) -> Event:
+        branches: list[tuple[str, list[Event]]] = []
+        has_else = False
+        cur = node
+        while cur is not None:
+            cond_node = cur.child_by_field_name("condition") or cur.child_by_field_name("name")
+            cond = self.text(cond_node) if cond_node is not None else ""
+            if cur.type == "preproc_ifdef":
+                first = cur.children[0].type if cur.children else "#ifdef"
+                cond = ("!defined " if "ifndef" in first else "defined ") + cond
+            alt = cur.child_by_field_name("alternative")
+            events: list[Event] = []
+            for child in cur.named_children:
+                if cond_node is not None and child.id == cond_node.id:
+                    continue
+                if alt is not None and child.id == alt.id:
+                    continue
+                self.stmt(child, events)
+            if cur.type == "preproc_else":
+                has_else = True
+                cond = "else"
+            branches.append((cond, events))
+            cur = alt
+        return ("pp", branches, has_else)
+
+    def macro_block(self, node: Node, out: list[Event]) -> None:
+        type_node = node.child_by_field_name("type")
+        decl = node.child_by_field_name("declarator")
+        if type_node is not None and decl is not None:
+            name = self.text(type_node).strip()
+            args = self.text(decl).strip()
+            if args.startswith("(") and args.endswith(")"):
+                args = args[1:-1]
+            arg_events: list[Event] = []
+            self.expr(decl, arg_events)
+            out.append(("call", name, args, _pos(type_node, self.line_offset), arg_events, None))
+        body = self.block(node.child_by_field_name("body"))
+        out.append(("loop", [], body))
+
+    def declare(self, node: Node) -> None:
+        for child in node.named_children:
+            name = declarator_name(child)
+            if name:
+                self.locals.add(name)
+
+    # expressions --------------------------------------------------------------------------
+    def expr(self, node: Node | None, out: list[Event]) -> None:
+        if node is None:
+            return
+        t = node.type
+        if t == "call_expression":
+            self.call(node, out)
+        elif t in _SKIP_NODES:
+            return
+        elif t in ("compound_statement", "if_statement", "return_statement", "for_statement",
+                   "while_statement", "do_statement", "switch_statement", "goto_statement",
+                   "labeled_statement", "preproc_if", "preproc_ifdef"):
+            self.stmt(node, out)
+        elif t == "declaration":
+            self.declare(node)
+            for child in node.named_children:
+                self.expr(child, out)
+        else:
+            for child in node.named_children:
+                self.expr(child, out)
+
+    def call(self, node: Node, out: list[Event]) -> None:
+        fn = node.child_by_field_name("function")
+        args = node.child_by_field_name("arguments")
+        args_text = self.text(args)[1:-1] if args is not None else ""
+        pos = _pos(node, self.line_offset)
+        if fn is None:
+            return
+        if fn.type == "parenthesized_expression" and fn.named_child_count == 1 and fn.named_children[0].type == "identifier":
+            fn = fn.named_children[0]  # (func)(args): a direct call that bypasses a function-like macro
+        if fn.type == "identifier":
+            name = self.text(fn)
+            if name in UNEVALUATED_CALLS:
+                return
+            arg_events: list[Event] = []
+            self.expr(args, arg_events)
+            if name in self.locals:
+                out.append(("icall", name, pos, arg_events))
+            else:
+                out.append(("call", name, args_text, pos, arg_events, None))
+        elif fn.type in ("string_literal", "concatenated_string"):
+            return  # inline-asm operands mis-parsed as calls (SEMANTICS.md 5.2)
+        elif fn.type == "call_expression" and (inner := fn.child_by_field_name("function")) is not None and inner.type == "identifier":
+            # guard(lock)(&l), static_call(f)(x): a macro producing the callee
+            inner_args = fn.child_by_field_name("arguments")
+            inner_text = self.text(inner_args)[1:-1] if inner_args is not None else ""
+            arg_events = []
+            self.expr(args, arg_events)
+            out.append(("call", self.text(inner), inner_text, pos, arg_events, args_text))
+        else:
+            sub: list[Event] = []
+            self.expr(fn, sub)
+            self.expr(args, sub)
+            out.append(("icall", " ".join(self.text(fn).split()), pos, sub))
+
+
+def declarator_name(node: Node) -> str | None:
+    """The identifier a declarator declares (through pointers, arrays, init, parens)."""
+    cur: Node | None = node
+    for _ in range(12):
+        if cur is None:
+            return None
+        if cur.type == "identifier":
+            return cur.text.decode("utf-8", "replace") if cur.text is not None else None
+        nxt = cur.child_by_field_name("declarator")
+        if nxt is None:
+            if cur.type == "parenthesized_declarator" and cur.named_child_count:
+                nxt = cur.named_children[0]
+            else:
+                return None
+        cur = nxt
+    return None
+
+
+def param_names(declarator: Node | None) -> set[str]:
+    """Parameter names of the innermost function declarator under ``declarator``."""
+    names: set[str] = set()
+    cur = declarator
+    while cur is not None and cur.type != "function_declarator":
+        cur = cur.child_by_field_name("declarator")
+    if cur is None:
+        return names
+    params = cur.child_by_field_name("parameters")
+    for p in params.named_children if params is not None else ():
+        d = p.child_by_field_name("declarator")
+        if d is not None:
+            n = declarator_name(d)
+            if n:
+                names.add(n)
+    return names

@@ -1,0 +1,101 @@
+"""Finding and reading the tree's files. Every odd file becomes an error line, never an exception."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+SOURCE_SUFFIXES = (".c", ".h", ".S")
+MAX_FILE_BYTES = 8 * 1024 * 1024  # generated tables beyond this are skipped, and said so
+SKIP_DIRS = frozenset({".git", ".kannot-cache", ".pc", "Documentation", "tools", "scripts", "samples", "usr"})
+
+
+@dataclass(frozen=True)
+class FileError:
+    file: str
+    message: str
+
+    def to_json(self) -> dict:
+        return {"file": self.file, "message": self.message}
+
+
+def find_kernel_root(start: Path) -> Path:
+    """Walk up from ``start`` to a kernel tree's top (Kbuild + arch/ + include/linux), else ``start``."""
+    start = start.resolve()
+    for cand in (start, *start.parents):
+        if (cand / "Kbuild").is_file() and (cand / "arch").is_dir() and (cand / "include" / "linux").is_dir():
+            return cand
+    return start
+
+
+def arch_allowed(rel: str, arch: str | None) -> bool:
+    if arch is None or not rel.startswith("arch/"):
+        return True
+    parts = rel.split("/", 2)
+    return len(parts) > 1 and parts[1] == arch
+
+
+def list_sources(root: Path, arch: str | None, errors: list[FileError]) -> list[str]:
+    """Relative paths of the tree's C, header and assembly files, sorted."""
+    out: list[str] = []
+    root_s = str(root)
+    seen_dirs: set[tuple[int, int]] = set()
+
+    def onerror(exc: OSError) -> None:
+        errors.append(FileError(_rel(exc.filename or root_s, root_s), f"cannot list directory: {exc.strerror}"))
+
+    for dirpath, dirnames, filenames in os.walk(root_s, onerror=onerror):
+        try:
+            st = os.stat(dirpath)
+            key = (st.st_dev, st.st_ino)
+            if key in seen_dirs:
+                dirnames[:] = []
+                continue
+            seen_dirs.add(key)
+        except OSError:
+            continue
+        rel_dir = _rel(dirpath, root_s)
+        dirnames[:] = sorted(
+            d for d in dirnames
+            if not (d in SKIP_DIRS and rel_dir == "") and not d.startswith(".")
+            and arch_allowed(f"{rel_dir}/{d}/x" if rel_dir else f"{d}/x", arch)
+        )
+        for name in filenames:
+            if name.endswith(SOURCE_SUFFIXES):
+                rel = f"{rel_dir}/{name}" if rel_dir else name
+                if arch_allowed(rel, arch):
+                    out.append(rel)
+    out.sort()
+    return out
+
+
+def _rel(path: str, root: str) -> str:
+    rel = os.path.relpath(path, root)
+    return "" if rel == "." else rel.replace(os.sep, "/")
+
+
+def read_source(root: Path, rel: str) -> tuple[bytes | None, str | None]:
+    """(content, note): content None with the reason, or content with an optional note (NUL bytes)."""
+    path = root / rel
+    try:
+        if path.is_symlink():
+            try:
+                path.resolve(strict=True)
+            except (OSError, RuntimeError):
+                return None, "symlink loop or dangling symlink"
+        if path.is_dir():
+            return None, "is a directory, not a file"
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            return None, f"skipped: {size} bytes is over the {MAX_FILE_BYTES}-byte file size limit"
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None, "vanished while being read"
+    except PermissionError:
+        return None, "unreadable: permission denied"
+    except OSError as exc:
+        return None, f"unreadable: {exc.strerror or exc}"
+    if b"\0" in data:
+        # parsed with the NULs blanked, and said so
+        return data.replace(b"\0", b" "), "contains NUL bytes (read as spaces)"
+    return data, None
