@@ -10,16 +10,18 @@ def format_finding(f: Finding) -> str:
     level = "error" if ALL_RULES[f.code].severity == "error" else "warning"
     lines = [f"{f.file}:{f.line}:{f.column}: {level}: {f.message} [{f.code}]"]
     for link in f.chain[1:]:
-        if link.kind == "callee" and not link.file:
+        if link.kind == "callee":
             continue
-        what = {"macro": "macro", "always_inline": "always-inline", "callee": "callee"}.get(link.kind, "function")
-        lines.append(f"{link.file}:{link.line}: note: through {what} '{link.function}'")
-    if len(f.candidates) > 1:
-        for c in f.candidates:
-            lines.append(f"{c['file']}:{c['line']}: note: candidate definition of '{c['function']}' ({c['class']})")
-    for n in f.notes:
-        lines.append(f"{f.file}:{f.line}:{f.column}: note: {n}")
+        what = "macro" if link.kind == "macro" else "always-inline function"
+        lines.append(f"{link.file}:{link.line}: note: called through {what} '{link.function}'")
+    for c in f.candidates:
+        if len(f.candidates) > 1 or c["class"] != "noinstr":
+            lines.append(f"{c['file']}:{c['line']}: note: '{c['function']}' is defined here ({_class_words(c['class'])})")
     return "\n".join(lines)
+
+
+def _class_words(cls: str) -> str:
+    return {"none": "not noinstr, traceable", "inline": "plain inline"}.get(cls, cls)
 
 
 def format_text(findings: list[Finding], errors: list[FileError], summary: bool = True) -> str:
