@@ -25,7 +25,11 @@ STATIC_CALL_MACROS = frozenset({"static_call", "static_call_cond", "static_call_
 NORETURN_BUILTINS = frozenset({"__builtin_unreachable", "__builtin_trap", "unreachable", "__builtin_abort"})
 # Names that are never a call in the compiled code (compile-time checks whose expansion kannot
 # cannot see through); anything else unknown is reported as unresolved.
-COMPILE_TIME = re.compile(r"__compiletime_assert\w*|__build_bug\w*|__bad_\w+|__compiletime_error\w*|__attribute__|__typeof\w*|__diag\w*|__VA_OPT__|__has_builtin|defined")
+COMPILE_TIME = re.compile(
+    r"__compiletime_assert\w*|__build_bug\w*|__bad_\w+|__compiletime_error\w*|__attribute__|__typeof\w*"
+    r"|__diag\w*|__VA_OPT__|__has_builtin|defined|\w+_wrong_size|\w*wrong_branch_error|\w+_not_implemented"
+    r"|__atomic_\w+|__sync_\w+|__get_user_bad|__put_user_bad|__bad_size_call_parameter|__invalid_\w+"
+)
 MAX_DEPTH = 24
 
 
@@ -35,9 +39,13 @@ class Link:
     file: str
     line: int
     kind: str = "function"  # function | always_inline | macro | callee
+    condition: str = ""  # for a macro: the CONFIG_ condition its #define is under
 
     def to_json(self) -> dict:
-        return {"function": self.function, "file": self.file, "line": self.line, "kind": self.kind}
+        d = {"function": self.function, "file": self.file, "line": self.line, "kind": self.kind}
+        if self.condition:
+            d["condition"] = self.condition
+        return d
 
 
 @dataclass(slots=True)
@@ -68,6 +76,7 @@ class Unit:
     path: str  # resolution context and chain file
     kind: str  # function | always_inline | macro
     line: int
+    condition: str = ""
 
 
 class Analyzer:
@@ -117,7 +126,7 @@ class Analyzer:
 
     def _call(self, unit: Unit, ev: tuple, states: States, add, depth: int) -> States:
         pos = ev[3] if ev[0] == "call" else ev[2]
-        here = Link(unit.name, unit.path, pos[0] if unit.kind != "macro" else unit.line, unit.kind)
+        here = Link(unit.name, unit.path, pos[0] if unit.kind != "macro" else unit.line, unit.kind, unit.condition)
         low = min(states)
         if ev[0] == "icall":
             states = self._run_sub(unit, ev[3], states, add, depth)
@@ -145,6 +154,10 @@ class Analyzer:
         if tail is None:
             macro_refs = [r for r in macro_refs if r.macro.function_like or not _is_self_alias(r)]
         func_defs = self.index.funcs_for(name, unit.path)
+        if any(r.path.startswith("arch/") for r in macro_refs) or any(d.path.startswith("arch/") for d in func_defs):
+            # the arch's own definition (macro or function) overrides the asm-generic fallback
+            macro_refs = [r for r in macro_refs if not r.path.startswith("include/asm-generic/")]
+            func_defs = [d for d in func_defs if not d.path.startswith("include/asm-generic/")] or func_defs
         out: set[int] = set()
         for ref in macro_refs:
             out |= self._apply_macro(unit, ref, args, tail, pos, here, states, add, depth)
@@ -196,8 +209,8 @@ class Analyzer:
         macro = ref.macro
         arg_list = cpp.split_args(args) if args else []
         key = ("macro", id(macro), args, tail, unit.path)
-        link = Link(unit.name, unit.path, here.line, unit.kind)
-        sub_unit = Unit(ref.name, ref.path, "macro", macro.line)
+        link = here
+        sub_unit = Unit(ref.name, ref.path, "macro", macro.line, cpp.config_condition(macro.condition))
 
         def events():
             return self._macro_events(macro, arg_list, tail)

@@ -33,6 +33,7 @@ class Finding:
     notes: list[str] = field(default_factory=list)
     fingerprint: str = ""
     detail: str = ""  # what is called when callee is None (pointer expression, region call)
+    conditions: list[str] = field(default_factory=list)  # CONFIG_ conditions of macros on the chain
 
     @property
     def rule(self) -> str:
@@ -62,6 +63,7 @@ class Finding:
             "chain": [l.to_json() for l in self.chain],
             "candidates": self.candidates,
             "notes": self.notes,
+            "conditions": self.conditions,
             "fingerprint": self.fingerprint,
         }
 
@@ -187,7 +189,12 @@ class Checker:
             bad = [c for c in cands if c["class"] in ("none", "inline", "notrace")]
             if bad:
                 notes.append(f"'{callee}' is defined at {bad[0]['file']}:{bad[0]['line']} ({bad[0]['class']})")
-        return Finding(code, d.path, line, col, eline, ecol, d.name, callee, message, chain, cands, notes, detail=leaf.text)
+        conditions = sorted({l.condition for l in chain if l.condition})
+        if conditions:
+            message += f" (only when {' and '.join(conditions)})"
+        f = Finding(code, d.path, line, col, eline, ecol, d.name, callee, message, chain, cands, notes, detail=leaf.text)
+        f.conditions = conditions
+        return f
 
 
 def _via(leaf: Leaf) -> str:

@@ -135,6 +135,7 @@ class MacroDef:
     params: tuple[str, ...] | None  # None: object-like
     body: str
     line: int  # 1-based line of the #define
+    condition: str = ""  # enclosing #if conditions, joined with " && " ("" at top level)
 
     @property
     def function_like(self) -> bool:
@@ -142,6 +143,31 @@ class MacroDef:
 
 
 _DEFINE_RE = re.compile(rb"^[ \t]*#[ \t]*define[ \t]+([A-Za-z_][A-Za-z0-9_]*)(\([^)\n]*\))?", re.M)
+_COND_RE = re.compile(rb"^[ \t]*#[ \t]*(if|ifdef|ifndef|elif|else|endif)\b([^\n]*)", re.M)
+
+
+def _conditions(src: bytes) -> list[tuple[int, str]]:
+    """(offset, condition in force after it) at every #if/#elif/#else/#endif."""
+    stack: list[list[str]] = []  # per level: [current branch condition, negation of earlier ones]
+    out: list[tuple[int, str]] = []
+    for m in _COND_RE.finditer(src):
+        kind = m.group(1).decode()
+        arg = m.group(2).decode("utf-8", "replace").split("/*")[0].split("//")[0].strip().rstrip("\\").strip()
+        if kind == "ifdef":
+            stack.append([f"defined({arg})", f"!defined({arg})"])
+        elif kind == "ifndef":
+            stack.append([f"!defined({arg})", f"defined({arg})"])
+        elif kind == "if":
+            stack.append([arg, f"!({arg})"])
+        elif kind == "elif" and stack:
+            prev = stack[-1][1]
+            stack[-1] = [f"{prev} && ({arg})", f"{prev} && !({arg})"]
+        elif kind == "else" and stack:
+            stack[-1] = [stack[-1][1], stack[-1][1]]
+        elif kind == "endif" and stack:
+            stack.pop()
+        out.append((m.start(), " && ".join(level[0] for level in stack)))
+    return out
 _COMMENT_RE = re.compile(r"/\*.*?\*/|//[^\n]*", re.S)
 _CALLISH_RE = re.compile(r"[A-Za-z_]\w*\s*\(|##")
 
@@ -156,7 +182,12 @@ def scan_defines(src: bytes) -> tuple[list[MacroDef], list[str]]:
     kept: list[MacroDef] = []
     names: list[str] = []
     line_pos, line_no = 0, 1  # counted incrementally: files with 20,000 #defines exist
+    conds = _conditions(src) if b"#if" in src else []
+    ci, condition = 0, ""
     for m in _DEFINE_RE.finditer(src):
+        while ci < len(conds) and conds[ci][0] < m.start():
+            condition = conds[ci][1]
+            ci += 1
         name = m.group(1).decode()
         params_raw = m.group(2)
         # body: rest of the logical line, following backslash continuations
@@ -192,7 +223,7 @@ def scan_defines(src: bytes) -> tuple[list[MacroDef], list[str]]:
         if params is None and not keep:
             continue
         if keep:
-            kept.append(MacroDef(name, params, body, line_no))
+            kept.append(MacroDef(name, params, body, line_no, condition))
     return kept, names
 
 
@@ -203,6 +234,11 @@ _IS_IDENT = re.compile(r"[A-Za-z_]\w*")
 # expansion
 
 _TOKEN_RE = re.compile(r"""[A-Za-z_]\w*|"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*'|\#\#|\#|\s+|.""", re.S)
+
+
+def config_condition(condition: str) -> str:
+    """The CONFIG_ part of a #if condition stack (include guards and __ASSEMBLY__ dropped)."""
+    return " && ".join(p for p in condition.split(" && ") if "CONFIG_" in p)
 
 
 def split_args(text: str) -> list[str]:

@@ -216,6 +216,7 @@ class Index:
         defs = self.funcs.get(name)
         if not defs:
             return []
+        defs = _prefer_arch(defs)
         same = [d for d in defs if d.path == ctx]
         if same:
             return same
@@ -230,6 +231,7 @@ class Index:
         refs = self.macros.get(name)
         if not refs:
             return []
+        refs = _prefer_arch(refs)
         same = [r for r in refs if r.path == ctx]
         if same:
             return same
@@ -308,6 +310,18 @@ class Index:
                 self._src.pop(next(iter(self._src)))
             self._src[path] = self.read(path)
         return self._src[path]
+
+
+def _prefer_arch(items: list) -> list:
+    """An arch's own definition overrides the include/asm-generic fallback (which sits behind
+    ``#ifndef arch_foo`` guards), so the generic one is not a candidate next to it."""
+    if len(items) < 2:
+        return items
+    has_arch = any(i.path.startswith("arch/") for i in items)
+    if not has_arch:
+        return items
+    kept = [i for i in items if not i.path.startswith("include/asm-generic/")]
+    return kept or items
 
 
 def _matching_open(src: bytes) -> int:

@@ -221,6 +221,9 @@ class IRBuilder:
             return
         if fn.type == "parenthesized_expression" and fn.named_child_count == 1 and fn.named_children[0].type == "identifier":
             fn = fn.named_children[0]  # (func)(args): a direct call that bypasses a function-like macro
+        if _is_cast(fn, self.text(fn)):
+            self.expr(args, out)  # (u64)(x), (typeof(*p) *)(x): a cast, not a call
+            return
         if fn.type == "identifier":
             name = self.text(fn)
             if name in UNEVALUATED_CALLS:
@@ -231,8 +234,8 @@ class IRBuilder:
                 out.append(("icall", name, pos, arg_events))
             else:
                 out.append(("call", name, args_text, pos, arg_events, None))
-        elif fn.type in ("string_literal", "concatenated_string"):
-            return  # inline-asm operands mis-parsed as calls (SEMANTICS.md 5.2)
+        elif fn.type in ("string_literal", "concatenated_string") or '"' in self.text(fn) or self.text(fn).startswith(("asm", "__asm")):
+            return  # inline-asm templates and operands mis-parsed as calls (SEMANTICS.md 5.2)
         elif fn.type == "call_expression" and (inner := fn.child_by_field_name("function")) is not None and inner.type == "identifier":
             # guard(lock)(&l), static_call(f)(x): a macro producing the callee
             inner_args = fn.child_by_field_name("arguments")
@@ -245,6 +248,28 @@ class IRBuilder:
             self.expr(fn, sub)
             self.expr(args, sub)
             out.append(("icall", " ".join(self.text(fn).split()), pos, sub))
+
+
+_TYPE_WORDS = frozenset(
+    """typeof __typeof__ __typeof struct union enum const volatile unsigned signed char short int
+    long float double void bool _Bool u8 u16 u32 u64 s8 s16 s32 s64 __u8 __u16 __u32 __u64 __s8
+    __s16 __s32 __s64 __le16 __le32 __le64 __be16 __be32 __be64 size_t ssize_t uintptr_t
+    intptr_t ptrdiff_t phys_addr_t dma_addr_t resource_size_t""".split()
+)
+
+
+def _is_cast(fn: Node, text: str) -> bool:
+    """tree-sitter reads ``(type)(expr)`` as a call when it does not know ``type``."""
+    if fn.type == "call_expression":  # (T *)(uintptr_t)(p): a chain of casts
+        inner = fn.child_by_field_name("function")
+        return inner is not None and inner.type == "parenthesized_expression" and _is_cast(inner, inner.text.decode("utf-8", "replace") if inner.text else "")
+    if fn.type == "identifier":
+        return text in _TYPE_WORDS or (text.endswith("_t") and text not in ("__x86_indirect_thunk_t",))
+    if fn.type != "parenthesized_expression":
+        return False
+    inner = text[1:-1].strip()
+    first = inner.split("(", 1)[0].split()[0] if inner.split() else ""
+    return first in _TYPE_WORDS or inner.endswith("*") or first.endswith("_t") and " " in inner
 
 
 def declarator_name(node: Node) -> str | None:

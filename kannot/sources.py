@@ -32,7 +32,9 @@ def arch_allowed(rel: str, arch: str | None) -> bool:
     if arch is None or not rel.startswith("arch/"):
         return True
     parts = rel.split("/", 2)
-    return len(parts) > 1 and parts[1] == arch
+    if len(parts) < 3:
+        return True  # "arch" itself, or a file directly in arch/
+    return parts[1] == arch
 
 
 def list_sources(root: Path, arch: str | None, errors: list[FileError]) -> list[str]:
@@ -58,7 +60,7 @@ def list_sources(root: Path, arch: str | None, errors: list[FileError]) -> list[
         dirnames[:] = sorted(
             d for d in dirnames
             if not (d in SKIP_DIRS and rel_dir == "") and not d.startswith(".")
-            and arch_allowed(f"{rel_dir}/{d}/x" if rel_dir else f"{d}/x", arch)
+            and arch_allowed((f"{rel_dir}/{d}" if rel_dir else d) + "/", arch)
         )
         for name in filenames:
             if name.endswith(SOURCE_SUFFIXES):
