@@ -58,16 +58,27 @@ class BlankedText:
     marks: tuple[tuple[int, str], ...]  # (offset, original token text), for attribute calls too
 
 
+_PP_LINE_RE = re.compile(rb"^[ \t]*#(?:[^\n]*\\\r?\n)*[^\n]*", re.M)
+
+
 def blank_attributes(src: bytes) -> BlankedText:
     out = bytearray(src)
     marks: list[tuple[int, str]] = []
     pos = 0
     n = len(src)
+    # preprocessor lines are left alone: `#define noinstr ...` must stay a valid #define
+    directives = [m.span() for m in _PP_LINE_RE.finditer(src)] if b"#" in src else []
+    di = 0
     while True:
         m = _WORD_RE.search(src, pos)
         if m is None:
             break
         start, end = m.span()
+        while di < len(directives) and directives[di][1] <= start:
+            di += 1
+        if di < len(directives) and directives[di][0] <= start:
+            pos = directives[di][1]
+            continue
         word = m.group().decode()
         if word in BLANK_CALL_WORDS:
             j = end

@@ -247,13 +247,14 @@ class Index:
             return got
         seen = {path}
         todo = [path]
+        arches = self._arch_dirs(path)  # a header's <asm/...> is the including TU's arch
         while todo:
             cur = todo.pop()
             facts = self.files.get(cur)
             if facts is None:
                 continue
             for kind, inc in facts.includes:
-                for target in self.resolve_include(cur, kind, inc):
+                for target in self.resolve_include(cur, kind, inc, arches):
                     if target not in seen:
                         seen.add(target)
                         todo.append(target)
@@ -261,13 +262,14 @@ class Index:
         self._closure[path] = result
         return result
 
-    def resolve_include(self, from_path: str, kind: str, inc: str) -> list[str]:
+    def resolve_include(self, from_path: str, kind: str, inc: str, arch_dirs: list[str] | None = None) -> list[str]:
         out = []
         if kind == '"':
             p = posixpath.normpath(posixpath.join(posixpath.dirname(from_path), inc))
             if p in self.files:
                 return [p]
-        arch_dirs = self._arch_dirs(from_path)
+        if arch_dirs is None or from_path.startswith("arch/"):
+            arch_dirs = self._arch_dirs(from_path)
         bases = ["include", "include/uapi"] + [f"arch/{a}/include" for a in arch_dirs] + [f"arch/{a}/include/uapi" for a in arch_dirs]
         for base in bases:
             p = f"{base}/{inc}"

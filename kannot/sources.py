@@ -64,6 +64,13 @@ def list_sources(root: Path, arch: str | None, errors: list[FileError]) -> list[
         )
         for name in filenames:
             if name.endswith(SOURCE_SUFFIXES):
+                full = f"{rel_dir}/{name}" if rel_dir else name
+                try:
+                    full.encode("utf-8")
+                except UnicodeEncodeError:
+                    shown = full.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+                    errors.append(FileError(shown, "skipped: path is not valid UTF-8"))
+                    continue
                 rel = f"{rel_dir}/{name}" if rel_dir else name
                 if arch_allowed(rel, arch):
                     out.append(rel)
