@@ -237,3 +237,19 @@ def test_console_script_entry_point_exists():
 
     eps = [e for e in md.entry_points(group="console_scripts") if e.name == "kannot"]
     assert eps and eps[0].value == "kannot.cli:main"
+
+
+def test_user_space_copies_and_hidden_dirs_are_not_read(tmp_path):
+    """tools/, scripts/, Documentation/ ... at the top and dot-directories hold no kernel code."""
+    root = copy_tree(BROKEN, tmp_path)
+    body = "#include <linux/kernel.h>\n\nnoinstr void {name}(void)\n{{\n\tplain_work();\n}}\n"
+    for d, name in [("tools/objtool", "in_tools"), ("scripts", "in_scripts"), ("Documentation", "in_docs"),
+                    ("kernel/.pc", "in_quilt"), (".git", "in_git")]:
+        (root / d).mkdir(parents=True, exist_ok=True)
+        (root / d / f"{name}.c").write_text(body.format(name=name))
+    # a nested folder that is only *named* like a skipped top-level one is read
+    (root / "kernel/tools").mkdir()
+    (root / "kernel/tools/nested.c").write_text(body.format(name="in_nested_tools"))
+    run = check(root)
+    callers = {f["caller"] for f in run.findings}
+    assert callers == {"good_caller", "broken_caller", "in_nested_tools"}

@@ -159,3 +159,26 @@ def test_recursive_always_inline_helpers_terminate(tmp_path):
     run = check(root, "kernel/recursive.c")
     assert run.rc == 1
     assert {(f["caller"], f["code"], f["callee"]) for f in run.findings} == {("rec_entry", "KN001", "plain_before")}
+
+
+def test_macro_under_a_config_condition_says_so(tmp_path):
+    root = copy_tree(MINI, tmp_path)
+    (root / "include/linux/lockdep_assert.h").write_text(
+        "#ifndef _LOCKDEP_ASSERT_H\n#define _LOCKDEP_ASSERT_H\n"
+        "void lockdep_check_irqs(void);\n"
+        "#ifdef CONFIG_LOCKDEP\n#define lockdep_assert_irqs_disabled() lockdep_check_irqs()\n"
+        "#else\n#define lockdep_assert_irqs_disabled() do { } while (0)\n#endif\n#endif\n"
+    )
+    (root / "kernel/lockdep_user.c").write_text(
+        "#include <linux/kernel.h>\n#include <linux/lockdep_assert.h>\n\n"
+        "noinstr void irqs_off_check(void)\n{\n\tlockdep_assert_irqs_disabled();\n}\n\n"
+        "void lockdep_check_irqs(void)\n{\n\tprintk(\"irqs\\n\");\n}\n"
+    )
+    run = check(root, "kernel/lockdep_user.c")
+    (f,) = run.findings
+    assert (f["code"], f["callee"]) == ("KN001", "lockdep_check_irqs")
+    assert [l["function"] for l in f["chain"]] == ["irqs_off_check", "lockdep_assert_irqs_disabled", "lockdep_check_irqs"]
+    assert "CONFIG_LOCKDEP" in f["message"]
+    assert any("CONFIG_LOCKDEP" in c for c in f.get("conditions", []))
+    # the include guard is not a condition worth showing
+    assert "_LOCKDEP_ASSERT_H" not in f["message"]
