@@ -1,0 +1,295 @@
+"""Check kannot against objtool's view of a built kernel (the oracle in /work/shared/oracle).
+
+    python bench/oracle_check.py --tree /root/.cache/kernel-trees/linux-source-6.12 \\
+        --oracle /work/shared/oracle/linux-6.12-x86_64/noinstr-edges.tsv --arch x86 [--json out.json]
+
+The index is built once through the Python API, then:
+
+coverage
+    For every oracle row whose caller kannot has a C definition for, is the callee among
+    ``callees_of(caller)`` (by name, or as a function/macro on the chain of one of kannot's leaves,
+    since an always-inline helper may be out-of-lined in the build)? ``static_call`` rows match a
+    kannot static_call leaf naming the same key. Counted apart, not against coverage: callers
+    kannot cannot read (assembly, or no C definition), compiler-invented callees, callees defined
+    only in assembly (reached from inline asm), and indirect / pv_ops rows (compared with
+    kannot's indirect leaves instead).
+false alarms
+    objtool reported nothing on this build, so every oracle row is a call it accepted. A
+    noinstr-family finding on an oracle (caller, callee) pair is a false positive: on a .text /
+    .spinlock.text / .sched.text callee kannot missed the instrumentation region; on a noinstr
+    section callee kannot misjudged the callee's class. Other noinstr-family findings on x86 code
+    are listed by caller for triage.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import kannot.engine
+from kannot import classes as C
+from kannot import sources
+from kannot.engine import Options, build_index, callees_of, check_index
+from kannot.index import Index
+from kannot.rules import ALL_RULES
+from kannot.sources import FileError
+
+TEXT_SECTIONS = frozenset({".text", ".spinlock.text", ".sched.text"})
+INDIRECT_KINDS = frozenset({"indirect", "pv_ops"})
+COMPILER_NAMES = re.compile(r"__stack_chk_fail|__x86_\w+|__sanitizer_\w+|__tsan_\w+|__asan_\w+|__ubsan_\w+"
+                            r"|_?_?(memcpy|memset|memmove)")
+NOINSTR_CODES = frozenset(c for c, r in ALL_RULES.items() if r.family == "noinstr")
+# "(typeof(*(p)) *)(p)": a cast that kannot's IR reads as a call through a pointer
+CAST_LIKE = re.compile(r"\(\s*(typeof|__typeof__|__typeof)\b.*|.*\*\s*\)?\s*$", re.S)
+
+
+@dataclass(frozen=True)
+class Row:
+    caller: str
+    callee: str
+    section: str
+    kind: str
+
+
+@dataclass
+class RowResult:
+    caller: str
+    callee: str
+    section: str
+    kind: str
+    status: str  # covered | missed | compiler | asm_callee | indirect_seen | indirect_missed
+    note: str = ""
+
+
+def load_oracle(path: Path) -> list[Row]:
+    rows = []
+    for line in path.read_text().splitlines():
+        parts = line.split("\t")
+        if len(parts) != 4 or parts[0] == "caller":
+            continue
+        rows.append(Row(*parts))
+    return rows
+
+
+def c_defs(index: Index, name: str) -> list:
+    return [d for d in index.funcs.get(name, []) if d.asm_section is None]
+
+
+def leaf_names(callees: list[dict]) -> set[str]:
+    """Every function or macro a leaf of kannot's callee map names or passes through."""
+    out: set[str] = set()
+    for c in callees:
+        if c["callee"]:
+            out.add(c["callee"])
+        out.update(link["function"] for link in c["chain"][1:])
+    return out
+
+
+def static_call_keys(callees: list[dict]) -> set[str]:
+    keys: set[str] = set()
+    for c in callees:
+        if c["kind"] == "static_call":
+            keys.update(re.findall(r"\w+", c["text"]))
+    return keys
+
+
+def judge_row(index: Index, row: Row, callees: list[dict], cache: dict[str, list[dict]]) -> RowResult:
+    res = RowResult(row.caller, row.callee, row.section, row.kind, "missed")
+    names = leaf_names(callees)
+    if row.kind in INDIRECT_KINDS:
+        icalls = sorted({c["text"] for c in callees if c["kind"] == "icall" and not CAST_LIKE.fullmatch(c["text"])})
+        res.status = "indirect_seen" if icalls else "indirect_missed"
+        res.note = "; ".join(icalls[:4])
+        return res
+    if row.kind == "static_call":
+        key = row.callee.removeprefix("__SCT__")
+        if key in static_call_keys(callees) or key in names:
+            res.status = "covered"
+        return res_with_hint(index, res, callees, cache)
+    if COMPILER_NAMES.fullmatch(row.callee):
+        res.status = "compiler"
+        res.note = "kannot sees it too" if row.callee in names else ""
+    elif row.callee in names:
+        res.status = "covered"
+    elif index.funcs.get(row.callee) and not c_defs(index, row.callee):
+        res.status = "asm_callee"
+        res.note = "defined only in assembly: called from inline asm"
+    return res_with_hint(index, res, callees, cache)
+
+
+def res_with_hint(index: Index, res: RowResult, callees: list[dict], cache: dict[str, list[dict]]) -> RowResult:
+    """For a miss: is the callee one call further down (a plain function gcc inlined)?"""
+    if res.status != "missed":
+        return res
+    target = res.callee.removeprefix("__SCT__")
+    if not index.funcs.get(res.callee) and not res.callee.startswith("__SCT__"):
+        res.note = "no definition in the indexed tree"
+    for c in callees:
+        if c["kind"] != "call" or not c["callee"] or not inlinable(index, c["callee"]):
+            continue
+        sub = cache.get(c["callee"])
+        if sub is None:
+            sub = cache[c["callee"]] = callees_of(index, c["callee"])
+        if target in leaf_names(sub) or target in static_call_keys(sub):
+            res.note = f"reached through {c['callee']}() (gcc inlined it; kannot keeps it as a call)"
+            break
+    return res
+
+
+def inlinable(index: Index, name: str) -> bool:
+    """gcc can inline it (no LTO): a static function, or one defined in a header."""
+    defs = c_defs(index, name)
+    return bool(defs) and all((d.static or d.is_header) and C.NOINLINE not in d.classes for d in defs)
+
+
+def list_sources_fixed(root: Path, arch: str | None, errors: list[FileError]) -> list[str]:
+    """Workaround: list every file, then keep arch/ARCH (kannot's own walk prunes arch/ whole)."""
+    return [r for r in sources.list_sources(root, None, errors) if sources.arch_allowed(r, arch)]
+
+
+def finding_names(f) -> set[str]:
+    return {f.callee or ""} | {link.function for link in f.chain[1:]}
+
+
+def x86_code(path: str) -> bool:
+    return path.startswith("arch/x86/") or not path.startswith("arch/")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--tree", type=Path, required=True)
+    ap.add_argument("--oracle", type=Path, required=True)
+    ap.add_argument("--arch", default="x86")
+    ap.add_argument("--json", type=Path)
+    ap.add_argument("--workaround-arch-filter", action="store_true",
+                    help="list files without kannot's --arch directory pruning, then filter (see the check below)")
+    args = ap.parse_args(argv)
+    if not args.tree.is_dir() or not args.oracle.is_file():
+        print("oracle_check: --tree must be a directory and --oracle a file", file=sys.stderr)
+        return 2
+    rows = load_oracle(args.oracle)
+    opts = Options(root=args.tree.resolve(), arch=args.arch)
+    errors: list[FileError] = []
+    if args.workaround_arch_filter:
+        kannot.engine.list_sources = list_sources_fixed  # type: ignore[assignment]
+    elif args.arch and not any(r.startswith(f"arch/{args.arch}/") for r in sources.list_sources(opts.root, args.arch, [])):
+        print(f"oracle_check: kannot's file listing for --arch {args.arch} holds no arch/{args.arch}/ file "
+              "(kannot.sources.list_sources prunes arch/ itself); results would be meaningless. "
+              "Re-run with --workaround-arch-filter.", file=sys.stderr)
+        return 2
+    t0 = time.monotonic()
+    index = build_index(opts, errors)
+    t_index = time.monotonic() - t0
+
+    # coverage ---------------------------------------------------------------------------------
+    by_caller: dict[str, list[Row]] = defaultdict(list)
+    for r in rows:
+        by_caller[r.caller].append(r)
+    results: list[RowResult] = []
+    unreadable: dict[str, str] = {}
+    cache: dict[str, list[dict]] = {}
+    t0 = time.monotonic()
+    for caller in sorted(by_caller):
+        if not c_defs(index, caller):
+            unreadable[caller] = "assembly" if index.funcs.get(caller) else "no definition"
+            continue
+        callees = cache.get(caller)
+        if callees is None:
+            callees = cache[caller] = callees_of(index, caller)
+        results += [judge_row(index, r, callees, cache) for r in by_caller[caller]]
+    t_cov = time.monotonic() - t0
+    status = Counter(r.status for r in results)
+    denom = status["covered"] + status["missed"]
+    coverage = 100.0 * status["covered"] / denom if denom else 0.0
+
+    print(f"== coverage: oracle callees found in kannot's callee maps ({args.arch}) ==")
+    for r in results:
+        if r.status == "missed":
+            print(f"MISS  {r.caller} -> {r.callee}  [{r.section} {r.kind}]" + (f"  ({r.note})" if r.note else ""))
+    for r in results:
+        if r.status in ("asm_callee", "compiler", "indirect_missed", "indirect_seen"):
+            print(f"APART {r.status:15} {r.caller} -> {r.callee}" + (f"  ({r.note})" if r.note else ""))
+    for what in sorted(set(unreadable.values())):
+        names = sorted(c for c, w in unreadable.items() if w == what)
+        print(f"callers not read, {what} ({len(names)}): " + " ".join(names))
+
+    # false alarms -----------------------------------------------------------------------------
+    t0 = time.monotonic()
+    findings = check_index(index, Options(root=opts.root, arch=args.arch), errors)
+    t_check = time.monotonic() - t0
+    per_code = Counter(f.code for f in findings)
+    noinstr = [f for f in findings if f.code in NOINSTR_CODES]
+    pairs: dict[tuple[str, str], Row] = {(r.caller, r.callee): r for r in rows}
+    indirect_callers = {r.caller for r in rows if r.kind in INDIRECT_KINDS}
+    oracle_callers = set(by_caller)
+    fps: list[dict] = []
+    triage: dict[str, list] = defaultdict(list)
+    for f in noinstr:
+        hit = next((pairs[(f.caller, n)] for n in finding_names(f) if (f.caller, n) in pairs), None)
+        if f.code == "KN003" and hit is None and f.caller in indirect_callers:
+            hit = next(r for r in rows if r.caller == f.caller and r.kind in INDIRECT_KINDS)
+        if hit is not None:
+            why = "missed region" if hit.section in TEXT_SECTIONS or hit.kind in INDIRECT_KINDS else "callee class misjudged"
+            fps.append({"code": f.code, "file": f.file, "line": f.line, "caller": f.caller, "callee": f.callee or f.detail,
+                        "oracle_callee": hit.callee, "section": hit.section, "why": why, "message": f.message})
+        elif x86_code(f.file):
+            triage[f.caller].append(f)
+
+    print(f"\n== false positives: findings on calls objtool accepted ({len(fps)}) ==")
+    for p in fps:
+        print(f"FP  {p['code']} {p['file']}:{p['line']} {p['caller']} -> {p['callee']}  [oracle {p['oracle_callee']} {p['section']}: {p['why']}]")
+    print(f"\n== findings per code (--arch {args.arch}, default codes) ==")
+    for code, n in sorted(per_code.items()):
+        print(f"{code}  {n:6d}  {ALL_RULES[code].name}")
+    n_triage = sum(len(v) for v in triage.values())
+    print(f"\n== noinstr-family findings not in the oracle, by caller ({n_triage} in {len(triage)} callers; * = caller is in the oracle, i.e. built) ==")
+    for caller in sorted(triage, key=lambda c: (c not in oracle_callers, c)):
+        fs = triage[caller]
+        print(f"{'*' if caller in oracle_callers else ' '} {caller}  ({fs[0].file})")
+        for f in fs:
+            print(f"    {f.code} :{f.line} {f.callee or f.detail}{_via(f)}")
+
+    summary = {
+        "tree": str(opts.root), "arch": args.arch, "oracle": str(args.oracle),
+        "files_indexed": len(index.files), "arch_filter_workaround": args.workaround_arch_filter,
+        "file_errors": dict(Counter(re.sub(r"[\s(:].*", "", e.message) for e in errors).most_common()),
+        "seconds": {"index": round(t_index, 1), "coverage": round(t_cov, 1), "check": round(t_check, 1)},
+        "oracle_rows": len(rows), "oracle_callers": len(by_caller),
+        "callers_not_read": len(unreadable),
+        "rows_of_read_callers": len(results),
+        "coverage_rows": denom, "covered": status["covered"], "missed": status["missed"],
+        "coverage_percent": round(coverage, 1),
+        "apart": {k: status[k] for k in ("compiler", "asm_callee", "indirect_seen", "indirect_missed")},
+        "findings_per_code": dict(sorted(per_code.items())),
+        "kn003_on_cast_like_text": sum(1 for f in findings if f.code == "KN003" and CAST_LIKE.fullmatch(f.detail)),
+        "false_positives": len(fps),
+        "false_positives_on_text": sum(1 for p in fps if p["why"] == "missed region"),
+        "triage_findings": n_triage, "triage_callers": len(triage),
+        "triage_findings_in_oracle_callers": sum(len(v) for c, v in triage.items() if c in oracle_callers),
+    }
+    print("\n== summary ==")
+    for k, v in summary.items():
+        print(f"{k:36} {v}")
+    if args.json:
+        args.json.write_text(json.dumps({
+            "summary": summary,
+            "rows": [asdict(r) for r in results],
+            "callers_not_read": unreadable,
+            "false_positives": fps,
+            "triage": {c: [f.to_json() for f in fs] for c, fs in sorted(triage.items())},
+        }, indent=1))
+    return 0
+
+
+def _via(f) -> str:
+    mids = [link.function for link in f.chain[1:] if link.kind in ("always_inline", "macro")]
+    return f"  via {' -> '.join(mids)}" if mids else ""
+
+
+if __name__ == "__main__":
+    sys.exit(main())
