@@ -31,7 +31,6 @@ from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import kannot.engine
 from kannot import classes as C
 from kannot import sources
 from kannot.engine import Options, build_index, callees_of, check_index
@@ -147,11 +146,6 @@ def inlinable(index: Index, name: str) -> bool:
     return bool(defs) and all((d.static or d.is_header) and C.NOINLINE not in d.classes for d in defs)
 
 
-def list_sources_fixed(root: Path, arch: str | None, errors: list[FileError]) -> list[str]:
-    """Workaround: list every file, then keep arch/ARCH (kannot's own walk prunes arch/ whole)."""
-    return [r for r in sources.list_sources(root, None, errors) if sources.arch_allowed(r, arch)]
-
-
 def finding_names(f) -> set[str]:
     return {f.callee or ""} | {link.function for link in f.chain[1:]}
 
@@ -166,8 +160,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--oracle", type=Path, required=True)
     ap.add_argument("--arch", default="x86")
     ap.add_argument("--json", type=Path)
-    ap.add_argument("--workaround-arch-filter", action="store_true",
-                    help="list files without kannot's --arch directory pruning, then filter (see the check below)")
     args = ap.parse_args(argv)
     if not args.tree.is_dir() or not args.oracle.is_file():
         print("oracle_check: --tree must be a directory and --oracle a file", file=sys.stderr)
@@ -175,12 +167,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = load_oracle(args.oracle)
     opts = Options(root=args.tree.resolve(), arch=args.arch)
     errors: list[FileError] = []
-    if args.workaround_arch_filter:
-        kannot.engine.list_sources = list_sources_fixed  # type: ignore[assignment]
-    elif args.arch and not any(r.startswith(f"arch/{args.arch}/") for r in sources.list_sources(opts.root, args.arch, [])):
-        print(f"oracle_check: kannot's file listing for --arch {args.arch} holds no arch/{args.arch}/ file "
-              "(kannot.sources.list_sources prunes arch/ itself); results would be meaningless. "
-              "Re-run with --workaround-arch-filter.", file=sys.stderr)
+    if args.arch and not any(r.startswith(f"arch/{args.arch}/") for r in sources.list_sources(opts.root, args.arch, [])):
+        # kannot before 1da458a pruned all of arch/ under --arch: every number would be meaningless
+        print(f"oracle_check: kannot lists no arch/{args.arch}/ file for --arch {args.arch}", file=sys.stderr)
         return 2
     t0 = time.monotonic()
     index = build_index(opts, errors)
@@ -256,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
 
     summary = {
         "tree": str(opts.root), "arch": args.arch, "oracle": str(args.oracle),
-        "files_indexed": len(index.files), "arch_filter_workaround": args.workaround_arch_filter,
+        "files_indexed": len(index.files),
         "file_errors": dict(Counter(re.sub(r"[\s(:].*", "", e.message) for e in errors).most_common()),
         "seconds": {"index": round(t_index, 1), "coverage": round(t_cov, 1), "check": round(t_check, 1)},
         "oracle_rows": len(rows), "oracle_callers": len(by_caller),
