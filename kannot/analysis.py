@@ -31,6 +31,7 @@ COMPILE_TIME = re.compile(
     r"|__atomic_\w+|__sync_\w+|__get_user_bad|__put_user_bad|__bad_size_call_parameter|__invalid_\w+"
 )
 MAX_DEPTH = 24
+_STRING_MACRO_RE = re.compile(r"\b[A-Z][A-Z0-9_]*\s+(?=\"|pr_fmt\s*\(|[A-Z][A-Z0-9_]*\s+\")")
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,6 +237,8 @@ class Analyzer:
             body = f"{body}({tail})"
         if not macro.function_like and tail is None:
             body = f"{body}({', '.join(args)})"  # object-like alias in call position
+        # KERN_EMERG pr_fmt(fmt): string-literal macros glued to a string; the parser cannot know
+        body = _STRING_MACRO_RE.sub("", body)
         src = ("void __kannot_expansion(void)\n{\n" + body + "\n;}\n").encode()
         blanked = cpp.blank_attributes(src).text
         tree = parse(blanked)

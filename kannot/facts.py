@@ -14,7 +14,7 @@ from tree_sitter import Node
 
 from . import cpp
 from .ir import IRBuilder, declarator_name, param_names
-from .parsing import captures, parse
+from .parsing import captures, matches, parse
 
 
 @dataclass(slots=True)
@@ -57,6 +57,7 @@ class FileFacts:
     nokprobe: list[str] = field(default_factory=list)
     allows: list[AllowComment] = field(default_factory=list)
     asm_symbols: list[tuple[str, int, str]] = field(default_factory=list)  # (name, line, section)
+    invocations: list[tuple[str, str, int, int]] = field(default_factory=list)  # file-scope MACRO(args);
     parse_errors: int = 0
     first_error_line: int | None = None
 
@@ -71,7 +72,7 @@ INTERESTING_PROTO_WORDS = frozenset(
 _INCLUDE_RE = re.compile(rb'^[ \t]*#[ \t]*include[ \t]*([<"])([^>"\n]+)[>"]', re.M)
 _NOKPROBE_RE = re.compile(rb"\bNOKPROBE_SYMBOL\s*\(\s*([A-Za-z_]\w*)\s*\)")
 _ALLOW_RE = re.compile(rb"kannot:\s*allow\s+((?:KN\d+[\s,]*)+)([^\n]*)")
-_MACROISH_RE = re.compile(r"[A-Z][A-Z0-9_]*")
+_MACROISH_RE = re.compile(r"_*[A-Z][A-Z0-9_]*")
 
 
 def extract_facts(path: str, src: bytes) -> FileFacts:
@@ -96,7 +97,21 @@ def extract_facts(path: str, src: bytes) -> FileFacts:
             facts.first_error_line = min(e.start_point[0] for e in errors) + 1
     facts.functions = _functions(src, root)
     facts.prototypes, facts.pointer_vars = _declarations(src, root)
+    facts.invocations = invocations(src, root)
     return facts
+
+
+def invocations(src: bytes, root: Node) -> list[tuple[str, str, int, int]]:
+    """File-scope ``MACRO(args);`` statements with an upper-case macro name."""
+    out = []
+    for caps in matches("invocations", root):
+        name_node, args = caps["macro"][0], caps["args"][0]
+        name = src[name_node.start_byte : name_node.end_byte].decode("utf-8", "replace")
+        if not _MACROISH_RE.fullmatch(name) or name.startswith(("EXPORT_SYMBOL", "MODULE_", "NOKPROBE_SYMBOL")):
+            continue
+        text = src[args.start_byte + 1 : args.end_byte - 1].decode("utf-8", "replace")
+        out.append((name, text, name_node.start_point[0] + 1, name_node.start_point[1] + 1))
+    return out
 
 
 def _allow_comments(src: bytes) -> list[AllowComment]:

@@ -68,6 +68,9 @@ class Index:
     _alias: dict[str, frozenset[str] | None] = field(default_factory=dict)
     _ir: dict[int, list] = field(default_factory=dict)
     _src: dict[str, bytes | None] = field(default_factory=dict)
+    _invocations_by_arg: dict[str, list] = field(default_factory=dict)
+    _expanded: set = field(default_factory=set)
+    _tried: set[str] = field(default_factory=set)
 
     # building ---------------------------------------------------------------------------------
     @classmethod
@@ -78,11 +81,20 @@ class Index:
                 idx.macros.setdefault(m.name, []).append(MacroRef(m.name, path, m))
             idx.macro_names.update(facts.macro_names)
             idx.pointer_vars.update(facts.pointer_vars)
+        # gcc merges attributes across declarations: a prototype in a kernel header applies to
+        # every definition of the name; one in a .c file or a host-tool header only to its file.
+        local_protos: dict[str, dict[str, frozenset[str]]] = {}
         for path, facts in files.items():
+            shared = path.startswith("include/") or "/include/" in path
             for p in facts.prototypes:
                 cl = idx.classes_of(p.words) - {C.STATIC, C.INLINE, C.ALWAYS_INLINE}
-                if cl:
+                if not cl:
+                    continue
+                if shared:
                     idx.proto_classes[p.name] = idx.proto_classes.get(p.name, frozenset()) | cl
+                else:
+                    mine = local_protos.setdefault(path, {})
+                    mine[p.name] = mine.get(p.name, frozenset()) | cl
         for path, facts in files.items():
             nokprobe = set(facts.nokprobe)
             for fn in facts.functions:
@@ -93,9 +105,15 @@ class Index:
                             idx._add(g)
                         continue
                 cl = idx.classes_of(fn.words) | idx.proto_classes.get(fn.name, frozenset())
+                cl |= local_protos.get(path, {}).get(fn.name, frozenset())
                 if fn.name in nokprobe:
                     cl |= {C.NOKPROBE}
                 idx._add(FuncDef(fn.name, path, fn.line, fn.column, cl, fact=fn))
+            for inv in facts.invocations:
+                # expanded lazily, when a call names a function nothing else defines
+                for arg in cpp.split_args(inv[1])[:2]:
+                    if _IDENT_RE.fullmatch(arg):
+                        idx._invocations_by_arg.setdefault(arg, []).append((path, inv))
             for name, line, section in facts.asm_symbols:
                 cl = frozenset({C.NOINSTR}) if section in C.NOINSTR_SECTIONS or section.startswith(".text..__x86.") else frozenset()
                 if section == ".kprobes.text":
@@ -211,15 +229,97 @@ class Index:
                 out.append(FuncDef(f.name, path, fn.line, fn.column, cl, events=relocate(events, pos), generated_by=macro_name))
         return out
 
+    def may_define(self, name: str, depth: int = 0) -> bool:
+        """Can an invocation of macro ``name`` at file scope produce a function definition?"""
+        memo = self.__dict__.setdefault("_may_define", {})
+        if name in memo:
+            return memo[name]
+        memo[name] = False
+        result = False
+        if depth < 8:
+            for ref in self.macros.get(name, ()):
+                body = ref.macro.body
+                if "{" in body:
+                    result = True
+                    break
+                if _IDENT_RE.fullmatch(body) and self.may_define(body, depth + 1):
+                    result = True
+                    break
+                head = _LEADING_CALL_RE.match(body)
+                if head and head.group(1) != name and self.may_define(head.group(1), depth + 1):
+                    result = True
+                    break
+        memo[name] = result
+        return result
+
+    def expand_invocation(self, path: str, name: str, args: str, line: int, col: int, depth: int = 0) -> list[FuncDef]:
+        """Functions defined by a file-scope ``NAME(args);`` (tracepoints, accessor generators)."""
+        if depth > 6:
+            return []
+        refs = self.macros_for(name, path)
+        alias = [r for r in refs if not r.macro.function_like and _IDENT_RE.fullmatch(r.macro.body)]
+        if alias and alias[0].macro.body != name:  # #define TRACE_EVENT_RCU TRACE_EVENT
+            return self.expand_invocation(path, alias[0].macro.body, args, line, col, depth + 1)
+        if not self.may_define(name):
+            return []
+        refs = [r for r in refs if r.macro.function_like]
+        if not refs:
+            return []
+        macro = refs[0].macro
+        text = cpp.expand(macro, cpp.split_args(args))
+        src = text.encode() + b";"
+        blanked = cpp.blank_attributes(src)
+        tree = parse(blanked.text)
+        out: list[FuncDef] = []
+        pos = (line, col, line, col + len(name))
+        from .facts import invocations as _invocations
+        for f in _functions(src, tree.root_node):
+            if f.head_macro:
+                continue
+            body = _find_body(tree.root_node, f.body_start)
+            events: list = []
+            if body is not None:
+                builder = IRBuilder(blanked.text)
+                builder.locals |= set(f.params)
+                builder.stmt(body, events)
+            cl = self.classes_of(f.words) | self.proto_classes.get(f.name, frozenset())
+            out.append(FuncDef(f.name, path, line, col, cl, events=relocate(events, pos), generated_by=name))
+        for inner, inner_args, _l, _c in _invocations(src, tree.root_node):
+            out += self.expand_invocation(path, inner, inner_args, line, col, depth + 1)
+        return out
+
     # resolution -------------------------------------------------------------------------------
+    def generate_for(self, name: str) -> None:
+        """Expand the file-scope invocations that may define ``name`` (``trace_##event``)."""
+        if name in self._tried:
+            return
+        self._tried.add(name)
+        parts = name.split("_")
+        keys = {name}
+        for i in range(len(parts)):
+            for j in range(i + 1, len(parts) + 1):
+                keys.add("_".join(parts[i:j]))
+        for key in keys:
+            for path, inv in self._invocations_by_arg.get(key, ()):
+                if id(inv) in self._expanded:
+                    continue
+                self._expanded.add(id(inv))
+                for g in self.expand_invocation(path, *inv):
+                    self._add(g)
+
     def funcs_for(self, name: str, ctx: str) -> list[FuncDef]:
         defs = self.funcs.get(name)
+        if not defs:
+            self.generate_for(name)
+            defs = self.funcs.get(name)
         if not defs:
             return []
         defs = _prefer_arch(defs)
         same = [d for d in defs if d.path == ctx]
         if same:
             return same
+        if len(defs) == 1:
+            return defs if (not defs[0].static or defs[0].is_header) else defs
         closure = self.include_closure(ctx)
         included = [d for d in defs if d.path in closure]
         if included:
@@ -235,6 +335,8 @@ class Index:
         same = [r for r in refs if r.path == ctx]
         if same:
             return same
+        if len({r.path for r in refs}) == 1:
+            return refs if refs[0].path.endswith(".h") else []  # one header: no closure needed
         closure = self.include_closure(ctx)
         included = [r for r in refs if r.path in closure]
         if included:
@@ -263,13 +365,21 @@ class Index:
         return result
 
     def resolve_include(self, from_path: str, kind: str, inc: str, arch_dirs: list[str] | None = None) -> list[str]:
+        if arch_dirs is None or from_path.startswith("arch/"):
+            arch_dirs = self._arch_dirs(from_path)
+        key = (posixpath.dirname(from_path) if kind == '"' else "", kind, inc, tuple(arch_dirs))
+        memo = self.__dict__.setdefault("_inc_memo", {})
+        got = memo.get(key)
+        if got is None:
+            got = memo[key] = self._resolve_include(from_path, kind, inc, arch_dirs)
+        return got
+
+    def _resolve_include(self, from_path: str, kind: str, inc: str, arch_dirs: list[str]) -> list[str]:
         out = []
         if kind == '"':
             p = posixpath.normpath(posixpath.join(posixpath.dirname(from_path), inc))
             if p in self.files:
                 return [p]
-        if arch_dirs is None or from_path.startswith("arch/"):
-            arch_dirs = self._arch_dirs(from_path)
         bases = ["include", "include/uapi"] + [f"arch/{a}/include" for a in arch_dirs] + [f"arch/{a}/include/uapi" for a in arch_dirs]
         for base in bases:
             p = f"{base}/{inc}"
@@ -312,6 +422,10 @@ class Index:
                 self._src.pop(next(iter(self._src)))
             self._src[path] = self.read(path)
         return self._src[path]
+
+
+_LEADING_CALL_RE = re.compile(r"\s*([A-Za-z_]\w*)\s*\(")
+_IDENT_RE = re.compile(r"[A-Za-z_]\w*")
 
 
 def _prefer_arch(items: list) -> list:

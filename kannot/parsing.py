@@ -27,3 +27,8 @@ def captures(name: str, node: tree_sitter.Node) -> dict[str, list[tree_sitter.No
 
 def parse(src: bytes) -> tree_sitter.Tree:
     return parser().parse(src)
+
+
+def matches(name: str, node: tree_sitter.Node) -> list[dict[str, list[tree_sitter.Node]]]:
+    """Per-match captures, when several captures of one pattern must stay together."""
+    return [caps for _i, caps in tree_sitter.QueryCursor(query(name)).matches(node)]
