@@ -78,6 +78,7 @@ class Unit:
     kind: str  # function | always_inline | macro
     line: int
     condition: str = ""
+    arches: tuple[str, ...] | None = None  # the top-level caller's arch: resolves <asm/...>
 
 
 class Analyzer:
@@ -90,7 +91,8 @@ class Analyzer:
     # public -----------------------------------------------------------------------------------
     def analyze_function(self, d: FuncDef) -> Summary:
         """Top-level summary of a protected function (its returns are kept for the rules)."""
-        unit = Unit(d.name, d.path, "function", d.line)
+        arches = (d.path.split("/")[1],) if d.path.startswith("arch/") and d.path.count("/") >= 2 else None
+        unit = Unit(d.name, d.path, "function", d.line, arches=arches)
         return self._summarize(unit, self.index.events_of(d), depth=0, keep_returns=True)
 
     # summaries --------------------------------------------------------------------------------
@@ -151,10 +153,10 @@ class Analyzer:
         if name.startswith("__builtin_") or COMPILE_TIME.fullmatch(name):
             return self._run_sub(unit, arg_events, states, add, depth)
 
-        macro_refs = self.index.macros_for(name, unit.path)
+        macro_refs = self.index.macros_for(name, unit.path, unit.arches)
         if tail is None:
             macro_refs = [r for r in macro_refs if r.macro.function_like or not _is_self_alias(r)]
-        func_defs = self.index.funcs_for(name, unit.path)
+        func_defs = self.index.funcs_for(name, unit.path, unit.arches)
         if any(r.path.startswith("arch/") for r in macro_refs) or any(d.path.startswith("arch/") for d in func_defs):
             # the arch's own definition (macro or function) overrides the asm-generic fallback
             macro_refs = [r for r in macro_refs if not r.path.startswith("include/asm-generic/")]
@@ -192,8 +194,8 @@ class Analyzer:
         called = [d for d in defs if d not in inlined]
         out: set[int] = set()
         for d in inlined:
-            key = ("fn", id(d))
-            sub_unit = Unit(d.name, d.path, "always_inline", d.line)
+            key = ("fn", id(d), unit.arches)
+            sub_unit = Unit(d.name, d.path, "always_inline", d.line, arches=unit.arches)
             summ = self._helper_summary(key, sub_unit, lambda d=d: self.index.events_of(d), depth)
             out |= self._compose(summ, pos, here, states, add)
         if called:
@@ -209,9 +211,9 @@ class Analyzer:
     def _apply_macro(self, unit, ref: MacroRef, args, tail, pos, here, states, add, depth) -> States:
         macro = ref.macro
         arg_list = cpp.split_args(args) if args else []
-        key = ("macro", id(macro), args, tail, unit.path)
+        key = ("macro", id(macro), args, tail, unit.path, unit.arches)
         link = here
-        sub_unit = Unit(ref.name, ref.path, "macro", macro.line, cpp.config_condition(macro.condition))
+        sub_unit = Unit(ref.name, ref.path, "macro", macro.line, cpp.config_condition(macro.condition), unit.arches)
 
         def events():
             return self._macro_events(macro, arg_list, tail)

@@ -36,6 +36,7 @@ class Options:
     jobs: int = 0  # 0: all cores
     config: Config = field(default_factory=Config)
     overrides: dict[str, bytes] = field(default_factory=dict)  # unsaved editor buffers
+    removed: set[str] = field(default_factory=set)  # files absent in this state (deleted by a diff or patch)
     progress: Callable[[int, int], None] | None = None
 
     def enabled_codes(self) -> set[str]:
@@ -111,9 +112,13 @@ def build_index(opts: Options, errors: list[FileError]) -> Index:
     for rel in opts.overrides:
         if rel not in rels:
             rels.append(rel)
+    if opts.removed:
+        rels = [r for r in rels if r not in opts.removed]
     facts = collect_facts(opts, sorted(rels), errors)
 
     def read(rel: str) -> bytes | None:
+        if rel in opts.removed:
+            return None
         if rel in opts.overrides:
             return opts.overrides[rel]
         data, _note = read_source(opts.root, rel)
@@ -174,12 +179,14 @@ def apply_suppressions(findings: list[Finding], index: Index, opts: Options, ena
     kept: list[Finding] = []
     used: set[tuple[str, int, str]] = set()
     for f in findings:
-        facts = index.files.get(f.file)
         allowed = False
-        if facts is not None:
-            for a in facts.allows:
-                if a.line in (f.line, f.line - 1) and f.code in a.codes:
-                    used.add((f.file, a.line, f.code))
+        # a marker at the call site, or at the call inside an always-inline helper on the chain
+        sites = [(f.file, f.line)] + [(l.file, l.line) for l in f.chain[1:] if l.kind == "always_inline"]
+        for file, line in sites:
+            facts = index.files.get(file)
+            for a in facts.allows if facts is not None else ():
+                if a.line in (line, line - 1) and f.code in a.codes:
+                    used.add((file, a.line, f.code))
                     allowed = True
         if not allowed and opts.config.allows(f.code, f.caller, f.callee):
             allowed = True

@@ -64,7 +64,7 @@ class Index:
     macro_names: set[str] = field(default_factory=set)
     proto_classes: dict[str, frozenset[str]] = field(default_factory=dict)
     pointer_vars: set[str] = field(default_factory=set)
-    _closure: dict[str, frozenset[str]] = field(default_factory=dict)
+    _closure: dict[tuple, frozenset[str]] = field(default_factory=dict)
     _alias: dict[str, frozenset[str] | None] = field(default_factory=dict)
     _ir: dict[int, list] = field(default_factory=dict)
     _src: dict[str, bytes | None] = field(default_factory=dict)
@@ -307,7 +307,7 @@ class Index:
                 for g in self.expand_invocation(path, *inv):
                     self._add(g)
 
-    def funcs_for(self, name: str, ctx: str) -> list[FuncDef]:
+    def funcs_for(self, name: str, ctx: str, arches: tuple[str, ...] | None = None) -> list[FuncDef]:
         defs = self.funcs.get(name)
         if not defs:
             self.generate_for(name)
@@ -320,14 +320,14 @@ class Index:
             return same
         if len(defs) == 1:
             return defs if (not defs[0].static or defs[0].is_header) else defs
-        closure = self.include_closure(ctx)
+        closure = self.include_closure(ctx, arches)
         included = [d for d in defs if d.path in closure]
         if included:
             return included + [d for d in defs if not d.static and d.path not in closure]
         glob = [d for d in defs if not d.static or d.is_header]
         return glob or defs
 
-    def macros_for(self, name: str, ctx: str) -> list[MacroRef]:
+    def macros_for(self, name: str, ctx: str, arches: tuple[str, ...] | None = None) -> list[MacroRef]:
         refs = self.macros.get(name)
         if not refs:
             return []
@@ -337,31 +337,35 @@ class Index:
             return same
         if len({r.path for r in refs}) == 1:
             return refs if refs[0].path.endswith(".h") else []  # one header: no closure needed
-        closure = self.include_closure(ctx)
+        closure = self.include_closure(ctx, arches)
         included = [r for r in refs if r.path in closure]
         if included:
             return included
         return [r for r in refs if r.path.endswith(".h")]
 
-    def include_closure(self, path: str) -> frozenset[str]:
-        got = self._closure.get(path)
+    def include_closure(self, path: str, arches: tuple[str, ...] | None = None) -> frozenset[str]:
+        """Files ``path`` includes, transitively; ``arches``: the translation unit's arch, whose
+        <asm/...> headers a generic header gets when compiled for it."""
+        if arches is None or path.startswith("arch/"):
+            arches = tuple(self._arch_dirs(path))
+        key = (path, arches)
+        got = self._closure.get(key)
         if got is not None:
             return got
         seen = {path}
         todo = [path]
-        arches = self._arch_dirs(path)  # a header's <asm/...> is the including TU's arch
         while todo:
             cur = todo.pop()
             facts = self.files.get(cur)
             if facts is None:
                 continue
             for kind, inc in facts.includes:
-                for target in self.resolve_include(cur, kind, inc, arches):
+                for target in self.resolve_include(cur, kind, inc, list(arches)):
                     if target not in seen:
                         seen.add(target)
                         todo.append(target)
         result = frozenset(seen)
-        self._closure[path] = result
+        self._closure[key] = result
         return result
 
     def resolve_include(self, from_path: str, kind: str, inc: str, arch_dirs: list[str] | None = None) -> list[str]:

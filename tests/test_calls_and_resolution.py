@@ -127,9 +127,6 @@ def test_arch_code_only_sees_its_own_asm_headers():
     assert got == []  # x86's arch_local_irq_disable is __always_inline and has no calls
 
 
-@pytest.mark.xfail(strict=True, reason="names inside a macro expansion or an always-inline helper body are resolved "
-                   "from the macro's/helper's own header (include/linux/irqflags.h), whose <asm/...> includes cover "
-                   "every arch, instead of from the arch/x86 file being checked")
 @pytest.mark.parametrize("caller", ["x86_irq_off", "x86_irq_off_helper"])
 def test_arch_code_sees_its_own_asm_headers_through_macros_and_helpers(caller):
     run = check(XARCH)

@@ -165,9 +165,6 @@ def test_malformed_config_also_fails_callees(tmp_path):
     assert len(run.err.strip().splitlines()) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="an allow comment on the call's line inside an always-inline helper (the line "
-                   "the text output's 'called through always-inline function' note points at) suppresses nothing: "
-                   "only comments in the protected function's own file, at the outermost call, are matched")
 def test_allow_comment_at_the_call_inside_an_always_inline_helper(tmp_path):
     from conftest import MINI
 

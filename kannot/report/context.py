@@ -1,0 +1,43 @@
+"""What a report needs besides the findings: where the sources are and which run produced them."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from ..sources import read_source
+
+Reader = Callable[[str], "bytes | None"]
+
+
+@dataclass
+class ReportContext:
+    root: Path | None = None
+    # the contents kannot analysed (a --patch run reads patched files from memory, not the disk)
+    read: Reader | None = None
+    diff_mode: bool = False  # --diff-base/--patch/--baseline: the findings are the new ones
+    terse: bool = False  # checkpatch --terse
+    mailback: bool = False  # checkpatch --mailback: nothing at all when clean
+    command_line: list[str] = field(default_factory=list)
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    def source(self, rel: str) -> bytes | None:
+        if rel in self._cache:
+            return self._cache[rel]
+        data = None
+        if self.read is not None:
+            data = self.read(rel)
+        elif self.root is not None:
+            data, _note = read_source(self.root, rel)
+        self._cache[rel] = data
+        return data
+
+    def line_text(self, rel: str, line: int) -> str | None:
+        """Line LINE (1-based) of REL without its line ending, or None."""
+        data = self.source(rel)
+        if data is None or line < 1:
+            return None
+        lines = data.split(b"\n")
+        if line > len(lines):
+            return None
+        return lines[line - 1].rstrip(b"\r").decode("utf-8", "replace")
