@@ -11,7 +11,7 @@ from pathlib import Path
 
 from . import __version__
 from .config import ConfigError, find_config, load_config
-from .engine import Options, analyze, build_index, callees_of
+from .engine import Options, analyze, build_index, callees_of, why
 from .report.json import format_json
 from .report.text import format_errors, format_text
 from .rules import ALL_RULES
@@ -51,6 +51,10 @@ def _parser() -> argparse.ArgumentParser:
     ce.add_argument("function")
     common(ce)
 
+    w = sub.add_parser("why", help="may I kprobe or trace FUNC? which protected code reaches it, and how")
+    w.add_argument("function")
+    common(w)
+
     e = sub.add_parser("explain", help="print a rule's rationale and fix")
     e.add_argument("code", nargs="?", help="rule code (omit to list all rules)")
     return p
@@ -68,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         opts = _options(args)
         if args.command == "check":
             return cmd_check(args, opts)
+        if args.command == "why":
+            return cmd_why(args, opts)
         return cmd_callees(args, opts)
     except (UsageError, ConfigError, ValueError) as exc:
         print(f"kannot: error: {exc}", file=sys.stderr)
@@ -153,6 +159,22 @@ def cmd_callees(args, opts: Options) -> int:
         name = c["callee"] or c["text"]
         d = c["definition"]
         print(f"{d['file']}:{c['line']}: {name}: {c['verdict']}" + (f"  (via {via})" if via else ""))
+    return EXIT_CLEAN
+
+
+def cmd_why(args, opts: Options) -> int:
+    errors: list[FileError] = []
+    index = build_index(opts, errors)
+    answer = why(index, args.function)
+    if args.format == "json":
+        print(json.dumps(answer, indent=2))
+        return EXIT_CLEAN
+    print(f"{args.function}: {answer['verdict']}")
+    for r in answer["reached_from"][:20]:
+        via = " -> ".join([r["caller"], *r["via"], args.function])
+        print(f"  {r['file']}:{r['line']}: {r['family']} {via}")
+    if len(answer["reached_from"]) > 20:
+        print(f"  ... and {len(answer['reached_from']) - 20} more (--format json lists all)")
     return EXIT_CLEAN
 
 

@@ -261,3 +261,64 @@ def _verdict(checker: Checker, leaf) -> str:
             return "safe: empty inline stub"
         return "inline (may be out-of-lined)" + region
     return "instrumentable" + region
+
+
+def why(index: Index, name: str) -> dict:
+    """The reverse question: which protected contexts reach ``name`` with instrumentation off?
+
+    A context reaches ``name`` when a protected function's summary (after inlining always-inline
+    helpers and macros) has a call to it, or passes through it as a helper, outside an
+    instrumentation region (noinstr family) or at all (nokprobe/notrace families: they have no
+    regions). Returns a JSON-ready dict with a one-line ``verdict``.
+    """
+    from .checks import families_of
+
+    analyzer = Analyzer(index)
+    defs = [d for d in index.funcs.get(name, []) if d.asm_section is None] or index.funcs.get(name, [])
+    own = sorted({C.describe(d.classes) for d in defs}) or ["unknown"]
+    reached: list[dict] = []
+    for caller_name in sorted(index.funcs):
+        for d in index.funcs[caller_name]:
+            fams = families_of(d)
+            if not fams or d.name == name:
+                continue
+            summ = analyzer.analyze_function(d)
+            for leaf in summ.leaves:
+                names = [l.function for l in leaf.chain[1:]] + ([leaf.callee] if leaf.callee else [])
+                if name not in names:
+                    continue
+                fam = fams[0]
+                if fam == "noinstr" and leaf.rel > 0:
+                    continue  # inside instrumentation_begin()/end(): instrumentation allowed
+                chain = [l.to_json() for l in leaf.chain]
+                reached.append({"caller": d.name, "family": fam, "file": d.path, "line": leaf.pos[0],
+                                "via": [n for n in names if n != name], "chain": chain})
+    reached.sort(key=lambda r: ({"noinstr": 0, "nokprobe": 1, "notrace": 2}[r["family"]], r["file"], r["line"], r["caller"]))
+    seen = set()
+    unique = []
+    for r in reached:
+        key = (r["caller"], r["family"], r["file"], r["line"])
+        if key not in seen:
+            seen.add(key)
+            unique.append(r)
+    blacklisted = [c for c in own if c in ("noinstr", "cpuidle", "nokprobe")]
+    if not defs:
+        verdict = f"unknown: no definition of '{name}' in the tree"
+    elif all(C.ALWAYS_INLINE in d.classes for d in defs):
+        where = f"; inlined into noinstr '{unique[0]['caller']}'" if any(r["family"] == "noinstr" for r in unique) else ""
+        verdict = f"cannot be kprobed or traced on its own: '{name}' is __always_inline (no symbol of its own){where}"
+    elif blacklisted:
+        verdict = f"cannot be kprobed: '{name}' is itself {blacklisted[0]} (on the kprobe blacklist)"
+    elif any(r["family"] == "noinstr" for r in unique):
+        r = next(r for r in unique if r["family"] == "noinstr")
+        via = " -> ".join([r["caller"], *r["via"], name])
+        verdict = f"unsafe to kprobe or trace: reached from noinstr '{r['caller']}' outside an instrumentation region ({via}, {r['file']}:{r['line']})"
+    elif any(r["family"] == "nokprobe" for r in unique):
+        r = next(r for r in unique if r["family"] == "nokprobe")
+        verdict = f"unsafe to kprobe (advisory): called from NOKPROBE '{r['caller']}' ({r['file']}:{r['line']}); a probe there can recurse on the kprobe path"
+    elif any(r["family"] == "notrace" for r in unique):
+        r = next(r for r in unique if r["family"] == "notrace")
+        verdict = f"safe to kprobe; tracing it is advisory-unsafe: called from notrace '{r['caller']}' ({r['file']}:{r['line']})"
+    else:
+        verdict = f"safe to kprobe and trace: no noinstr, NOKPROBE or notrace context reaches '{name}' without a region"
+    return {"function": name, "class": own, "verdict": verdict, "reached_from": unique}
