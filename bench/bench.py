@@ -117,8 +117,12 @@ def main(argv: list[str] | None = None) -> int:
     (tmp / "all.txt").write_text("\n".join(rels) + "\n")
     (tmp / "c.txt").write_text("\n".join(c_rels) + "\n")
     size = warm(root, rels)
+    load0 = os.getloadavg()[0]
     print(f"tree {root}: {len(rels)} files ({len(c_rels)} .c/.h), {size / 1e6:.0f} MB, arch {args.arch or 'all'}, "
           f"{os.cpu_count()} cores, {args.runs} run(s) each", flush=True)
+    if load0 > 0.5 * (os.cpu_count() or 1):
+        print(f"warning: load average {load0:.1f} before starting: other processes share the cores, times are inflated",
+              file=sys.stderr, flush=True)
 
     arch = ["--arch", args.arch] if args.arch else []
     tools = [
@@ -156,13 +160,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{t.name:24} {'FAILED':>12} {'':>11} {'':>10}  {t.error}")
             continue
         print(f"{t.name:24} {med[t.name]:11.1f}s {statistics.median(t.cpus):10.1f}s {max(t.rss_kb) / 1024:8.0f}MB  {t.note}")
+    print(f"load average (1 min) before: {load0:.1f}, after: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     k = med.get("kannot check")
     for other in ("ctags", "bare tree-sitter parse"):
         if k is not None and med.get(other):
             print(f"kannot / {other}: {k / med[other]:.1f}x wall")
     if args.json:
         args.json.write_text(json.dumps({
-            "tree": str(root), "arch": args.arch, "files": len(rels), "bytes": size, "cores": os.cpu_count(),
+            "tree": str(root), "arch": args.arch, "files": len(rels), "bytes": size, "cores": os.cpu_count(), "load_before": load0,
             "runs": args.runs,
             "tools": [{"name": t.name, "argv": t.argv, "walls": t.walls, "cpus": t.cpus, "rss_kb": t.rss_kb,
                        "error": t.error, "note": t.note} for t in tools],

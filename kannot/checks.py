@@ -34,6 +34,8 @@ class Finding:
     fingerprint: str = ""
     detail: str = ""  # what is called when callee is None (pointer expression, region call)
     conditions: list[str] = field(default_factory=list)  # CONFIG_ conditions of macros on the chain
+    baseline_state: str = ""  # "new" in --diff-base/--patch runs
+    causes: list[dict] = field(default_factory=list)  # {file, line, message}: the changed line that made it new
 
     @property
     def rule(self) -> str:
@@ -65,6 +67,8 @@ class Finding:
             "notes": self.notes,
             "conditions": self.conditions,
             "fingerprint": self.fingerprint,
+            **({"baseline_state": self.baseline_state} if self.baseline_state else {}),
+            **({"causes": self.causes} if self.causes else {}),
         }
 
 

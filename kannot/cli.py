@@ -11,10 +11,12 @@ from pathlib import Path
 
 from . import __version__
 from .config import ConfigError, find_config, load_config
+from . import patchflow
 from .engine import Options, analyze, build_index, callees_of, why
 from .report.json import format_json
 from .report.text import format_errors, format_text
 from .rules import ALL_RULES
+from .cache import CACHE_DIR_NAME
 from .sources import FileError, find_kernel_root
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_FATAL = 0, 1, 2
@@ -40,12 +42,15 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("-j", "--jobs", type=int, default=0, help="parallel parse jobs (default: all cores)")
         sp.add_argument("-q", "--quiet", action="store_true", help="no progress, no file errors on stderr")
         sp.add_argument("--config", type=Path, help="settings file (default: .kannot.toml found upwards from the root)")
+        sp.add_argument("--cache-dir", type=Path, help="facts cache (default: ROOT/.kannot-cache)")
+        sp.add_argument("--no-cache", action="store_true", help="neither read nor write the facts cache")
 
     c = sub.add_parser("check", help="report unprotected calls")
     c.add_argument("paths", nargs="*", help="files or folders whose functions are reported (default: the root)")
     common(c)
     c.add_argument("--select", type=_codes, action="extend", default=[], help="enable codes, prefixes or families (KN101, nokprobe, ALL)")
     c.add_argument("--ignore", type=_codes, action="extend", default=[], help="disable codes, prefixes or families")
+    patchflow.add_check_arguments(c)  # --diff-base, --patch, baselines, more formats, --output-FORMAT
 
     ce = sub.add_parser("callees", help="what FUNC calls after inlining, with chains and verdicts")
     ce.add_argument("function")
@@ -55,8 +60,15 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("function")
     common(w)
 
+    cl = sub.add_parser("clean", help="remove the facts cache")
+    cl.add_argument("--root", type=Path)
+    cl.add_argument("--cache-dir", type=Path)
+
     e = sub.add_parser("explain", help="print a rule's rationale and fix")
     e.add_argument("code", nargs="?", help="rule code (omit to list all rules)")
+
+    ls = sub.add_parser("lsp", help="language server for editors (stdio; --tcp for debugging)")
+    _lsp_arguments(ls)
     return p
 
 
@@ -69,6 +81,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "explain":
             return cmd_explain(args)
+        if args.command == "lsp":
+            return cmd_lsp(args)
+        if args.command == "clean":
+            return cmd_clean(args)
         opts = _options(args)
         if args.command == "check":
             return cmd_check(args, opts)
@@ -110,6 +126,8 @@ def _options(args) -> Options:
             paths.append("" if rel == "." else rel)
     opts = Options(root=root, paths=paths, arch=args.arch or cfg.arch, jobs=args.jobs, config=cfg,
                    select=getattr(args, "select", None), ignore=getattr(args, "ignore", None))
+    if not args.no_cache:
+        opts.cache_dir = (args.cache_dir or root / CACHE_DIR_NAME).resolve()
     opts.enabled_codes()  # validates --select/--ignore early
     if not args.quiet and sys.stderr.isatty():
         opts.progress = _progress_bar()
@@ -131,8 +149,36 @@ def _progress_bar():
     return show
 
 
+def _say_notices(args, opts: Options) -> None:
+    if not args.quiet:
+        for n in opts.notices:
+            print(f"kannot: {n}", file=sys.stderr)
+
+
+def cmd_clean(args) -> int:
+    root = (args.root or find_kernel_root(Path.cwd())).resolve()
+    cache_dir = (args.cache_dir or root / CACHE_DIR_NAME).resolve()
+    if not (cache_dir / "facts.sqlite").exists() and not cache_dir.exists():
+        print(f"kannot: no cache at {cache_dir}")
+        return EXIT_CLEAN
+    for name in ("facts.sqlite", "facts.sqlite-wal", "facts.sqlite-shm"):
+        try:
+            (cache_dir / name).unlink()
+        except FileNotFoundError:
+            pass
+    try:
+        cache_dir.rmdir()
+    except OSError:
+        pass  # other files in it: leave the folder
+    print(f"kannot: removed the cache at {cache_dir}")
+    return EXIT_CLEAN
+
+
 def cmd_check(args, opts: Options) -> int:
+    if patchflow.wants(args):
+        return patchflow.cmd_check(args, opts)
     result = analyze(opts)
+    _say_notices(args, opts)
     if args.format == "json":
         sys.stdout.write(format_json(result.findings, result.errors))
     else:
@@ -176,6 +222,23 @@ def cmd_why(args, opts: Options) -> int:
     if len(answer["reached_from"]) > 20:
         print(f"  ... and {len(answer['reached_from']) - 20} more (--format json lists all)")
     return EXIT_CLEAN
+
+
+def _lsp_arguments(sp: argparse.ArgumentParser) -> None:
+    try:
+        from .lsp import add_arguments
+    except ImportError:  # pygls missing: `kannot lsp` says so when run
+        sp.add_argument("rest", nargs=argparse.REMAINDER)
+        return
+    add_arguments(sp)
+
+
+def cmd_lsp(args) -> int:
+    try:
+        from .lsp import run
+    except ImportError as exc:
+        raise UsageError(f"kannot lsp needs pygls 2 and lsprotocol ({exc}); install them with: pip install 'kannot[lsp]'")
+    return run(args)
 
 
 def cmd_explain(args) -> int:

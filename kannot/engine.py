@@ -17,6 +17,7 @@ from typing import Callable, Iterable
 from . import classes as C
 from .analysis import Analyzer
 from .checks import Checker, Finding, assign_fingerprints
+from .cache import FactsCache, content_hash, decode, encode
 from .config import Config
 from .facts import FileFacts, extract_facts
 from .index import FuncDef, Index
@@ -38,6 +39,8 @@ class Options:
     overrides: dict[str, bytes] = field(default_factory=dict)  # unsaved editor buffers
     removed: set[str] = field(default_factory=set)  # files absent in this state (deleted by a diff or patch)
     progress: Callable[[int, int], None] | None = None
+    cache_dir: Path | None = None  # None: no persistent cache
+    notices: list[str] = field(default_factory=list)  # one-line notices for stderr (cache problems)
 
     def enabled_codes(self) -> set[str]:
         return select_codes((self.config.select or []) + (self.select or []), (self.config.ignore or []) + (self.ignore or []))
@@ -60,50 +63,101 @@ class Result:
 
 # facts --------------------------------------------------------------------------------------------
 
-def _facts_job(args: tuple[str, str, bytes | None]) -> tuple[str, FileFacts | None, list[str]]:
-    root, rel, override = args
+def _facts_job(args: tuple[str, str, bytes | None, str | None]) -> tuple:
+    """Worker: (rel, facts, notes, size, mtime_ns, hash, blob). ``known_hash``: the cached one."""
+    root, rel, override, known_hash = args
+    size = mtime = 0
     if override is not None:
         data, note = override, None
     else:
+        try:
+            st = os.stat(os.path.join(root, rel))
+            size, mtime = st.st_size, st.st_mtime_ns
+        except OSError:
+            pass
         data, note = read_source(Path(root), rel)
     if data is None:
-        return rel, None, [note or "unreadable"]
+        return rel, None, [note or "unreadable"], 0, 0, None, None
+    h = content_hash(data)
+    if known_hash is not None and h == known_hash:
+        return rel, None, [], size, mtime, h, b""  # unchanged content: the cached blob stands
     notes = [note] if note else []
     try:
         facts = extract_facts(rel, data)
     except RecursionError:
-        return rel, None, ["skipped: nesting too deep to parse"]
+        return rel, None, ["skipped: nesting too deep to parse"], 0, 0, None, None
     except Exception as exc:  # the per-file boundary: one odd file never loses the run
-        return rel, None, [f"internal error while reading facts: {type(exc).__name__}: {exc}"]
-    if facts.parse_errors:
-        notes.append(f"could not fully parse ({facts.parse_errors} syntax error region(s), first at line {facts.first_error_line}); functions outside them are still checked")
-    return rel, facts, notes
+        return rel, None, [f"internal error while reading facts: {type(exc).__name__}: {exc}"], 0, 0, None, None
+    blob = encode(facts, notes) if override is None else None
+    return rel, facts, notes, size, mtime, h, blob
+
+
+def _parse_notes(facts: FileFacts) -> list[str]:
+    if not facts.parse_errors:
+        return []
+    return [f"could not fully parse ({facts.parse_errors} syntax error region(s), first at line {facts.first_error_line}); functions outside them are still checked"]
 
 
 def collect_facts(opts: Options, rels: list[str], errors: list[FileError]) -> dict[str, FileFacts]:
+    """Facts of ``rels``: from the cache when the file is unchanged, else parsed in parallel."""
     jobs = opts.jobs or os.cpu_count() or 1
-    work = [(str(opts.root), rel, opts.overrides.get(rel)) for rel in rels]
+    notices: list[str] = []
+    cache = FactsCache.open(opts.cache_dir, notices) if opts.cache_dir is not None else None
+    stored = cache.lookup(rels) if cache is not None else {}
     facts: dict[str, FileFacts] = {}
-    done = 0
+    notes_by_file: dict[str, list[str]] = {}
+    work = []
+    for rel in rels:
+        override = opts.overrides.get(rel)
+        row = stored.get(rel)
+        if override is None and row is not None:
+            try:
+                st = os.stat(opts.root / rel)
+                if st.st_size == row[0] and st.st_mtime_ns == row[1]:
+                    facts[rel], notes_by_file[rel] = decode(row[3])
+                    continue
+            except (OSError, ValueError):
+                pass
+        work.append((str(opts.root), rel, override, row[2] if row is not None and override is None else None))
+    done = len(rels) - len(work)
 
     def take(item):
         nonlocal done
-        rel, ff, notes = item
+        rel, ff, notes, size, mtime, h, blob = item
         done += 1
         if opts.progress is not None:
-            opts.progress(done, len(work))
+            opts.progress(done, len(rels))
+        if ff is None and blob == b"" and rel in stored:
+            try:
+                ff, notes = decode(stored[rel][3])  # content unchanged, only the mtime moved
+                blob = stored[rel][3]
+            except ValueError:
+                ff = None
         if ff is not None:
             facts[rel] = ff
-        for n in notes:
-            errors.append(FileError(rel, n))
+            notes_by_file[rel] = notes
+            if cache is not None and blob:
+                cache.put(rel, size, mtime, h, blob)
+        else:
+            notes_by_file[rel] = notes
 
     if jobs <= 1 or len(work) < 64:
         for w in work:
             take(_facts_job(w))
     else:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
-            for item in pool.map(_facts_job, work, chunksize=64):
+            for item in pool.map(_facts_job, work, chunksize=32):
                 take(item)
+    if cache is not None:
+        cache.commit(notices)
+        cache.close()
+    for rel in rels:
+        for n in notes_by_file.get(rel, []):
+            errors.append(FileError(rel, n))
+        if rel in facts:
+            for n in _parse_notes(facts[rel]):
+                errors.append(FileError(rel, n))
+    opts.notices.extend(notices)  # said on stderr: the JSON must not depend on the cache's state
     return facts
 
 

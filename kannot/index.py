@@ -427,6 +427,118 @@ class Index:
             self._src[path] = self.read(path)
         return self._src[path]
 
+    # incremental update (the language server) -------------------------------------------------
+    def replace_file(self, path: str, facts: FileFacts) -> bool:
+        """Put ``facts`` in place of ``path``'s facts, updating its function definitions in place.
+
+        Only for an edit whose effect stays in the file's own function definitions (bodies,
+        names, header words): returns False, changing nothing, when the file is new or its
+        macros, prototypes, includes, NOKPROBE_SYMBOL()s, pointer variables, file-scope
+        invocations or assembly symbols changed shape (line numbers aside); the caller then
+        rebuilds with :meth:`build` from the updated facts. The result equals a fresh build's
+        (tests/test_lsp_index.py compares them).
+        """
+        old = self.files.get(path)
+        if old is None or _file_shape(old) != _file_shape(facts):
+            return False
+        self.files[path] = facts
+        self._src.pop(path, None)
+        # same macros, new line numbers: swap the refs in place (their order decides refs[0])
+        for m_old, m_new in zip(old.macros, facts.macros):
+            refs = self.macros.get(m_old.name, [])
+            for i, r in enumerate(refs):
+                if r.macro is m_old:
+                    refs[i] = MacroRef(m_new.name, path, m_new)
+                    break
+        # lazily generated definitions from this file's invocations are generated again on demand
+        old_invs = {id(inv) for inv in old.invocations}
+        self._expanded -= old_invs
+        self._tried.clear()
+        for key, lst in self._invocations_by_arg.items():
+            if any(p == path for p, _ in lst):
+                lst[:] = [(p, inv) for p, inv in lst if p != path]
+        for inv in facts.invocations:
+            for arg in cpp.split_args(inv[1])[:2]:
+                if _IDENT_RE.fullmatch(arg):
+                    self._invocations_by_arg.setdefault(arg, []).append((path, inv))
+        # this file's definitions, rebuilt as build() makes them, at the old places in each list
+        removed: dict[str, int] = {}
+        for name in [n for n, defs in self.funcs.items() if any(d.path == path for d in defs)]:
+            defs = self.funcs[name]
+            removed[name] = next(i for i, d in enumerate(defs) if d.path == path)
+            for d in defs:
+                if d.path == path:
+                    self._ir.pop(id(d), None)
+            defs[:] = [d for d in defs if d.path != path]
+        added: dict[str, list[FuncDef]] = {}
+        self._add_file_defs(path, facts, lambda d: added.setdefault(d.name, []).append(d))
+        nokprobe_elsewhere = self._nokprobe_names()
+        for name, new in added.items():
+            defs = self.funcs.setdefault(name, [])
+            # NOKPROBE_SYMBOL(name) in a file that does not define it marks every definition
+            if any(q != path and not any(d.path == q for d in defs) for q in nokprobe_elsewhere.get(name, ())):
+                for d in new:
+                    d.classes = d.classes | {C.NOKPROBE}
+            at = removed.get(name)
+            if at is None:  # a new name here: where build() would have put it, in file order
+                at = next((i for i, d in enumerate(defs) if d.path > path), len(defs))
+            defs[at:at] = new
+        for name in removed:
+            if not self.funcs.get(name):
+                self.funcs.pop(name, None)
+        return True
+
+    def _nokprobe_names(self) -> dict[str, set[str]]:
+        got = self.__dict__.get("_nokprobe_by_name")
+        if got is None:
+            got = {}
+            for p, ff in self.files.items():
+                for name in ff.nokprobe:
+                    got.setdefault(name, set()).add(p)
+            self.__dict__["_nokprobe_by_name"] = got
+        return got
+
+    def _add_file_defs(self, path: str, facts: FileFacts, add: Callable[[FuncDef], None]) -> None:
+        """build()'s definitions of one file (functions, definer expansions, assembly symbols)."""
+        local: dict[str, frozenset[str]] = {}
+        if not (path.startswith("include/") or "/include/" in path):
+            for p in facts.prototypes:
+                cl = self.classes_of(p.words) - {C.STATIC, C.INLINE, C.ALWAYS_INLINE}
+                if cl:
+                    local[p.name] = local.get(p.name, frozenset()) | cl
+        nokprobe = set(facts.nokprobe)
+        for fn in facts.functions:
+            if fn.head_macro and self.is_function_macro(fn.head_macro):
+                generated = self.expand_definer(path, fn)
+                if generated is not None:
+                    for g in generated:
+                        add(g)
+                    continue
+            cl = self.classes_of(fn.words) | self.proto_classes.get(fn.name, frozenset())
+            cl |= local.get(fn.name, frozenset())
+            if fn.name in nokprobe:
+                cl |= {C.NOKPROBE}
+            add(FuncDef(fn.name, path, fn.line, fn.column, cl, fact=fn))
+        for name, line, section in facts.asm_symbols:
+            cl = frozenset({C.NOINSTR}) if section in C.NOINSTR_SECTIONS or section.startswith(".text..__x86.") else frozenset()
+            if section == ".kprobes.text":
+                cl = frozenset({C.KPROBES})
+            add(FuncDef(name, path, line, 1, cl, events=[], asm_section=section))
+
+
+def _file_shape(f: FileFacts) -> tuple:
+    """What of a file's facts reaches beyond its own definitions, without line numbers."""
+    return (
+        [(m.name, m.params, m.body, m.condition) for m in f.macros],
+        list(f.macro_names),
+        [(p.name, p.words) for p in f.prototypes],
+        list(f.pointer_vars),
+        list(f.includes),
+        list(f.nokprobe),
+        [(n, s) for n, _l, s in f.asm_symbols],
+        [(n, a) for n, a, _l, _c in f.invocations],
+    )
+
 
 _LEADING_CALL_RE = re.compile(r"\s*([A-Za-z_]\w*)\s*\(")
 _IDENT_RE = re.compile(r"[A-Za-z_]\w*")

@@ -18,7 +18,9 @@ class ReportContext:
     diff_mode: bool = False  # --diff-base/--patch/--baseline: the findings are the new ones
     terse: bool = False  # checkpatch --terse
     mailback: bool = False  # checkpatch --mailback: nothing at all when clean
-    command_line: list[str] = field(default_factory=list)
+    # --patch: (file, line in the patched file) -> line number in the patch, for checkpatch's "#N:"
+    patch_lines: dict[tuple[str, int], int] = field(default_factory=dict)
+    lines_checked: int | None = None  # checkpatch's summary: lines of the patch (or of the files reported)
     _cache: dict = field(default_factory=dict, repr=False)
 
     def source(self, rel: str) -> bytes | None:

@@ -17,6 +17,8 @@ def format_finding(f: Finding) -> str:
     for c in f.candidates:
         if len(f.candidates) > 1 or c["class"] != "noinstr":
             lines.append(f"{c['file']}:{c['line']}: note: '{c['function']}' is defined here ({_class_words(c['class'])})")
+    for cause in f.causes:
+        lines.append(f"{cause['file']}:{cause['line']}: note: {cause['message']}")
     return "\n".join(lines)
 
 

@@ -1,0 +1,164 @@
+"""Persistent per-file facts cache in SQLite (default ``<root>/.kannot-cache/facts.sqlite``).
+
+Facts are a pure function of a file's bytes, so they are keyed by content hash (and kannot's
+version); a file whose size and mtime did not change is not even read. Cross-file resolution is
+never cached: findings depend on other files. Blobs are ``marshal``-ed plain tuples (marshal builds
+data, never runs code: a planted cache file cannot execute anything). Any database problem
+(corrupt, locked too long, read-only, full disk, another version) falls back to a fresh database
+or to no cache, with a one-line notice: never to wrong results.
+"""
+from __future__ import annotations
+
+import hashlib
+import marshal
+import os
+import sqlite3
+from pathlib import Path
+
+from . import __version__
+from .cpp import MacroDef
+from .facts import AllowComment, FileFacts, FunctionFact, PrototypeFact
+
+SCHEMA = 3  # bump when FileFacts changes shape
+CACHE_DIR_NAME = ".kannot-cache"
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def _row(x) -> tuple:
+    return tuple(getattr(x, name) for name in x.__slots__)
+
+
+def encode(f: FileFacts, notes: list[str]) -> bytes:
+    return marshal.dumps((
+        f.path,
+        [_row(x) for x in f.functions],
+        [_row(x) for x in f.prototypes],
+        list(f.pointer_vars),
+        [_row(x) for x in f.macros],
+        list(f.macro_names),
+        [tuple(x) for x in f.includes],
+        list(f.nokprobe),
+        [_row(x) for x in f.allows],
+        [tuple(x) for x in f.asm_symbols],
+        [tuple(x) for x in f.invocations],
+        f.parse_errors,
+        f.first_error_line,
+        list(notes),
+    ))
+
+
+def decode(blob: bytes) -> tuple[FileFacts, list[str]]:
+    """(facts, the notes reading the file gave); raises ValueError on a damaged blob."""
+    try:
+        (path, functions, prototypes, pointer_vars, macros, macro_names, includes, nokprobe, allows,
+         asm_symbols, invocations, parse_errors, first_error_line, notes) = marshal.loads(blob)
+    except (EOFError, TypeError) as exc:
+        raise ValueError(f"damaged cache entry: {exc}") from exc
+    facts = FileFacts(
+        path=path,
+        functions=[FunctionFact(*x) for x in functions],
+        prototypes=[PrototypeFact(*x) for x in prototypes],
+        pointer_vars=pointer_vars,
+        macros=[MacroDef(*x) for x in macros],
+        macro_names=macro_names,
+        includes=[tuple(x) for x in includes],
+        nokprobe=nokprobe,
+        allows=[AllowComment(*x) for x in allows],
+        asm_symbols=[tuple(x) for x in asm_symbols],
+        invocations=[tuple(x) for x in invocations],
+        parse_errors=parse_errors,
+        first_error_line=first_error_line,
+    )
+    return facts, notes
+
+
+class FactsCache:
+    """Open with :meth:`open`; ``None`` means run without a cache (the reason was reported)."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path):
+        self.conn = conn
+        self.path = path
+        self._pending: list[tuple] = []
+
+    @classmethod
+    def open(cls, cache_dir: Path, notices: list[str]) -> "FactsCache | None":
+        path = cache_dir / "facts.sqlite"
+        for attempt in range(2):
+            try:
+                cache_dir.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+                conn.execute(
+                    "CREATE TABLE IF NOT EXISTS facts (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER,"
+                    " hash TEXT, blob BLOB)"
+                )
+                stamp = f"{__version__}/{SCHEMA}"
+                row = conn.execute("SELECT value FROM meta WHERE key='stamp'").fetchone()
+                if row is None:
+                    conn.execute("INSERT OR REPLACE INTO meta VALUES ('stamp', ?)", (stamp,))
+                elif row[0] != stamp:
+                    notices.append(f"cache {path}: written by kannot {row[0]}, rebuilding it")
+                    conn.close()
+                    _remove(path)
+                    continue
+                conn.execute("PRAGMA quick_check").fetchone()
+                return cls(conn, path)
+            except (sqlite3.DatabaseError, OSError) as exc:
+                if attempt == 0 and isinstance(exc, sqlite3.DatabaseError) and "locked" not in str(exc):
+                    notices.append(f"cache {path}: unusable ({exc}), rebuilding it")
+                    _remove(path)
+                    continue
+                notices.append(f"cache {path}: cannot be used ({exc}); running without a cache")
+                return None
+        return None
+
+    def lookup(self, rels: list[str]) -> dict[str, tuple[int, int, str, bytes]]:
+        """Stored (size, mtime_ns, hash, blob) for ``rels``."""
+        out: dict[str, tuple[int, int, str, bytes]] = {}
+        try:
+            cur = self.conn.execute("SELECT path, size, mtime_ns, hash, blob FROM facts")
+            wanted = set(rels)
+            for path, size, mtime, h, blob in cur:
+                if path in wanted:
+                    out[path] = (size, mtime, h, blob)
+        except sqlite3.DatabaseError:
+            return {}
+        return out
+
+    def put(self, rel: str, size: int, mtime_ns: int, h: str, blob: bytes) -> None:
+        self._pending.append((rel, size, mtime_ns, h, blob))
+
+    def commit(self, notices: list[str]) -> None:
+        """One transaction: a run killed mid-write leaves the previous, consistent state."""
+        if not self._pending:
+            return
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.executemany("INSERT OR REPLACE INTO facts VALUES (?, ?, ?, ?, ?)", self._pending)
+            self.conn.execute("COMMIT")
+        except (sqlite3.DatabaseError, OSError) as exc:
+            try:
+                self.conn.execute("ROLLBACK")
+            except sqlite3.DatabaseError:
+                pass
+            notices.append(f"cache {self.path}: could not be written ({exc}); results are unaffected")
+        self._pending = []
+
+    def close(self) -> None:
+        try:
+            self.conn.close()
+        except sqlite3.DatabaseError:
+            pass
+
+
+def _remove(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        try:
+            os.unlink(str(path) + suffix)
+        except OSError:
+            pass

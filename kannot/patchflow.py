@@ -1,0 +1,436 @@
+"""Patch workflows: only the findings a change introduces, baselines, and the formats bots read.
+
+``kannot check --diff-base REV``: the files that differ between REV and the work tree (``git diff
+--name-status``, plus untracked files) are read at REV with ``git show``; the engine analyses the
+work tree once and the REV state once, the latter through ``Options(overrides=..., removed=...)``,
+so the work tree is never touched. A finding is new when its line-number-free fingerprint material
+occurs more often in the work tree than at REV. A new finding in an unchanged file (a callee in
+another file lost ``noinstr``) gets a note pointing at the changed line.
+
+``kannot check --patch FILE|-``: the same, with the "after" state made in memory by applying a
+unified diff or an mbox (``kannot.patchapply``).
+
+``--baseline FILE`` / ``--write-baseline FILE``: a sorted list of fingerprints (no line numbers) of
+findings to keep quiet about.
+"""
+from __future__ import annotations
+
+import argparse
+import difflib
+import os
+import subprocess
+import sys
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from .checks import Finding
+from .engine import Options, analyze, build_index, check_index
+from .index import Index
+from .patchapply import Change, PatchError, apply_patch
+from .report.checkpatch import format_checkpatch
+from .report.concise import format_concise
+from .report.context import ReportContext
+from .report.github import format_github
+from .report.json import format_json
+from .report.sarif import format_sarif
+from .report.text import format_errors, format_text
+from .sources import SKIP_DIRS, SOURCE_SUFFIXES, FileError, arch_allowed, read_source
+
+FORMATS = ["text", "json", "concise", "sarif", "github", "checkpatch"]
+ADVISORY = ["nokprobe", "notrace"]  # on by default when only new findings are reported
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_FATAL = 0, 1, 2
+
+
+class WorkflowError(ValueError):
+    """A usage or input error of the patch workflows (the CLI prints it and exits 2)."""
+
+
+# arguments ----------------------------------------------------------------------------------------
+
+def add_check_arguments(c: argparse.ArgumentParser) -> None:
+    for action in c._actions:
+        if "--format" in action.option_strings:
+            action.choices = FORMATS
+            action.help = "stdout format: " + ", ".join(FORMATS)
+    g = c.add_argument_group("patch workflows")
+    g.add_argument("--diff-base", metavar="REV", help="report only findings that are new compared to git revision REV")
+    g.add_argument("--patch", metavar="FILE", help="apply a unified diff or mbox (FILE, or - for stdin) in memory and report what it introduces")
+    g.add_argument("--baseline", type=Path, metavar="FILE", help="do not report findings whose fingerprint is listed in FILE")
+    g.add_argument("--write-baseline", type=Path, metavar="FILE", help="write the fingerprints of all current findings to FILE")
+    for fmt in FORMATS:
+        g.add_argument(f"--output-{fmt}", type=Path, metavar="FILE", dest=f"output_{fmt}", help=f"also write the {fmt} report to FILE")
+    g.add_argument("--terse", action="store_true", help="checkpatch format: one line per finding")
+    g.add_argument("--mailback", action="store_true", help="checkpatch format: print nothing when there is nothing to report")
+
+
+def wants(args) -> bool:
+    """True when this run needs the patch-workflow path (else the CLI's plain path runs)."""
+    if getattr(args, "format", "text") not in ("text", "json"):
+        return True
+    if any(getattr(args, f"output_{fmt}", None) for fmt in FORMATS):
+        return True
+    return any(getattr(args, a, None) for a in ("diff_base", "patch", "baseline", "write_baseline"))
+
+
+# changes ------------------------------------------------------------------------------------------
+
+def _git(root: Path, *argv: str, input: bytes | None = None) -> bytes:
+    try:
+        proc = subprocess.run(["git", "-C", str(root), *argv], input=input, capture_output=True, check=False)
+    except FileNotFoundError:
+        raise WorkflowError("--diff-base needs git, and git is not installed") from None
+    if proc.returncode != 0:
+        msg = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise WorkflowError(f"git {' '.join(argv[:2])} failed: {msg[-1] if msg else 'exit ' + str(proc.returncode)}")
+    return proc.stdout
+
+
+def git_change(root: Path, rev: str) -> Change:
+    """The source files that differ between REV and the work tree, with their contents on both sides."""
+    top = Path(_git(root, "rev-parse", "--show-toplevel").decode().strip()).resolve()
+    commit = _git(root, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}").decode().strip()
+    if not commit:
+        raise WorkflowError(f"--diff-base {rev}: not a commit")
+    try:
+        prefix = root.resolve().relative_to(top).as_posix()
+    except ValueError:
+        raise WorkflowError(f"the root {root} is not inside the git work tree {top}") from None
+    prefix = "" if prefix == "." else prefix + "/"
+
+    status: dict[str, str] = {}
+    out = _git(top, "diff", "--name-status", "--no-renames", "-z", commit, "--")
+    items = out.split(b"\0")
+    for st, path in zip(items[0::2], items[1::2]):
+        if st:
+            status[path.decode("utf-8", "surrogateescape")] = st.decode()[:1]
+    for path in _git(top, "ls-files", "--others", "--exclude-standard", "-z").split(b"\0"):
+        if path:
+            status.setdefault(path.decode("utf-8", "surrogateescape"), "A")
+
+    change = Change()
+    wanted: list[tuple[str, str]] = []  # (path from top, rel to root) read at REV
+    for path, st in sorted(status.items()):
+        if not path.endswith(SOURCE_SUFFIXES) or not path.startswith(prefix):
+            continue
+        rel = path[len(prefix):]
+        if st != "A":
+            wanted.append((path, rel))
+        else:
+            change.before[rel] = None
+        data, _note = read_source(root, rel)
+        change.after[rel] = data if (root / rel).exists() else None
+    if wanted:
+        blobs = _cat_files(top, [f"{commit}:{p}" for p, _ in wanted])
+        for (path, rel), blob in zip(wanted, blobs):
+            change.before[rel] = blob
+    return change
+
+
+def _cat_files(top: Path, specs: list[str]) -> list[bytes | None]:
+    """``git cat-file --batch``: many blobs in one process."""
+    out = _git(top, "cat-file", "--batch", input=("\n".join(specs) + "\n").encode("utf-8", "surrogateescape"))
+    blobs: list[bytes | None] = []
+    pos = 0
+    for _ in specs:
+        nl = out.index(b"\n", pos)
+        header = out[pos:nl].split()
+        pos = nl + 1
+        if len(header) >= 2 and header[-1] == b"missing":
+            blobs.append(None)
+            continue
+        size = int(header[2])
+        blobs.append(out[pos:pos + size])
+        pos += size + 1
+    return blobs
+
+
+def _listed(rel: str, arch: str | None) -> bool:
+    """Would the engine read REL when walking the tree (the same skips as ``list_sources``)?"""
+    parts = rel.split("/")
+    if parts[0] in SKIP_DIRS and len(parts) > 1:
+        return False
+    if any(p.startswith(".") for p in parts[:-1]):
+        return False
+    return rel.endswith(SOURCE_SUFFIXES) and arch_allowed(rel, arch)
+
+
+def _side(opts: Options, contents: dict[str, bytes | None]) -> Options:
+    overrides = dict(opts.overrides)
+    removed = set(opts.removed)
+    for rel, data in contents.items():
+        if not _listed(rel, opts.arch):
+            continue
+        if data is None:
+            removed.add(rel)
+            overrides.pop(rel, None)
+        else:
+            overrides[rel] = data
+            removed.discard(rel)
+    return replace(opts, overrides=overrides, removed=removed)
+
+
+@dataclass
+class LineChanges:
+    """Per file: lines of the "after" contents that a change added or replaced, and deletion points."""
+    changed: dict[str, set[int]] = field(default_factory=dict)
+    deleted_at: dict[str, set[int]] = field(default_factory=dict)
+
+    def touched(self, rel: str) -> set[int]:
+        return self.changed.get(rel, set()) | self.deleted_at.get(rel, set())
+
+
+def line_changes(change: Change) -> LineChanges:
+    lc = LineChanges()
+    for rel in change.source_files():
+        a = (change.before.get(rel) or b"").split(b"\n")
+        b_data = change.after.get(rel)
+        if b_data is None:
+            continue
+        b = b_data.split(b"\n")
+        sm = difflib.SequenceMatcher(None, a, b, autojunk=False)
+        changed: set[int] = set()
+        deleted: set[int] = set()
+        for tag, _i1, _i2, j1, j2 in sm.get_opcodes():
+            if tag in ("replace", "insert"):
+                changed.update(range(j1 + 1, j2 + 1))
+            elif tag == "delete":
+                deleted.add(min(j1 + 1, max(len(b), 1)))
+        if change.before.get(rel) is None:
+            changed = set(range(1, len(b) + 1))
+        lc.changed[rel] = changed
+        lc.deleted_at[rel] = deleted
+    return lc
+
+
+# new findings -------------------------------------------------------------------------------------
+
+def new_findings(work: list[Finding], base: list[Finding], lc: LineChanges) -> list[Finding]:
+    """Findings of WORK whose fingerprint material occurs more often than in BASE.
+
+    When a material occurs more often (a second identical call added), the extra findings are the
+    ones on changed lines, else the last ones.
+    """
+    base_count = Counter(f.fingerprint_material() for f in base)
+    groups: dict[str, list[Finding]] = defaultdict(list)
+    for f in work:
+        groups[f.fingerprint_material()].append(f)
+    out: list[Finding] = []
+    for material, fs in groups.items():
+        extra = len(fs) - base_count.get(material, 0)
+        if extra <= 0:
+            continue
+        ranked = sorted(range(len(fs)), key=lambda i: (fs[i].line not in lc.changed.get(fs[i].file, ()), -i))
+        out += [fs[i] for i in sorted(ranked[:extra])]
+    out.sort(key=lambda f: (f.file, f.line, f.column, f.code, f.callee or "", f.message))
+    return out
+
+
+def add_causes(findings: list[Finding], index: Index, lc: LineChanges, read) -> None:
+    """A note on each new finding whose own line did not change: the changed line that made it new."""
+    for f in findings:
+        f.baseline_state = "new"
+        if f.line in lc.touched(f.file):
+            continue
+        cause = _cause(f, index, lc, read)
+        if cause is not None:
+            f.causes.append(cause)
+
+
+def _cause(f: Finding, index: Index, lc: LineChanges, read) -> dict | None:
+    spots: list[tuple[str, str]] = []  # (function, file) of what the chain goes through
+    for link in f.chain[1:]:
+        spots.append((link.function, link.file))
+    for c in f.candidates:
+        spots.append((c["function"], c["file"]))
+    for name, rel in spots:
+        touched = lc.touched(rel)
+        if not touched:
+            continue
+        for d in index.funcs.get(name, []):
+            if d.path != rel:
+                continue
+            end = d.fact.end_line if d.fact is not None else d.line
+            hit = sorted(n for n in touched if d.line - 3 <= n <= end)
+            if hit:
+                return {"file": rel, "line": hit[0],
+                        "message": f"the change to '{name}' here makes this call new"}
+        macro_lines = sorted(touched)
+        return {"file": rel, "line": macro_lines[0], "message": f"'{name}' in {rel} changed; the first change is here"}
+    if f.callee:  # a definition that was removed or renamed: a changed line naming the callee
+        for rel in sorted(lc.changed):
+            if rel == f.file:
+                continue
+            return_line = _line_naming(read(rel), f.callee, lc.touched(rel))
+            if return_line is not None:
+                return {"file": rel, "line": return_line, "message": f"a change to '{f.callee}' here makes this call new"}
+    return None
+
+
+def _line_naming(data: bytes | None, name: str, lines: set[int]) -> int | None:
+    if data is None:
+        return None
+    text = data.split(b"\n")
+    for n in sorted(lines):
+        if 1 <= n <= len(text) and name.encode() in text[n - 1]:
+            return n
+    return None
+
+
+# baselines ----------------------------------------------------------------------------------------
+
+def read_baseline(path: Path) -> set[str]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise WorkflowError(f"baseline {path} not found (create it with --write-baseline)") from None
+    except OSError as exc:
+        raise WorkflowError(f"cannot read baseline {path}: {exc.strerror or exc}") from None
+    out = set()
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            out.add(line.split()[0])
+    return out
+
+
+def write_baseline(path: Path, findings: list[Finding]) -> None:
+    rows = {}
+    for f in findings:
+        what = f"{f.caller} -> {f.callee or f.detail}" if f.caller else (f.detail or "")
+        rows[f.fingerprint] = f"{f.fingerprint}  # {f.code} {f.file}: {what}".rstrip()
+    body = "".join(rows[k] + "\n" for k in sorted(rows))
+    header = ("# kannot baseline: fingerprints of known findings (no line numbers), one per line, sorted.\n"
+              "# Findings listed here are not reported; regenerate with `kannot check --write-baseline FILE`.\n")
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(header + body, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+# the command --------------------------------------------------------------------------------------
+
+def _reader(root: Path, after: dict[str, bytes | None]):
+    def read(rel: str) -> bytes | None:
+        if rel in after:
+            return after[rel]
+        data, _note = read_source(root, rel)
+        return data
+    return read
+
+
+def _render(fmt: str, findings: list[Finding], errors: list[FileError], ctx: ReportContext) -> str:
+    if fmt == "json":
+        return format_json(findings, errors)
+    if fmt == "concise":
+        return format_concise(findings, errors)
+    if fmt == "sarif":
+        return format_sarif(findings, errors, ctx)
+    if fmt == "github":
+        return format_github(findings, errors, ctx)
+    if fmt == "checkpatch":
+        return format_checkpatch(findings, errors, ctx)
+    return format_text(findings, errors)
+
+
+def cmd_check(args, opts: Options) -> int:
+    quiet_stderr = args.quiet or args.format == "checkpatch"
+    if args.format == "checkpatch":
+        opts.progress = None
+    if args.diff_base and args.patch:
+        raise WorkflowError("--diff-base and --patch cannot be used together")
+    if args.write_baseline and (args.diff_base or args.patch):
+        raise WorkflowError("--write-baseline records the whole tree's findings; it cannot be combined with --diff-base or --patch")
+    notes: list[str] = []
+    change: Change | None = None
+    if args.diff_base:
+        change = git_change(opts.root, args.diff_base)
+    elif args.patch:
+        data = sys.stdin.buffer.read() if args.patch == "-" else _read_patch_file(args.patch)
+        try:
+            change = apply_patch(opts.root, data)
+        except PatchError as exc:
+            raise WorkflowError(str(exc)) from None
+        if change.reversed:
+            notes.append("kannot: the patch is already applied to the tree; comparing the tree with the tree before it")
+
+    after: dict[str, bytes | None] = {}
+    lc = LineChanges()
+    if change is not None:
+        opts.select = list(opts.select or []) + ADVISORY
+        opts.enabled_codes()
+        work_opts = _side(opts, change.after)
+        base_opts = _side(opts, change.before)
+        errors: list[FileError] = []
+        index = build_index(work_opts, errors)
+        work = check_index(index, work_opts, errors)
+        base_errors: list[FileError] = []
+        base_index = build_index(base_opts, base_errors)
+        base = check_index(base_index, base_opts, base_errors)
+        lc = line_changes(change)
+        findings = new_findings(work, base, lc)
+        add_causes(findings, index, lc, _reader(opts.root, change.after))
+        after = change.after
+        all_findings = work
+        n_files = len(index.files)
+    else:
+        result = analyze(opts)
+        findings, errors, index = result.findings, result.errors, result.index
+        all_findings = findings
+        n_files = len(index.files)
+    errors.sort(key=lambda e: (e.file, e.message))
+
+    if args.baseline:
+        known = read_baseline(args.baseline)
+        current = {f.fingerprint for f in all_findings}
+        stale = sorted(known - current)
+        findings = [f for f in findings if f.fingerprint not in known]
+        if stale and not args.write_baseline:
+            notes.append(f"kannot: baseline {args.baseline}: {len(stale)} stale entr{'y' if len(stale) == 1 else 'ies'} "
+                         f"no longer found ({', '.join(stale[:5])}{', ...' if len(stale) > 5 else ''}); "
+                         f"--write-baseline {args.baseline} drops them")
+    if args.write_baseline:
+        old = set()
+        if args.write_baseline.exists():
+            try:
+                old = read_baseline(args.write_baseline)
+            except WorkflowError:
+                old = set()
+        write_baseline(args.write_baseline, all_findings)
+        current = {f.fingerprint for f in all_findings}
+        dropped = len(old - current)
+        notes.append(f"kannot: wrote {len(current)} fingerprint(s) to {args.write_baseline}"
+                     + (f", dropped {dropped} stale" if dropped else ""))
+        findings = []
+
+    ctx = ReportContext(root=opts.root, read=_reader(opts.root, after), diff_mode=change is not None or bool(args.baseline),
+                        terse=args.terse, mailback=args.mailback)
+    if change is not None and args.patch:
+        ctx.patch_lines = change.patch_lines
+        ctx.lines_checked = change.lines
+    else:
+        ctx.lines_checked = sum(len(lc.touched(r)) for r in lc.changed) if change is not None else None
+    for fmt in FORMATS:
+        target = getattr(args, f"output_{fmt}", None)
+        if target is not None:
+            try:
+                Path(target).write_text(_render(fmt, findings, errors, ctx), encoding="utf-8")
+            except OSError as exc:
+                raise WorkflowError(f"cannot write {target}: {exc.strerror or exc}") from None
+    sys.stdout.write(_render(args.format, findings, errors, ctx))
+    sys.stdout.flush()
+    if not quiet_stderr:
+        if args.format in ("text", "concise", "github"):
+            sys.stderr.write(format_errors(errors))
+        for n in notes:
+            print(n, file=sys.stderr)
+    if not n_files:
+        print("kannot: error: no C files found under the root", file=sys.stderr)
+        return EXIT_FATAL
+    return EXIT_FINDINGS if findings else EXIT_CLEAN
+
+
+def _read_patch_file(name: str) -> bytes:
+    try:
+        return Path(name).read_bytes()
+    except OSError as exc:
+        raise WorkflowError(f"cannot read patch {name}: {exc.strerror or exc}") from None
