@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 import unidiff
+from unidiff.constants import LINE_TYPE_ADDED, LINE_TYPE_CONTEXT, LINE_TYPE_EMPTY, LINE_TYPE_NO_NEWLINE, LINE_TYPE_REMOVED
 
 from .sources import SOURCE_SUFFIXES, read_source
 
@@ -152,25 +153,25 @@ def _hunk_sides(hunk, reverse: bool) -> tuple[list[str], list[str], list]:
     last = None
     for line in hunk:
         t = line.line_type
-        if t == unidiff.LINE_TYPE_NO_NEWLINE:
+        if t == LINE_TYPE_NO_NEWLINE:
             if last is not None:
                 for seq in last:
                     if seq and seq[-1].endswith("\n"):
                         seq[-1] = seq[-1][:-1]
             continue
-        if t == unidiff.LINE_TYPE_CONTEXT:
+        if t == LINE_TYPE_CONTEXT:
             old.append(line.value)
             new.append(line.value)
             added_lines.append(None)
             last = (old, new)
-        elif t == unidiff.LINE_TYPE_REMOVED:
+        elif t == LINE_TYPE_REMOVED:
             old.append(line.value)
             last = (old,)
-        elif t == unidiff.LINE_TYPE_ADDED:
+        elif t == LINE_TYPE_ADDED:
             new.append(line.value)
             added_lines.append(line)
             last = (new,)
-        elif t == unidiff.LINE_TYPE_EMPTY:
+        elif t == LINE_TYPE_EMPTY:
             old.append("\n")
             new.append("\n")
             added_lines.append(None)

@@ -89,9 +89,15 @@ def _git(root: Path, *argv: str, input: bytes | None = None) -> bytes:
 def git_change(root: Path, rev: str) -> Change:
     """The source files that differ between REV and the work tree, with their contents on both sides."""
     top = Path(_git(root, "rev-parse", "--show-toplevel").decode().strip()).resolve()
-    commit = _git(root, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}").decode().strip()
+    try:
+        commit = _git(root, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}").decode().strip()
+    except WorkflowError:
+        commit = ""
     if not commit:
-        raise WorkflowError(f"--diff-base {rev}: not a commit")
+        if rev == "HEAD" and not _has_commits(root):
+            commit = EMPTY_TREE  # the first commit of a repository: everything in it is new
+        else:
+            raise WorkflowError(f"--diff-base {rev}: no such commit in the git repository at {top}")
     try:
         prefix = root.resolve().relative_to(top).as_posix()
     except ValueError:
@@ -125,6 +131,14 @@ def git_change(root: Path, rev: str) -> Change:
         for (path, rel), blob in zip(wanted, blobs):
             change.before[rel] = blob
     return change
+
+
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git's well-known empty tree
+
+
+def _has_commits(root: Path) -> bool:
+    proc = subprocess.run(["git", "-C", str(root), "rev-parse", "--verify", "--quiet", "HEAD"], capture_output=True)
+    return proc.returncode == 0
 
 
 def _cat_files(top: Path, specs: list[str]) -> list[bytes | None]:

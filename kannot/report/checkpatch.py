@@ -20,6 +20,10 @@ def checkpatch_type(code: str) -> str:
     return ALL_RULES[code].name.upper().replace("-", "_")
 
 
+def _class_words(cls: str) -> str:
+    return {"none": "not noinstr, traceable", "inline": "plain inline"}.get(cls, cls)
+
+
 def _level(code: str) -> str:
     return "ERROR" if ALL_RULES[code].severity == "error" else "WARNING"
 
@@ -40,10 +44,13 @@ def format_checkpatch(findings: list[Finding], errors: list[FileError], ctx: Rep
         out.append(f"#{n}: FILE: {f.file}:{f.line}:")
         text = ctx.line_text(f.file, f.line)
         if text is not None:
-            out.append("+" + text)
+            # '+' for a line the patch adds (and for every line outside --patch, as checkpatch -f shows
+            # files); ' ' for an unchanged line whose call the patch made new (a callee changed)
+            added = not ctx.patch_lines or (f.file, f.line) in ctx.patch_lines
+            out.append(("+" if added else " ") + text)
         for c in f.candidates:
             if len(f.candidates) > 1 or c["class"] != "noinstr":
-                out.append(f"NOTE: '{c['function']}' is defined at {c['file']}:{c['line']} ({c['class']})")
+                out.append(f"NOTE: '{c['function']}' is defined at {c['file']}:{c['line']} ({_class_words(c['class'])})")
         for cause in getattr(f, "causes", None) or []:
             out.append(f"NOTE: {cause['file']}:{cause['line']}: {cause['message']}")
         out.append("")
