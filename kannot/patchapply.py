@@ -280,6 +280,12 @@ def apply_patch(root: Path, data: bytes) -> Change:
         except PatchError:
             raise forward_error from None
         rev = True
+        patch_lines = {}  # the tree holds the patched lines where the patch says they are
+        for pf in files:
+            for hunk in pf.hunks:
+                for line in hunk:
+                    if line.line_type == LINE_TYPE_ADDED and pf.target is not None:
+                        patch_lines[(pf.target, line.target_line_no)] = getattr(line, "diff_line_no_input", line.diff_line_no)
     enc = lambda t: None if t is None else t.encode("utf-8", "surrogateescape")  # noqa: E731
     change = Change(reversed=rev, lines=n_lines, patches=n_patches)
     for rel in set(original) | set(current):
