@@ -23,6 +23,27 @@ SCHEMA = 3  # bump when FileFacts changes shape
 CACHE_DIR_NAME = ".kannot-cache"
 
 
+def code_stamp() -> str:
+    """kannot's version plus a hash of the code that computes facts: a developer's edit to the
+    extractor invalidates old facts even without a version bump."""
+    h = hashlib.blake2b(digest_size=8)
+    here = Path(__file__).resolve().parent
+    for name in ("facts.py", "cpp.py", "ir.py", "parsing.py", "cache.py"):
+        try:
+            h.update((here / name).read_bytes())
+        except OSError:
+            pass
+    try:
+        from importlib import resources
+
+        for entry in sorted(resources.files("kannot.queries").iterdir(), key=lambda e: e.name):
+            if entry.name.endswith(".scm"):
+                h.update(entry.read_bytes())
+    except (OSError, ModuleNotFoundError):
+        pass
+    return f"{__version__}/{SCHEMA}/{h.hexdigest()}"
+
+
 def content_hash(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
@@ -97,15 +118,18 @@ class FactsCache:
                     "CREATE TABLE IF NOT EXISTS facts (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER,"
                     " hash TEXT, blob BLOB)"
                 )
-                stamp = f"{__version__}/{SCHEMA}"
+                stamp = code_stamp()
                 row = conn.execute("SELECT value FROM meta WHERE key='stamp'").fetchone()
                 if row is None:
                     conn.execute("INSERT OR REPLACE INTO meta VALUES ('stamp', ?)", (stamp,))
                 elif row[0] != stamp:
+                    # another kannot (or another version of its extractor) wrote it: start over,
+                    # in one transaction so a concurrent reader sees old or new, never a mix
                     notices.append(f"cache {path}: written by kannot {row[0]}, rebuilding it")
-                    conn.close()
-                    _remove(path)
-                    continue
+                    conn.execute("BEGIN IMMEDIATE")
+                    conn.execute("DELETE FROM facts")
+                    conn.execute("INSERT OR REPLACE INTO meta VALUES ('stamp', ?)", (stamp,))
+                    conn.execute("COMMIT")
                 conn.execute("PRAGMA quick_check").fetchone()
                 return cls(conn, path)
             except (sqlite3.DatabaseError, OSError) as exc:

@@ -17,6 +17,8 @@ argument text of an outer call when the callee is itself a call (``guard(x)(y)``
 """
 from __future__ import annotations
 
+import re
+
 from tree_sitter import Node
 
 Event = tuple
@@ -66,15 +68,21 @@ class IRBuilder:
             for child in node.named_children:
                 self.stmt(child, out)
         elif t == "if_statement":
+            cond_node = node.child_by_field_name("condition")
             cond: list[Event] = []
-            self.expr(node.child_by_field_name("condition"), cond)
+            self.expr(cond_node, cond)
             then = self.block(node.child_by_field_name("consequence"))
             alt = node.child_by_field_name("alternative")
             other: list[Event] = []
             if alt is not None:
                 for child in alt.named_children:  # else_clause -> statement
                     self.stmt(child, other)
-            out.append(("if", cond, then, other))
+            known = constant_truth(self.text(cond_node)) if cond_node is not None else None
+            if known is None:
+                out.append(("if", cond, then, other))
+            else:  # `if (!0)` after macro substitution (CPU_PM_CPU_IDLE_ENTER's is_rcu): one branch
+                out.extend(cond)
+                out.extend(then if known else other)
         elif t in ("for_statement", "for_range_loop"):
             pre: list[Event] = []
             for field in ("initializer", "condition"):
@@ -270,6 +278,57 @@ def _is_cast(fn: Node, text: str) -> bool:
     inner = text[1:-1].strip()
     first = inner.split("(", 1)[0].split()[0] if inner.split() else ""
     return first in _TYPE_WORDS or inner.endswith("*") or first.endswith("_t") and " " in inner
+
+
+_CONST_RE = re.compile(r"[\s()!0-9&|=<>]*")
+
+
+def constant_truth(text: str) -> bool | None:
+    """The value of an integer-constant condition such as ``(!0)`` or ``(1 && 0)``, else None."""
+    if not text or not _CONST_RE.fullmatch(text) or not any(c.isdigit() for c in text):
+        return None
+    expr = text.replace("&&", " and ").replace("||", " or ").replace("!=", " ne ").replace("!", " not ").replace(" ne ", " != ")
+    if not re.fullmatch(r"[\s()0-9<>=!]*(?:(?:and|or|not)[\s()0-9<>=!]*)*", expr):
+        return None
+    try:
+        return bool(_safe_eval(expr))
+    except (SyntaxError, ValueError, TypeError, MemoryError, RecursionError):
+        return None
+
+
+def _safe_eval(expr: str):
+    import ast
+
+    tree = ast.parse(expr.strip(), mode="eval")
+    allowed = (ast.Expression, ast.BoolOp, ast.UnaryOp, ast.Compare, ast.Constant, ast.And, ast.Or, ast.Not,
+               ast.Eq, ast.NotEq, ast.Lt, ast.Gt, ast.LtE, ast.GtE)
+    for n in ast.walk(tree):
+        if not isinstance(n, allowed) or (isinstance(n, ast.Constant) and not isinstance(n.value, int)):
+            raise ValueError("not a constant condition")
+
+    def ev(n):
+        if isinstance(n, ast.Expression):
+            return ev(n.body)
+        if isinstance(n, ast.Constant):
+            return n.value
+        if isinstance(n, ast.UnaryOp):
+            return not ev(n.operand)
+        if isinstance(n, ast.BoolOp):
+            vals = [ev(v) for v in n.values]
+            return all(vals) if isinstance(n.op, ast.And) else any(vals)
+        if isinstance(n, ast.Compare):
+            left = ev(n.left)
+            for op, right_node in zip(n.ops, n.comparators):
+                right = ev(right_node)
+                ok = {ast.Eq: left == right, ast.NotEq: left != right, ast.Lt: left < right, ast.Gt: left > right,
+                      ast.LtE: left <= right, ast.GtE: left >= right}[type(op)]
+                if not ok:
+                    return False
+                left = right
+            return True
+        raise ValueError("not a constant condition")
+
+    return ev(tree)
 
 
 def declarator_name(node: Node) -> str | None:
