@@ -135,16 +135,18 @@ def _options(args) -> Options:
 
 
 def _progress_bar():
-    state = {"last": -1}
+    """A tqdm bar on stderr while files are read (only on a terminal; never with --quiet)."""
+    from tqdm import tqdm
+
+    state: dict = {}
 
     def show(done: int, total: int) -> None:
-        pct = done * 100 // max(total, 1)
-        if pct != state["last"]:
-            state["last"] = pct
-            sys.stderr.write(f"\rkannot: reading {done}/{total} files ({pct}%)")
-            if done == total:
-                sys.stderr.write("\n")
-            sys.stderr.flush()
+        bar = state.get("bar")
+        if bar is None:
+            bar = state["bar"] = tqdm(total=total, unit="file", desc="kannot: reading", leave=False, file=sys.stderr)
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
 
     return show
 
