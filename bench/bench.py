@@ -10,7 +10,8 @@ the sum over a process pool.
 
 All three read the same files, kannot's own list (``kannot.sources.list_sources``: .c/.h/.S,
 without Documentation/ tools/ scripts/ samples/ usr/, and without arch/ other than --arch):
-- kannot: ``python -m kannot check --root TREE -q --format json [--arch A]`` (all cores);
+- kannot: ``python -m kannot check --root TREE -q --format json --no-cache [--arch A]`` (all cores);
+  with --warm also ``--cache-dir TMP`` after one untimed run has filled that cache;
 - ctags:  ``ctags -f TMP --langmap=C:+.h -L LIST`` (Universal Ctags, one core; .h read as C);
 - bare parse: ``bench/bare_parse.py`` (tree-sitter-c parse of the .c/.h files, a pool of all cores).
 The files are read once before timing so no tool pays for a cold page cache alone.
@@ -101,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--arch")
     ap.add_argument("--timeout", type=float, default=3600.0, help="seconds per run (default 3600)")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--warm", action="store_true",
+                    help="also time kannot with a warm facts cache (one untimed run fills it first)")
     args = ap.parse_args(argv)
     root = args.tree.resolve()
     missing = [what for what, ok in (("/usr/bin/time (GNU time)", os.access(TIME, os.X_OK)),
@@ -126,15 +129,25 @@ def main(argv: list[str] | None = None) -> int:
 
     arch = ["--arch", args.arch] if args.arch else []
     tools = [
-        Tool("kannot check", [sys.executable, "-m", "kannot", "check", "--root", str(root), "-q", "--format", "json", *arch],
-             ok_codes=(0, 1), note="all cores"),
+        Tool("kannot check", [sys.executable, "-m", "kannot", "check", "--root", str(root), "-q", "--format", "json",
+                              "--no-cache", *arch], ok_codes=(0, 1), note="all cores, no facts cache"),
         Tool("ctags", ["ctags", "-f", str(tmp / "tags"), "--langmap=C:+.h", "-L", str(tmp / "all.txt")], cwd=root,
              note="1 core"),
         Tool("bare tree-sitter parse", [sys.executable, str(HERE / "bare_parse.py"), str(root), str(tmp / "c.txt")],
              note="all cores, .c/.h only"),
     ]
+    if args.warm:
+        warm_argv = [sys.executable, "-m", "kannot", "check", "--root", str(root), "-q", "--format", "json",
+                     "--cache-dir", str(tmp / "cache"), *arch]
+        tools.insert(1, Tool("kannot check (warm)", warm_argv, ok_codes=(0, 1), note="all cores, warm facts cache"))
+        primer = Tool("prime", warm_argv, ok_codes=(0, 1))
+        try:
+            run_once(primer, args.timeout, tmp / "prime.out")
+            print(f"  cache filled in {primer.walls[0]:.1f}s (not counted)", flush=True)
+        except (RuntimeError, OSError) as exc:
+            tools[1].error = f"filling the cache failed: {exc}"
     for tool in tools:
-        for i in range(args.runs):
+        for i in range(args.runs if tool.error is None else 0):
             out = tmp / f"{tool.name.split()[0]}.out"
             try:
                 run_once(tool, args.timeout, out)
@@ -143,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {tool.name}: run {i + 1} failed: {exc}", file=sys.stderr, flush=True)
                 break
             print(f"  {tool.name}: run {i + 1}: {tool.walls[-1]:.1f}s, {tool.rss_kb[-1] / 1024:.0f} MB", flush=True)
-        if tool.name == "kannot check" and tool.error is None:
+        if tool.name.startswith("kannot") and tool.error is None:
             try:
                 data = json.loads(out.read_text())
                 tool.note += f", {len(data['findings'])} findings, {len(data['errors'])} file notes"
@@ -161,10 +174,10 @@ def main(argv: list[str] | None = None) -> int:
             continue
         print(f"{t.name:24} {med[t.name]:11.1f}s {statistics.median(t.cpus):10.1f}s {max(t.rss_kb) / 1024:8.0f}MB  {t.note}")
     print(f"load average (1 min) before: {load0:.1f}, after: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    k = med.get("kannot check")
-    for other in ("ctags", "bare tree-sitter parse"):
-        if k is not None and med.get(other):
-            print(f"kannot / {other}: {k / med[other]:.1f}x wall")
+    for mine in ("kannot check", "kannot check (warm)"):
+        for other in ("ctags", "bare tree-sitter parse"):
+            if med.get(mine) and med.get(other):
+                print(f"{mine} / {other}: {med[mine] / med[other]:.1f}x wall")
     if args.json:
         args.json.write_text(json.dumps({
             "tree": str(root), "arch": args.arch, "files": len(rels), "bytes": size, "cores": os.cpu_count(), "load_before": load0,
