@@ -21,8 +21,10 @@ from ..sources import FileError
 from .context import ReportContext
 
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
-INFORMATION_URI = "https://github.com/kannot/kannot"
 SRCROOT = "%SRCROOT%"
+# where a SARIF viewer sends a reader to learn about the tool: the package's page (change it when the
+# project has a home page of its own)
+INFORMATION_URI = "https://pypi.org/project/kannot/"
 
 # codeql-action's rolling hash ---------------------------------------------------------------------
 _BLOCK_SIZE = 100
@@ -230,7 +232,7 @@ def _code_flow(f: Finding, ctx: ReportContext) -> dict | None:
             text = f"called through {what} '{link.function}'"
         if not link.file:
             continue
-        locs.append({"location": {"physicalLocation": phys, "message": {"text": text}}, "nestingLevel": min(i, 1) if link.kind == "callee" else i})
+        locs.append({"location": {"physicalLocation": phys, "message": {"text": text}}})
     if len(locs) < 2:
         return None
     return {"message": {"text": f"how '{f.caller}' reaches the call"}, "threadFlows": [{"locations": locs}]}
