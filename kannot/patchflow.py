@@ -377,9 +377,15 @@ def cmd_check(args, opts: Options) -> int:
         errors: list[FileError] = []
         index = build_index(work_opts, errors)
         work = check_index(index, work_opts, errors)
-        base_errors: list[FileError] = []
-        base_index = build_index(base_opts, base_errors)
-        base = check_index(base_index, base_opts, base_errors)
+        # A finding's fingerprint material names its file, so only files with findings in the work
+        # tree can hold matching findings at the base: the base side checks just those files.
+        base: list[Finding] = []
+        finding_files = sorted({f.file for f in work})
+        if finding_files:
+            base_opts.paths = finding_files
+            base_errors: list[FileError] = []
+            base_index = build_index(base_opts, base_errors)
+            base = check_index(base_index, base_opts, base_errors)
         lc = line_changes(change)
         findings = new_findings(work, base, lc)
         add_causes(findings, index, lc, _reader(opts.root, change.after))
