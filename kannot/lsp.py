@@ -435,6 +435,10 @@ class KannotServer(LanguageServer):
         self._kick()
 
     def _build_job(self, opts: Options, errors: list[FileError]) -> Index:
+        delay = float(os.environ.get("KANNOT_LSP_TEST_BUILD_DELAY") or 0)  # tests: a slow first index
+        if delay > 0:
+            import time
+            time.sleep(delay)
         index = build_index(opts, errors)
         index.read = self._read
         return index

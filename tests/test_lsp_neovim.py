@@ -1,0 +1,43 @@
+"""End to end with a real editor: headless neovim's built-in LSP client talks to `kannot lsp`.
+
+`.ci/run` installs Debian's neovim; the test is skipped only when no `nvim` is on PATH.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import MINI, line_of
+
+LUA = Path(__file__).parent / "nvim" / "kannot_diagnostics.lua"
+NVIM = shutil.which("nvim")
+
+
+@pytest.mark.skipif(NVIM is None, reason="neovim (nvim) is not installed; .ci/run installs it with apt-get install -y neovim")
+def test_neovim_shows_kannot_diagnostics(tmp_path):
+    out = tmp_path / "diagnostics.txt"
+    env = dict(os.environ)
+    env.update({
+        "KANNOT_ROOT": str(MINI), "KANNOT_FILE": "kernel/inline.c", "KANNOT_OUT": str(out),
+        "KANNOT_PYTHON": sys.executable, "KANNOT_TIMEOUT_MS": "150000",
+        "XDG_CONFIG_HOME": str(tmp_path / "config"), "XDG_DATA_HOME": str(tmp_path / "data"),
+        "XDG_CACHE_HOME": str(tmp_path / "cache"), "XDG_STATE_HOME": str(tmp_path / "state"),
+    })
+    proc = subprocess.run([NVIM, "--headless", "--clean", "-u", "NONE", "-i", "NONE", "-c", f"luafile {LUA}"],
+                          env=env, cwd=tmp_path, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=240)
+    assert out.exists(), f"nvim wrote nothing (rc {proc.returncode}): {proc.stdout}{proc.stderr}"
+    status, *rows = out.read_text().splitlines()
+    assert status == "ok", (status, proc.stderr)
+    got = {(code, int(line)) for code, line, _source, _message in (r.split("\t", 3) for r in rows)}
+    rel = "kernel/inline.c"
+    assert got == {
+        ("KN001", line_of(MINI, rel, "chain_outer(1);")),
+        ("KN002", line_of(MINI, rel, "inline_with_call();")),
+        ("KN001", line_of(MINI, rel, "nokprobe_inline_helper();")),
+    }
+    assert all(r.split("\t")[2] == "kannot" for r in rows)
