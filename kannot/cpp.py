@@ -49,7 +49,10 @@ __attribute_used__ __free
 )
 
 _IDENT_RE = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
-_WORD_RE = re.compile(rb"\b(?:" + b"|".join(sorted((w.encode() for w in BLANK_WORDS | BLANK_CALL_WORDS), key=len, reverse=True)) + rb")\b")
+_BLANKABLE = frozenset(w.encode() for w in BLANK_WORDS | BLANK_CALL_WORDS)
+# Candidates only (every blankable word starts with "_" or is one of these); the set decides.
+# A big alternation of ~200 words is five times slower in Python's re.
+_WORD_RE = re.compile(rb"\b(?:_[A-Za-z0-9_]+|noinstr|notrace|asmlinkage|noinline\w*|nokprobe_inline)\b")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +77,9 @@ def blank_attributes(src: bytes) -> BlankedText:
         if m is None:
             break
         start, end = m.span()
+        if m.group() not in _BLANKABLE:
+            pos = end
+            continue
         while di < len(directives) and directives[di][1] <= start:
             di += 1
         if di < len(directives) and directives[di][0] <= start:

@@ -91,21 +91,68 @@ def extract_facts(path: str, src: bytes) -> FileFacts:
     tree = parse(blanked.text)
     root = tree.root_node
     if root.has_error:
-        errors = captures("errors", root).get("error", [])
-        facts.parse_errors = len(errors)
-        if errors:
-            facts.first_error_line = min(e.start_point[0] for e in errors) + 1
-    facts.functions = _functions(src, root)
-    facts.prototypes, facts.pointer_vars = _declarations(src, root)
-    facts.invocations = invocations(src, root)
+        facts.parse_errors, facts.first_error_line = _errors(root)
+    items = _top_level(root)
+    facts.functions = _functions(src, root, items)
+    facts.prototypes, facts.pointer_vars = _declarations(src, root, items)
+    facts.invocations = invocations(src, root, items)
     return facts
 
 
-def invocations(src: bytes, root: Node) -> list[tuple[str, str, int, int]]:
-    """File-scope ``MACRO(args);`` statements with an upper-case macro name."""
+_CONTAINERS = frozenset({"translation_unit", "preproc_if", "preproc_ifdef", "preproc_else", "preproc_elif",
+                         "preproc_elifdef", "ERROR", "linkage_specification", "declaration_list"})
+
+
+def _top_level(root: Node) -> dict[str, list[Node]]:
+    """File-scope function definitions, declarations and statements, in source order.
+
+    Walking only the file-scope containers (and ERROR nodes) is much cheaper than running
+    queries over every node of every body; the shapes matched are those of queries/*.scm.
+    """
+    out: dict[str, list[Node]] = {"function_definition": [], "declaration": [], "expression_statement": []}
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        for child in reversed(node.children):
+            t = child.type
+            if t in out:
+                out[t].append(child)
+            elif t in _CONTAINERS:
+                stack.append(child)
+    for nodes in out.values():
+        nodes.sort(key=lambda n: n.start_byte)
+    return out
+
+
+def _errors(root: Node) -> tuple[int, int | None]:
+    """(number of error regions, line of the first), walking only into subtrees that hold one."""
+    count = 0
+    first: int | None = None
+    stack = [root]
+    while stack and count < 10000:
+        node = stack.pop()
+        for child in node.children:
+            if child.is_error or child.is_missing:
+                count += 1
+                line = child.start_point[0] + 1
+                first = line if first is None else min(first, line)
+            elif child.has_error:
+                stack.append(child)
+    return count, first
+
+
+def invocations(src: bytes, root: Node, items: dict | None = None) -> list[tuple[str, str, int, int]]:
+    """File-scope ``MACRO(args);`` statements with an upper-case macro name (queries/invocations.scm)."""
     out = []
-    for caps in matches("invocations", root):
-        name_node, args = caps["macro"][0], caps["args"][0]
+    if items is None:
+        items = _top_level(root)
+    for stmt in items["expression_statement"]:
+        call = stmt.named_children[0] if stmt.named_child_count else None
+        if call is None or call.type != "call_expression":
+            continue
+        name_node, args = call.child_by_field_name("function"), call.child_by_field_name("arguments")
+        if name_node is None or args is None or name_node.type != "identifier":
+            continue
         name = src[name_node.start_byte : name_node.end_byte].decode("utf-8", "replace")
         if not _MACROISH_RE.fullmatch(name) or name.startswith(("EXPORT_SYMBOL", "MODULE_", "NOKPROBE_SYMBOL")):
             continue
@@ -143,9 +190,9 @@ def header_start(src: bytes, node_start: int, limit: int = 600) -> int:
     return lo
 
 
-def _functions(src: bytes, root: Node) -> list[FunctionFact]:
-    found = captures("functions", root)
-    defs = sorted(found.get("definition", []), key=lambda n: n.start_byte)
+def _functions(src: bytes, root: Node, items: dict | None = None) -> list[FunctionFact]:
+    """Definitions (queries/functions.scm's shape) found by the file-scope walk."""
+    defs = (items if items is not None else _top_level(root))["function_definition"]
     out: list[FunctionFact] = []
     outer_end = -1
     for node in defs:
@@ -203,10 +250,11 @@ def _functions(src: bytes, root: Node) -> list[FunctionFact]:
     return out
 
 
-def _declarations(src: bytes, root: Node) -> tuple[list[PrototypeFact], list[str]]:
+def _declarations(src: bytes, root: Node, items: dict | None = None) -> tuple[list[PrototypeFact], list[str]]:
+    """Prototypes and function-pointer variables (queries/declarations.scm's shape)."""
     protos: list[PrototypeFact] = []
     pointers: list[str] = []
-    for node in captures("declarations", root).get("declaration", []):
+    for node in (items if items is not None else _top_level(root))["declaration"]:
         for d in node.children_by_field_name("declarator"):
             target = d.child_by_field_name("declarator") if d.type == "init_declarator" else d
             if target is None:

@@ -115,17 +115,17 @@ def test_helper_ends_and_reopens_callers_region(mini_default):
     assert seen["idle_plain_between"] is False
 
 
-def test_helper_end_without_callers_begin_is_kn005(tmp_path):
+def test_helper_end_without_callers_begin_reports_the_calls_not_the_end(tmp_path):
+    # ct_cpuidle_enter() closes a region its caller opened: called where no region is open, the
+    # end itself is the kernel's idle idiom (cpuidle drivers' enter callbacks), not KN005; the
+    # helper's calls before its end are outside any region and are what objtool would report.
     root = copy_tree(MINI, tmp_path)
     (root / "kernel/idle_bad.c").write_text(
         "#include <linux/kernel.h>\n#include <linux/cpuidle.h>\n\n"
         "noinstr void idle_no_begin(void)\n{\n\tct_cpuidle_enter();\n}\n"
     )
     run = check(root, "kernel/idle_bad.c")
-    kn005 = by_caller(run.findings, "idle_no_begin", "KN005")
-    assert len(kn005) == 1
-    assert [l["function"] for l in kn005[0]["chain"]] == ["idle_no_begin", "ct_cpuidle_enter"]
-    # the helper's calls before its end are now outside any region
+    assert by_caller(run.findings, "idle_no_begin", "KN005") == []
     assert {f["callee"] for f in by_caller(run.findings, "idle_no_begin", "KN001")} == {
         "trace_hardirqs_on_prepare", "lockdep_hardirqs_on_prepare"}
 
