@@ -159,7 +159,8 @@ class MacroDef:
         return self.params is not None
 
 
-_DEFINE_RE = re.compile(rb"^[ \t]*#[ \t]*define[ \t]+([A-Za-z_][A-Za-z0-9_]*)(\([^)\n]*\))?", re.M)
+# the parameter list may continue over backslash-newlines (__CPU_PM_CPU_IDLE_ENTER)
+_DEFINE_RE = re.compile(rb"^[ \t]*#[ \t]*define[ \t]+([A-Za-z_][A-Za-z0-9_]*)(\((?:[^)\n\\]|\\\r?\n|\\)*\))?", re.M)
 _COND_RE = re.compile(rb"^[ \t]*#[ \t]*(if|ifdef|ifndef|elif|else|endif)\b([^\n]*)", re.M)
 
 
@@ -234,7 +235,8 @@ def scan_defines(src: bytes) -> tuple[list[MacroDef], list[str]]:
         line_pos = m.start()
         params: tuple[str, ...] | None = None
         if params_raw is not None:
-            params = tuple(p.strip() for p in params_raw[1:-1].decode("utf-8", "replace").split(",") if p.strip())
+            raw = params_raw[1:-1].decode("utf-8", "replace").replace("\\\n", " ").replace("\\\r\n", " ")
+            params = tuple(p.strip() for p in raw.split(",") if p.strip())
             names.append(name)
         keep = bool(_CALLISH_RE.search(body)) or "__attribute__" in body or _IS_IDENT.fullmatch(body) is not None
         if params is None and not keep:
