@@ -40,6 +40,10 @@ from . import __version__
 from . import classes as C
 from . import cpp
 from .checks import Finding
+try:
+    from .cache import CACHE_DIR_NAME
+except ImportError:  # pragma: no cover - an engine without the facts cache
+    CACHE_DIR_NAME = ".kannot-cache"
 from .config import Config, ConfigError, find_config, load_config
 from .engine import Options, build_index, check_index, collect_facts
 from .facts import extract_facts, header_start
@@ -257,6 +261,8 @@ class Settings:
     ignore: list[str] = field(default_factory=list)
     diagnostics: str = "auto"  # auto | push | pull
     jobs: int = 0
+    cache_dir: Path | None = None  # None: ROOT/.kannot-cache
+    no_cache: bool = False
 
 
 class KannotServer(LanguageServer):
@@ -276,6 +282,7 @@ class KannotServer(LanguageServer):
         self.applied_version: dict[str, int | None] = {}
         self._dirty: dict[str, tuple[bytes | None, int | None]] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._last_change: dict[str, float] = {}
         self._runner: asyncio.Task | None = None
         self._results_changed: asyncio.Condition | None = None
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kannot-index")
@@ -418,6 +425,9 @@ class KannotServer(LanguageServer):
             opts = self.options()
             opts.overrides = {}
             opts.progress = report
+            if not self.settings.no_cache and hasattr(opts, "cache_dir"):
+                assert self.root is not None
+                opts.cache_dir = (self.settings.cache_dir or self.root / CACHE_DIR_NAME).resolve()
             errors: list[FileError] = []
             self.index = await loop.run_in_executor(self._worker, self._build_job, opts, errors)
             self.index_state = "ready"
@@ -509,6 +519,7 @@ class KannotServer(LanguageServer):
             self.window_log_message(T.LogMessageParams(type=T.MessageType.Log, message=f"kannot: {td.uri} is outside the kernel tree {self.root} or not C; not analysed"))
             return
         self.docs[rel] = Doc(td.uri, rel, td.version, td.text.encode("utf-8", "surrogateescape"))
+        self._last_change[rel] = asyncio.get_running_loop().time()
         self._schedule(rel, 0)
 
     def on_change(self, params: T.DidChangeTextDocumentParams) -> None:
@@ -521,7 +532,12 @@ class KannotServer(LanguageServer):
         doc = self.docs[rel]
         doc.version = params.text_document.version
         doc.text = self.workspace.get_text_document(uri).source.encode("utf-8", "surrogateescape")
-        self._schedule(rel, DEBOUNCE_S)
+        # the first change after a pause is checked at once; a burst of typing waits for a
+        # DEBOUNCE_S pause (results of versions superseded meanwhile are dropped)
+        now = asyncio.get_running_loop().time()
+        quiet = now - self._last_change.get(rel, float("-inf")) >= DEBOUNCE_S and rel not in self._timers
+        self._last_change[rel] = now
+        self._schedule(rel, 0 if quiet else DEBOUNCE_S)
 
     def on_save(self, params: T.DidSaveTextDocumentParams) -> None:
         uri = params.text_document.uri
@@ -859,6 +875,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ignore", action="append", default=[], help="disable codes, prefixes or families")
     p.add_argument("--diagnostics", choices=["auto", "push", "pull"], default="auto", help="publish diagnostics, or let the client pull them (default: pull when the client can pull and refresh)")
     p.add_argument("-j", "--jobs", type=int, default=0, help="parallel parse jobs for the first index (default: all cores)")
+    p.add_argument("--cache-dir", type=Path, help="facts cache for the first index (default: ROOT/.kannot-cache)")
+    p.add_argument("--no-cache", action="store_true", help="neither read nor write the facts cache")
     p.add_argument("--log-file", type=Path, help="write the server's log here")
 
 
@@ -897,7 +915,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError:
         pass
     settings = Settings(root=args.root.resolve() if args.root else None, arch=args.arch, select=select, ignore=ignore,
-                        diagnostics=args.diagnostics, jobs=args.jobs)
+                        diagnostics=args.diagnostics, jobs=args.jobs, cache_dir=args.cache_dir, no_cache=args.no_cache)
     server = KannotServer(settings)
     if tcp is not None:
         server.start_tcp(*tcp)

@@ -16,7 +16,7 @@ from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 from pytest_lsp.client import DEFAULT_CLIENT_FEATURES, register_lsp_features
 
 PROFILES = ["visual-studio-code", "neovim", "emacs"]
-SERVER = [sys.executable, "-m", "kannot", "lsp", "-j", "1"]
+SERVER = [sys.executable, "-m", "kannot", "lsp", "-j", "1", "--no-cache"]  # the fixture tree stays as it is
 
 
 def recording_client() -> LanguageClient:

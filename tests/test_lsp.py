@@ -92,14 +92,16 @@ async def test_change_is_debounced_and_versioned(client: LanguageClient):
     uri = open_doc(client, path)
     first = await diagnostics_for(client, uri, version=1)
     assert ("KN001", line_of(MINI, "kernel/regions.c", "plain_before();")) in _codes_lines(first)
-    # three quick edits: only the last version is analysed and published
+    # three quick edits: the first may be checked at once (after a pause), the one in the middle
+    # of the burst never is, the last is, after the debounce; versions only go up
     fixed = text.replace("\tplain_before();\n\tinstrumentation_begin();", "\tinstrumentation_begin();\n\tplain_before();", 1)
     assert fixed != text
     replace_all(client, uri, text + "\n", 2)
     replace_all(client, uri, text + "\n\n", 3)
     replace_all(client, uri, fixed, 4)
     last = await diagnostics_for(client, uri, version=4)
-    assert [p.version for p in publishes(client, uri)] == [1, 4]
+    versions = [p.version for p in publishes(client, uri)]
+    assert versions in ([1, 4], [1, 2, 4]), versions
     assert ("KN001", line_of(MINI, "kernel/regions.c", "plain_before();")) not in _codes_lines(last)
     assert len(last) == len(first) - 1
 
@@ -364,3 +366,23 @@ async def test_requests_answered_while_the_index_builds(slow_index: LanguageClie
         context=T.CodeActionContext(diagnostics=[]))) is None
     assert publishes(slow_index, uri) == []
     assert await diagnostics_for(slow_index, uri)  # once the index is there
+
+
+# superseded results -----------------------------------------------------------------------------
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestWarning")
+def test_results_for_a_superseded_version_are_dropped():
+    """In-process: a check that finishes after the document moved on publishes nothing for it."""
+    from kannot.lsp import Doc, KannotServer, Published
+
+    server = KannotServer()
+    sent = []
+    server.text_document_publish_diagnostics = sent.append
+    rel = "kernel/regions.c"
+    server.docs[rel] = Doc("file:///x/kernel/regions.c", rel, 3, b"")
+    server.applied_version[rel] = 2  # the check ran on version 2; version 3 arrived meanwhile
+    server._publish({rel: Published(None, [], [], "k")}, {rel: (b"", 2)})
+    assert sent == [] and rel not in server.results
+    server.applied_version[rel] = 3
+    server._publish({rel: Published(None, [], [], "k")}, {rel: (b"", 3)})
+    assert [p.version for p in sent] == [3]

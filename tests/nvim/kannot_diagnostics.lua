@@ -19,7 +19,7 @@ vim.cmd("edit " .. vim.fn.fnameescape(root .. "/" .. file))
 local bufnr = vim.api.nvim_get_current_buf()
 local client_id = vim.lsp.start_client({
   name = "kannot",
-  cmd = { python, "-m", "kannot", "lsp", "-j", "1" },
+  cmd = { python, "-m", "kannot", "lsp", "-j", "1", "--no-cache" },
   root_dir = root,
 })
 if not client_id then

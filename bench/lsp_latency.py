@@ -1,0 +1,181 @@
+"""Latency of ``kannot lsp`` as an editor sees it: didChange -> publishDiagnostics for that version.
+
+    python bench/lsp_latency.py --tree /root/.cache/kernel-trees/linux-source-6.12 [--arch x86]
+        [--file arch/x86/kernel/traps.c] [--edits 15] [--pause 1.0] [--burst 0] [--no-cache]
+        [--json OUT]
+
+Starts the real server (``python -m kannot lsp``) over stdio with pygls' client, opens FILE right
+after ``initialized`` (a cold index unless the facts cache is warm) and times:
+- cold: initialized -> the first publishDiagnostics for the opened file (progress reports counted);
+- warm: EDITS single edits, PAUSE seconds apart (a person typing a line and stopping), each a
+  comment line inserted in the first noinstr function's body (a new version); the latency is from
+  sending didChange to receiving publishDiagnostics with that version. Median, p90, min, max.
+- with --burst N: also N bursts of 5 changes 50 ms apart; latency from the last change of the
+  burst to its version's diagnostics (this one includes the ~300 ms debounce by design).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from lsprotocol import types as T
+from pygls.lsp.client import LanguageClient
+from pygls.uris import from_fs_path
+
+
+def _edit_line(lines: list[str]) -> int:
+    """0-based line after the opening brace of the first noinstr function (else after line 1)."""
+    for i, line in enumerate(lines):
+        if "noinstr" in line and "(" in line and not line.lstrip().startswith(("#", "*", "/")):
+            for j in range(i, min(i + 15, len(lines))):
+                if lines[j].rstrip().endswith("{") or lines[j].strip() == "{":
+                    return j + 1
+    return 1
+
+
+async def run(args) -> dict:
+    tree = Path(args.tree).resolve()
+    path = tree / args.file
+    text = path.read_text(encoding="utf-8", errors="surrogateescape")
+    uri = from_fs_path(str(path))
+    client = LanguageClient("kannot-bench", "1")
+    published: dict[int | None, float] = {}
+    waiters: dict[int | None, asyncio.Future] = {}
+    progress: list[tuple[float, str]] = []
+
+    @client.feature(T.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    def on_publish(params: T.PublishDiagnosticsParams):
+        if params.uri != uri:
+            return
+        now = time.perf_counter()
+        published.setdefault(params.version, now)
+        fut = waiters.pop(params.version, None)
+        if fut is not None and not fut.done():
+            fut.set_result((now, len(params.diagnostics)))
+
+    @client.feature(T.WINDOW_WORK_DONE_PROGRESS_CREATE)
+    def on_create(params: T.WorkDoneProgressCreateParams):
+        return None
+
+    @client.feature(T.PROGRESS)
+    def on_progress(params: T.ProgressParams):
+        kind = params.value.get("kind") if isinstance(params.value, dict) else getattr(params.value, "kind", "")
+        progress.append((time.perf_counter(), kind))
+
+    @client.feature(T.WINDOW_LOG_MESSAGE)
+    def on_log(params: T.LogMessageParams):
+        if args.verbose:
+            print("log:", params.message, file=sys.stderr)
+
+    @client.feature(T.WINDOW_SHOW_MESSAGE)
+    def on_show(params: T.ShowMessageParams):
+        print("server says:", params.message, file=sys.stderr)
+
+    cmd = [sys.executable, "-m", "kannot", "lsp"]
+    if args.arch:
+        cmd += ["--arch", args.arch]
+    if args.no_cache:
+        cmd += ["--no-cache"]
+    elif args.cache_dir:
+        cmd += ["--cache-dir", args.cache_dir]
+    await client.start_io(*cmd)
+    caps = T.ClientCapabilities(
+        window=T.WindowClientCapabilities(work_done_progress=True),
+        text_document=T.TextDocumentClientCapabilities(publish_diagnostics=T.PublishDiagnosticsClientCapabilities(related_information=True, version_support=True)),
+    )
+    await client.initialize_async(T.InitializeParams(capabilities=caps, root_uri=from_fs_path(str(tree)), process_id=None))
+    client.initialized(T.InitializedParams())
+    t0 = time.perf_counter()
+    loop = asyncio.get_running_loop()
+
+    def expect(version: int) -> asyncio.Future:
+        fut = loop.create_future()
+        if version in published:
+            fut.set_result((published[version], -1))
+        else:
+            waiters[version] = fut
+        return fut
+
+    first = expect(1)
+    client.text_document_did_open(T.DidOpenTextDocumentParams(text_document=T.TextDocumentItem(uri=uri, language_id="c", version=1, text=text)))
+    t_first, n_first = await asyncio.wait_for(first, args.cold_timeout)
+    cold = t_first - t0
+    ends = [t for t, k in progress if k == "end"]
+    result = {"tree": str(tree), "file": args.file, "arch": args.arch, "cache": not args.no_cache,
+              "cold_first_diagnostics_s": round(cold, 2), "cold_index_s": round(ends[0] - t0, 2) if ends else None,
+              "progress_reports": len(progress), "findings_in_file": n_first}
+    print(f"cold: first diagnostics {cold:.2f}s after initialized ({n_first} in {args.file}, {len(progress)} progress notifications)", flush=True)
+
+    lines = text.split("\n")
+    at = _edit_line(lines)
+    version = 1
+    lat: list[float] = []
+    for i in range(args.edits):
+        await asyncio.sleep(args.pause)
+        version += 1
+        new = lines[:at] + [f"\t/* kannot-bench edit {i} */"] + lines[at:]
+        fut = expect(version)
+        t = time.perf_counter()
+        client.text_document_did_change(T.DidChangeTextDocumentParams(
+            text_document=T.VersionedTextDocumentIdentifier(uri=uri, version=version),
+            content_changes=[T.TextDocumentContentChangeWholeDocument(text="\n".join(new))]))
+        got, n = await asyncio.wait_for(fut, 120)
+        lat.append((got - t) * 1000)
+        if args.verbose:
+            print(f"edit {i}: {lat[-1]:.0f} ms ({n} diagnostics)", flush=True)
+    if lat:
+        q = sorted(lat)
+        result.update({"edits": len(lat), "median_ms": round(statistics.median(lat), 1), "p90_ms": round(q[int(0.9 * (len(q) - 1))], 1),
+                       "min_ms": round(q[0], 1), "max_ms": round(q[-1], 1)})
+        print(f"warm: didChange -> publishDiagnostics over {len(lat)} edits: median {result['median_ms']} ms, p90 {result['p90_ms']} ms, "
+              f"min {result['min_ms']} ms, max {result['max_ms']} ms", flush=True)
+    blat: list[float] = []
+    for i in range(args.burst):
+        await asyncio.sleep(args.pause)
+        for k in range(5):
+            version += 1
+            new = lines[:at] + [f"\t/* kannot-bench burst {i} {'x' * k} */"] + lines[at:]
+            client.text_document_did_change(T.DidChangeTextDocumentParams(
+                text_document=T.VersionedTextDocumentIdentifier(uri=uri, version=version),
+                content_changes=[T.TextDocumentContentChangeWholeDocument(text="\n".join(new))]))
+            t = time.perf_counter()
+            if k < 4:
+                await asyncio.sleep(0.05)
+        got, _n = await asyncio.wait_for(expect(version), 120)
+        blat.append((got - t) * 1000)
+    if blat:
+        result.update({"bursts": len(blat), "burst_median_ms": round(statistics.median(blat), 1)})
+        print(f"burst: last change of 5 -> its diagnostics: median {result['burst_median_ms']} ms over {len(blat)} bursts", flush=True)
+    await client.shutdown_async(None)
+    client.exit(None)
+    await client.stop()
+    return result
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--tree", required=True)
+    p.add_argument("--file", default="arch/x86/kernel/traps.c")
+    p.add_argument("--arch")
+    p.add_argument("--edits", type=int, default=15)
+    p.add_argument("--pause", type=float, default=1.0)
+    p.add_argument("--burst", type=int, default=0)
+    p.add_argument("--cold-timeout", type=float, default=3600)
+    p.add_argument("--cache-dir")
+    p.add_argument("--no-cache", action="store_true")
+    p.add_argument("--json")
+    p.add_argument("-v", "--verbose", action="store_true")
+    args = p.parse_args()
+    result = asyncio.run(run(args))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
