@@ -309,6 +309,8 @@ def main(argv: list[str] | None = None) -> int:
         "false_positives_on_text": sum(1 for p in fps if p["why"] == "missed region"),
         "triage_findings": n_triage, "triage_callers": len(triage),
         "triage_findings_in_oracle_callers": sum(len(v) for c, v in triage.items() if c in oracle_callers),
+        "triage_in_oracle_callers_by_code": dict(sorted(Counter(f.code for c, v in triage.items() if c in oracle_callers for f in v).items())),
+        "triage_top_callees": dict(Counter(f.callee or f.code for v in triage.values() for f in v).most_common(8)),
     }
     print("\n== summary ==")
     for k, v in summary.items():
