@@ -9,6 +9,7 @@ decides what is a finding.
 """
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 
@@ -31,6 +32,7 @@ COMPILE_TIME = re.compile(
     r"|__atomic_\w+|__sync_\w+|__get_user_bad|__put_user_bad|__bad_size_call_parameter|__invalid_\w+"
 )
 MAX_DEPTH = 24
+MAX_CORRELATED = 4  # #if conditions enumerated together in one body (2**4 runs at most)
 _STRING_MACRO_RE = re.compile(r"\b[A-Z][A-Z0-9_]*\s+(?=\"|pr_fmt\s*\(|[A-Z][A-Z0-9_]*\s+\")")
 
 
@@ -58,6 +60,7 @@ class Leaf:
     chain: tuple[Link, ...]  # from the unit's call site down to the callee
     rel: int  # lowest region count at the call, relative to the unit's entry
     candidates: tuple[FuncDef, ...] = ()
+    conditions: tuple[str, ...] = ()  # the #if conditions of the caller's body it needs
 
     def key(self) -> tuple:
         return (self.kind, self.callee, self.text, tuple((l.function, l.line) for l in self.chain))
@@ -87,16 +90,63 @@ class Analyzer:
         self._memo: dict[tuple, Summary] = {}
         self._active: set[tuple] = set()
         self._macro_ir: dict[tuple, list] = {}
+        self._evaluate = index.kconfig.evaluate if index.kconfig is not None else None
 
     # public -----------------------------------------------------------------------------------
     def analyze_function(self, d: FuncDef) -> Summary:
         """Top-level summary of a protected function (its returns are kept for the rules)."""
         arches = (d.path.split("/")[1],) if d.path.startswith("arch/") and d.path.count("/") >= 2 else None
         unit = Unit(d.name, d.path, "function", d.line, arches=arches)
-        return self._summarize(unit, self.index.events_of(d), depth=0, keep_returns=True)
+        events = self.index.events_of(d)
+        # conditions --config does not decide (or all of them, without one)
+        conds = [c for c in _pp_conditions(events) if self._evaluate is None or self._evaluate(c) is None]
+        if not conds or len(conds) > MAX_CORRELATED:
+            return self._summarize(unit, events, depth=0, keep_returns=True)
+        return self._summarize_per_assignment(unit, events, conds)
+
+    def _summarize_per_assignment(self, unit: Unit, events: list, conds: list[str]) -> Summary:
+        """The same #if condition decides every branch that tests it, on one build: run the body
+        once per assignment of its (few) conditions, so that a begin and an end under the same
+        #ifdef stay paired; a leaf that only some assignments reach says under which."""
+        seen: dict[tuple, tuple[Leaf, list[tuple[bool, ...]]]] = {}
+        unprotected: dict[tuple, list[tuple[bool, ...]]] = {}  # assignments where rel <= 0
+        returns: list = []
+        fall: set[int] = set()
+        exits: set[int] = set()
+        assignments = list(itertools.product((True, False), repeat=len(conds)))
+        for values in assignments:
+            table = dict(zip(conds, values))
+            base = self._evaluate
+
+            def evaluate(cond: str, table=table, base=base):
+                return table[cond] if cond in table else (base(cond) if base is not None else None)
+
+            summ = self._summarize(unit, events, depth=0, keep_returns=True, evaluate=evaluate)
+            for leaf in summ.leaves:
+                k = (leaf.pos, leaf.key())
+                if leaf.rel <= 0:
+                    unprotected.setdefault(k, []).append(values)
+                old = seen.get(k)
+                if old is None:
+                    seen[k] = (leaf, [values])
+                else:
+                    old[1].append(values)
+                    if leaf.rel < old[0].rel:
+                        seen[k] = (leaf, old[1])
+            returns += [(st, pos, values) for st, pos in summ.returns]
+            fall |= summ.fallthrough
+            exits |= summ.exits
+        leaves = []
+        for k, (leaf, where) in seen.items():
+            if leaf.rel <= 0 and k in unprotected:
+                where = unprotected[k]  # the finding's condition: where the call is unprotected
+            if len(set(where)) < len(assignments):
+                leaf.conditions = leaf.conditions + _describe(conds, where)
+            leaves.append(leaf)
+        return Summary(leaves, frozenset(exits), [(st, pos) for st, pos, _v in returns], frozenset(fall))
 
     # summaries --------------------------------------------------------------------------------
-    def _summarize(self, unit: Unit, events: list, depth: int, keep_returns: bool = False) -> Summary:
+    def _summarize(self, unit: Unit, events: list, depth: int, keep_returns: bool = False, evaluate=None) -> Summary:
         leaves: dict[tuple, Leaf] = {}
 
         def add(leaf: Leaf) -> None:
@@ -108,7 +158,7 @@ class Analyzer:
         def on_call(ev: tuple, states: States) -> States:
             return self._call(unit, ev, states, add, depth)
 
-        flow = Flow(on_call)
+        flow = Flow(on_call, evaluate or self._evaluate)
         out = flow.run(events, frozenset({0}))
         exits = out | frozenset(s for st, _ in flow.returns for s in st)
         return Summary(list(leaves.values()), exits, flow.returns if keep_returns else [], out)
@@ -171,7 +221,7 @@ class Analyzer:
     def _run_sub(self, unit: Unit, events: list, states: States, add, depth: int) -> States:
         if not events:
             return states
-        flow = Flow(lambda e, s: self._call(unit, e, s, add, depth))
+        flow = Flow(lambda e, s: self._call(unit, e, s, add, depth), self._evaluate)
         return flow.run(events, states)
 
     def _apply_function_call(self, unit, name, arg_events, tail, pos, here, defs, states, add, depth) -> States:
@@ -224,7 +274,7 @@ class Analyzer:
     def _compose(self, summ: Summary, pos, here: Link, states: States, add) -> States:
         low = min(states)
         for leaf in summ.leaves:
-            add(Leaf(leaf.kind, leaf.callee, leaf.text, pos, (here,) + leaf.chain, clamp(low + leaf.rel), leaf.candidates))
+            add(Leaf(leaf.kind, leaf.callee, leaf.text, pos, (here,) + leaf.chain, clamp(low + leaf.rel), leaf.candidates, leaf.conditions))
         if not summ.exits:
             return frozenset()
         return frozenset(clamp(s + e) for s in states for e in summ.exits)
@@ -255,6 +305,44 @@ class Analyzer:
             builder.expr(tree.root_node, events)
         self._macro_ir[key] = events
         return events
+
+
+def _pp_conditions(events: list) -> list[str]:
+    """Distinct #if conditions tested in a body's own events (not in its callees)."""
+    out: list[str] = []
+
+    def walk(evs: list) -> None:
+        for ev in evs:
+            k = ev[0]
+            if k == "pp":
+                for cond, branch in ev[1]:
+                    if cond != "else" and cond not in out:
+                        out.append(cond)
+                    walk(branch)
+            elif k == "if":
+                walk(ev[1]); walk(ev[2]); walk(ev[3])
+            elif k == "loop":
+                walk(ev[1]); walk(ev[2])
+            elif k == "switch":
+                walk(ev[1])
+                for c in ev[2]:
+                    walk(c)
+            elif k == "return":
+                walk(ev[1])
+
+    walk(events)
+    return out
+
+
+def _describe(conds: list[str], where: list[tuple[bool, ...]]) -> tuple[str, ...]:
+    """The conditions that hold on every assignment in ``where`` (what a finding needs)."""
+    out = []
+    for i, cond in enumerate(conds):
+        vals = {w[i] for w in where}
+        if len(vals) == 1:
+            text = " ".join(cond.split())
+            out.append(text if vals.pop() else f"!({text})")
+    return tuple(out)
 
 
 def _is_self_alias(ref: MacroRef) -> bool:

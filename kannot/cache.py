@@ -25,7 +25,12 @@ CACHE_DIR_NAME = ".kannot-cache"
 
 def code_stamp() -> str:
     """kannot's version plus a hash of the code that computes facts: a developer's edit to the
-    extractor invalidates old facts even without a version bump."""
+    extractor invalidates old facts even without a version bump. Computed once, at import, so it
+    describes the code this process runs (its workers fork from it), not a later edit on disk."""
+    return _STAMP
+
+
+def _compute_stamp() -> str:
     h = hashlib.blake2b(digest_size=8)
     here = Path(__file__).resolve().parent
     for name in ("facts.py", "cpp.py", "ir.py", "parsing.py", "cache.py"):
@@ -186,3 +191,6 @@ def _remove(path: Path) -> None:
             os.unlink(str(path) + suffix)
         except OSError:
             pass
+
+
+_STAMP = _compute_stamp()

@@ -195,7 +195,9 @@ class Checker:
             bad = [c for c in cands if c["class"] in ("none", "inline", "notrace")]
             if bad:
                 notes.append(f"'{callee}' is defined at {bad[0]['file']}:{bad[0]['line']} ({bad[0]['class']})")
-        conditions = sorted({l.condition for l in chain if l.condition})
+        conditions = sorted({l.condition for l in chain if l.condition} | set(leaf.conditions))
+        if self.index.kconfig is not None:  # under --config, what the config makes true goes
+            conditions = [c for c in conditions if self.index.kconfig.evaluate(c) is not True]
         if conditions:
             message += f" (only when {' and '.join(conditions)})"
         f = Finding(code, d.path, line, col, eline, ecol, d.name, callee, message, chain, cands, notes, detail=leaf.text)

@@ -17,6 +17,7 @@ from .report.json import format_json
 from .report.text import format_errors, format_text
 from .rules import ALL_RULES
 from .cache import CACHE_DIR_NAME
+from .kconfig import KernelConfig
 from .sources import FileError, find_kernel_root
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_FATAL = 0, 1, 2
@@ -41,7 +42,9 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--format", choices=["text", "json"], default="text")
         sp.add_argument("-j", "--jobs", type=int, default=0, help="parallel parse jobs (default: all cores)")
         sp.add_argument("-q", "--quiet", action="store_true", help="no progress, no file errors on stderr")
-        sp.add_argument("--config", type=Path, help="settings file (default: .kannot.toml found upwards from the root)")
+        sp.add_argument("--settings", type=Path, help="kannot settings file (default: .kannot.toml found upwards from the root)")
+        sp.add_argument("--config", dest="kconfig", type=Path, metavar="DOTCONFIG",
+                        help="a kernel .config: #if branches dead in it disappear (default arch: the config's)")
         sp.add_argument("--cache-dir", type=Path, help="facts cache (default: ROOT/.kannot-cache)")
         sp.add_argument("--no-cache", action="store_true", help="neither read nor write the facts cache")
 
@@ -106,9 +109,9 @@ def _options(args) -> Options:
     if not root.is_dir():
         raise UsageError(f"root {root} is not a directory")
     root = root.resolve()
-    cfg_path = args.config if args.config is not None else find_config(root)
-    if args.config is not None and not args.config.is_file():
-        raise UsageError(f"config file {args.config} not found")
+    cfg_path = args.settings if args.settings is not None else find_config(root)
+    if args.settings is not None and not args.settings.is_file():
+        raise UsageError(f"config file {args.settings} not found")
     cfg = load_config(cfg_path)
     paths = None
     if getattr(args, "paths", None):
@@ -126,6 +129,12 @@ def _options(args) -> Options:
             paths.append("" if rel == "." else rel)
     opts = Options(root=root, paths=paths, arch=args.arch or cfg.arch, jobs=args.jobs, config=cfg,
                    select=getattr(args, "select", None), ignore=getattr(args, "ignore", None))
+    if getattr(args, "kconfig", None) is not None:
+        if not args.kconfig.is_file():
+            raise UsageError(f"kernel config {args.kconfig} not found")
+        opts.kconfig = KernelConfig.load(args.kconfig)
+        if opts.arch is None:
+            opts.arch = opts.kconfig.arch
     if not args.no_cache:
         opts.cache_dir = (args.cache_dir or root / CACHE_DIR_NAME).resolve()
     opts.enabled_codes()  # validates --select/--ignore early

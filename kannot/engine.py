@@ -19,6 +19,7 @@ from .analysis import Analyzer
 from .checks import Checker, Finding, assign_fingerprints
 from .cache import FactsCache, content_hash, decode, encode
 from .config import Config
+from .kconfig import KernelConfig
 from .facts import FileFacts, extract_facts
 from .index import FuncDef, Index
 from .rules import ALL_RULES, select_codes
@@ -40,6 +41,7 @@ class Options:
     removed: set[str] = field(default_factory=set)  # files absent in this state (deleted by a diff or patch)
     progress: Callable[[int, int], None] | None = None
     cache_dir: Path | None = None  # None: no persistent cache
+    kconfig: "KernelConfig | None" = None  # --config FILE
     notices: list[str] = field(default_factory=list)  # one-line notices for stderr (cache problems)
 
     def enabled_codes(self) -> set[str]:
@@ -178,7 +180,7 @@ def build_index(opts: Options, errors: list[FileError]) -> Index:
         data, _note = read_source(opts.root, rel)
         return data
 
-    return Index.build(opts.root, opts.arch, facts, read)
+    return Index.build(opts.root, opts.arch, facts, read, opts.kconfig)
 
 
 # rules --------------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ class FunctionFact:
     head_macro: str | None = None  # DEFINE_IDTENTRY_RAW in `DEFINE_IDTENTRY_RAW(exc_int3) {`
     head_args: str | None = None  # `exc_int3`
     params: tuple[str, ...] = ()  # parameter names: calls through them are indirect
+    condition: str = ""  # enclosing #if conditions (" && "-joined), "" at top level
 
 
 @dataclass(slots=True)
@@ -94,9 +95,21 @@ def extract_facts(path: str, src: bytes) -> FileFacts:
         facts.parse_errors, facts.first_error_line = _errors(root)
     items = _top_level(root)
     facts.functions = _functions(src, root, items)
+    if b"#if" in src:
+        _attach_conditions(src, facts.functions)
     facts.prototypes, facts.pointer_vars = _declarations(src, root, items)
     facts.invocations = invocations(src, root, items)
     return facts
+
+
+def _attach_conditions(src: bytes, functions: list[FunctionFact]) -> None:
+    conds = cpp._conditions(src)
+    i, current = 0, ""
+    for fn in functions:  # in source order
+        while i < len(conds) and conds[i][0] < fn.body_start:
+            current = conds[i][1]
+            i += 1
+        fn.condition = current
 
 
 _CONTAINERS = frozenset({"translation_unit", "preproc_if", "preproc_ifdef", "preproc_else", "preproc_elif",

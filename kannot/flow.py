@@ -23,8 +23,9 @@ def shift(states: States, delta: int) -> States:
 class Flow:
     """Runs events; ``on_call(event, states) -> states`` handles every call (and may recurse)."""
 
-    def __init__(self, on_call: Callable[[tuple, States], States]):
+    def __init__(self, on_call: Callable[[tuple, States], States], evaluate: Callable[[str], bool | None] | None = None):
         self.on_call = on_call
+        self.evaluate = evaluate  # #if conditions under --config: True, False or None (unknown)
         self.returns: list[tuple[States, tuple]] = []  # (states at the return, its position)
         self._labels: dict[str, set[int]] = {}
         self._breaks: list[set[int]] = []
@@ -42,9 +43,18 @@ class Flow:
                 states = self.run(ev[1], states)
                 states = self.run(ev[2], states) | self.run(ev[3], states)
             elif k == "pp":
-                out: set[int] = set() if ev[2] else set(states)
-                for _cond, branch in ev[1]:
+                out: set[int] = set()
+                taken = False  # a branch known to be true: the rest are dead
+                for cond, branch in ev[1]:
+                    value = None if self.evaluate is None or cond == "else" else self.evaluate(cond)
+                    if value is False:
+                        continue
                     out |= self.run(branch, states)
+                    if value is True:
+                        taken = True
+                        break
+                if not taken and not ev[2]:
+                    out |= states  # no #else: falling through every branch is possible
                 states = frozenset(out)
             elif k == "loop":
                 states = self.run(ev[1], states)

@@ -24,6 +24,9 @@ from .facts import FileFacts, FunctionFact, _functions, function_ir
 from .ir import IRBuilder
 from .parsing import parse
 
+if False:  # typing only
+    from .kconfig import KernelConfig
+
 
 @dataclass(eq=False)
 class FuncDef:
@@ -59,6 +62,7 @@ class Index:
     arch: str | None
     files: dict[str, FileFacts]
     read: Callable[[str], bytes | None]  # raw bytes of a file (for lazy IR)
+    kconfig: "KernelConfig | None" = None  # --config: dead #if branches disappear
     funcs: dict[str, list[FuncDef]] = field(default_factory=dict)
     macros: dict[str, list[MacroRef]] = field(default_factory=dict)
     macro_names: set[str] = field(default_factory=set)
@@ -74,10 +78,13 @@ class Index:
 
     # building ---------------------------------------------------------------------------------
     @classmethod
-    def build(cls, root: Path, arch: str | None, files: dict[str, FileFacts], read: Callable[[str], bytes | None]) -> "Index":
-        idx = cls(root=root, arch=arch, files=files, read=read)
+    def build(cls, root: Path, arch: str | None, files: dict[str, FileFacts], read: Callable[[str], bytes | None],
+              kconfig: "KernelConfig | None" = None) -> "Index":
+        idx = cls(root=root, arch=arch, files=files, read=read, kconfig=kconfig)
         for path, facts in files.items():
             for m in facts.macros:
+                if idx.dead(m.condition):
+                    continue
                 idx.macros.setdefault(m.name, []).append(MacroRef(m.name, path, m))
             idx.macro_names.update(facts.macro_names)
             idx.pointer_vars.update(facts.pointer_vars)
@@ -98,6 +105,8 @@ class Index:
         for path, facts in files.items():
             nokprobe = set(facts.nokprobe)
             for fn in facts.functions:
+                if idx.dead(fn.condition):
+                    continue
                 if fn.head_macro and idx.is_function_macro(fn.head_macro):
                     generated = idx.expand_definer(path, fn)
                     if generated is not None:
@@ -127,6 +136,10 @@ class Index:
                     for d in defs:
                         d.classes = d.classes | {C.NOKPROBE}
         return idx
+
+    def dead(self, condition: str) -> bool:
+        """True when ``condition`` is false under --config (never without one)."""
+        return bool(condition) and self.kconfig is not None and self.kconfig.evaluate(condition) is False
 
     def _add(self, d: FuncDef) -> None:
         self.funcs.setdefault(d.name, []).append(d)

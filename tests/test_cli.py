@@ -52,7 +52,7 @@ def test_exit_1_for_warnings_only():
     ["check", "--root", MINI, "kernel/does_not_exist.c"],
     ["check", "--root", MINI / "no_such_dir"],
     ["check", "--root", MINI, "--format", "xml"],
-    ["check", "--root", MINI, "--config", MINI / "no_such.toml"],
+    ["check", "--root", MINI, "--settings", MINI / "no_such.toml"],
     ["check", "--root", MINI, "/"],  # outside the root
     ["callees", "no_such_function", "--root", MINI, "-j", "1"],
     ["explain", "KN999"],

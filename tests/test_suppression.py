@@ -83,9 +83,9 @@ def test_explicit_config_path(tmp_path):
     root = copy_tree(SUPPRESS, tmp_path)
     cfg = tmp_path / "elsewhere.toml"
     (root / ".kannot.toml").rename(cfg)
-    run = check(root, "--config", cfg)
+    run = check(root, "--settings", cfg)
     assert by_caller(run.findings, "cfg_wildcard") == []
-    missing = check(root, "--config", tmp_path / "missing.toml")
+    missing = check(root, "--settings", tmp_path / "missing.toml")
     assert missing.rc == 2
     assert missing.out == ""
 

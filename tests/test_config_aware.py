@@ -1,0 +1,67 @@
+"""--config DOTCONFIG: dead #if branches disappear; without it, findings say which configs need them."""
+import json
+from pathlib import Path
+
+from kannot.cli import main
+
+TREE = Path(__file__).resolve().parent / "fixtures" / "configtree"
+
+
+def run(capsys, *extra):
+    rc = main(["check", "--root", str(TREE), "--no-cache", "-j", "1", "--format", "json", *extra])
+    doc = json.loads(capsys.readouterr().out)
+    return rc, {(f["caller"], f["callee"]): f["conditions"] for f in doc["findings"] if f["code"] == "KN001"}
+
+
+def test_without_config_every_branch_with_its_condition(capsys):
+    rc, got = run(capsys)
+    assert rc == 1
+    assert got[("nested_elif", "plain_work")] == ["defined CONFIG_KMSAN"]
+    assert got[("nested_elif", "debug_work")] == ["!(defined CONFIG_KMSAN)", "IS_ENABLED(CONFIG_KASAN) && CONFIG_NR_CPUS > 4"]
+    assert ("nested_elif", "other_work") in got
+    assert got[("unknown_condition", "plain_work")] == ["defined ARCH_HAS_FANCY"]
+    # begin and end under the same #ifdef stay paired: no KN005, and the call is unprotected only without it
+    assert got[("region_in_ifdef", "debug_work")] == ["!(defined CONFIG_DEBUG_REGION)"]
+    assert got[("branchy", "ftrace_likely_update")] == ["defined(CONFIG_TRACE_BRANCH_PROFILING)"]
+    assert got[("uses_lockdep", "lockdep_off_real")] == ["defined(CONFIG_LOCKDEP)"]
+
+
+def test_without_config_correlated_regions_are_balanced(capsys):
+    main(["check", "--root", str(TREE), "--no-cache", "-j", "1", "--format", "json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert not [f for f in doc["findings"] if f["code"] in ("KN005", "KN006")]
+
+
+def test_kasan_config_keeps_only_its_branches(capsys):
+    _, got = run(capsys, "--config", str(TREE / "x86-kasan.config"))
+    # KMSAN off, KASAN on with 64 CPUs: the #elif branch; DEBUG_REGION on: the call is in a region;
+    # no branch profiling, no LOCKDEP, PROVE_LOCKING: the noinstr lockdep_hardirqs_off
+    assert set(got) == {("nested_elif", "debug_work"), ("unknown_condition", "plain_work")}
+    assert got[("unknown_condition", "plain_work")] == ["defined ARCH_HAS_FANCY"]  # unknown: kept, said
+
+
+def test_plain_config(capsys):
+    _, got = run(capsys, "--config", str(TREE / "plain.config"))
+    assert set(got) == {("nested_elif", "other_work"), ("unknown_condition", "plain_work"),
+                        ("region_in_ifdef", "debug_work"), ("branchy", "ftrace_likely_update"),
+                        ("uses_lockdep", "lockdep_off_real")}
+    assert got[("branchy", "ftrace_likely_update")] == []  # true in this config: nothing to say
+
+
+def test_missing_config_is_a_usage_error(capsys):
+    assert main(["check", "--root", str(TREE), "--no-cache", "--config", str(TREE / "nope.config")]) == 2
+    assert "kernel config" in capsys.readouterr().err
+
+
+def test_kconfig_evaluator():
+    from kannot.kconfig import KernelConfig
+
+    c = KernelConfig(None, {"CONFIG_A": "y", "CONFIG_M": "m", "CONFIG_N": "32"})
+    assert c.evaluate("defined(CONFIG_A) && !defined(CONFIG_B)") is True
+    assert c.evaluate("defined(CONFIG_M)") is False and c.evaluate("defined(CONFIG_M_MODULE)") is True
+    assert c.evaluate("IS_ENABLED(CONFIG_M) && IS_MODULE(CONFIG_M) && !IS_BUILTIN(CONFIG_M)") is True
+    assert c.evaluate("CONFIG_N >= 16 && CONFIG_N < 64") is True
+    assert c.evaluate("defined(__ASSEMBLY__)") is None
+    assert c.evaluate("defined(CONFIG_B) && defined(__ASSEMBLY__)") is False
+    assert c.evaluate("defined(X) || CONFIG_A") is True
+    assert c.evaluate("__import__('os')") is None  # never evaluated as Python
