@@ -107,7 +107,8 @@ def parse_patch(data: bytes) -> tuple[list[PatchedFile], int, int]:
             if base >= 0:
                 for h in pf:
                     for line in h:
-                        line.diff_line_no_input = base + line.diff_line_no
+                        if line.diff_line_no is not None:
+                            line.diff_line_no_input = base + line.diff_line_no
             files.append(PatchedFile(src, dst, list(pf), len(files)))
     if not files:
         raise PatchError("no diff found in the input (expected a unified diff or an mbox of patches)")
@@ -172,6 +173,8 @@ def _hunk_sides(hunk, reverse: bool) -> tuple[list[str], list[str], list]:
             added_lines.append(line)
             last = (new,)
         elif t == LINE_TYPE_EMPTY:
+            if line.source_line_no is None and line.target_line_no is None:
+                continue  # the blank line after a hunk (before a mail's "-- " signature)
             old.append("\n")
             new.append("\n")
             added_lines.append(None)

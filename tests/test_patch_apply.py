@@ -192,3 +192,13 @@ def test_not_a_patch(tmp_path):
     assert run.rc == 2 and "no diff found" in run.err
     run = patch_check(repo, tmp_path / "missing.patch")
     assert run.rc == 2 and "cannot read patch" in run.err
+
+
+def test_b4_style_mail_with_a_blank_line_before_the_signature(series):
+    """b4 pipes mails without the mbox "From " line and with a blank line after the last hunk."""
+    repo, files, _ = series
+    raw = files["add_unprotected_call"].read_text()
+    mail = raw.split("\n", 1)[1].replace("\n-- \n", "\n\n-- \n")
+    patch = repo.parent / "b4.eml"
+    patch.write_text(mail)
+    assert keys(patch_check(repo, patch).findings) == EXPECTED["add_unprotected_call"]
