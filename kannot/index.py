@@ -138,11 +138,31 @@ class Index:
         return idx
 
     def dead(self, condition: str) -> bool:
-        """True when ``condition`` is false under --config (never without one)."""
-        return bool(condition) and self.kconfig is not None and self.kconfig.evaluate(condition) is False
+        """True when ``condition`` is false: under --config, or because it needs a feature macro
+        (``#ifdef arch_atomic_add_return_relaxed``) that no file of the tree can define."""
+        return bool(condition) and self.evaluate(condition) is False
+
+    def evaluate(self, condition: str) -> bool | None:
+        from .kconfig import evaluate_without_config
+
+        if self.kconfig is not None:
+            return self.kconfig.evaluate(condition, self.macro_known)
+        return evaluate_without_config(condition, self.macro_known)
+
+    def macro_known(self, name: str) -> bool | None:
+        """Can ``name`` be #defined? False for a lower-case feature macro no file defines;
+        None for anything that may come from the compiler or the command line."""
+        if not name or name.startswith("_") or not name[0].islower():
+            return None  # __x86_64__, __KERNEL__, MODULE, DISABLE_BRANCH_PROFILING, guards
+        if name in self.macros or name in self.macro_names:
+            return None  # defined somewhere: depends on that file's own conditions
+        return False
 
     def _add(self, d: FuncDef) -> None:
         self.funcs.setdefault(d.name, []).append(d)
+        by_path = self.__dict__.get("_by_path")
+        if by_path is not None:
+            by_path.setdefault(d.path, []).append(d)
 
     def classes_of(self, words) -> frozenset[str]:
         return C.classes_of(words, self.alias_classes)
@@ -328,6 +348,9 @@ class Index:
         if not defs:
             return []
         defs = _prefer_arch(defs)
+        if len(defs) > 1 and any(C.WEAK in d.classes for d in defs):
+            strong = [d for d in defs if C.WEAK not in d.classes]
+            defs = strong or defs  # the linker keeps the strong definition
         same = [d for d in defs if d.path == ctx]
         if same:
             return same
@@ -467,16 +490,19 @@ class Index:
         old_invs = {id(inv) for inv in old.invocations}
         self._expanded -= old_invs
         self._tried.clear()
-        for key, lst in self._invocations_by_arg.items():
-            if any(p == path for p, _ in lst):
-                lst[:] = [(p, inv) for p, inv in lst if p != path]
+        for inv in old.invocations:
+            for arg in cpp.split_args(inv[1])[:2]:
+                lst = self._invocations_by_arg.get(arg)
+                if lst:
+                    lst[:] = [(p, i) for p, i in lst if p != path]
         for inv in facts.invocations:
             for arg in cpp.split_args(inv[1])[:2]:
                 if _IDENT_RE.fullmatch(arg):
                     self._invocations_by_arg.setdefault(arg, []).append((path, inv))
         # this file's definitions, rebuilt as build() makes them, at the old places in each list
         removed: dict[str, int] = {}
-        for name in [n for n, defs in self.funcs.items() if any(d.path == path for d in defs)]:
+        by_path = self._defs_by_path()
+        for name in {d.name for d in by_path.pop(path, [])}:
             defs = self.funcs[name]
             removed[name] = next(i for i, d in enumerate(defs) if d.path == path)
             for d in defs:
@@ -496,10 +522,25 @@ class Index:
             if at is None:  # a new name here: where build() would have put it, in file order
                 at = next((i for i, d in enumerate(defs) if d.path > path), len(defs))
             defs[at:at] = new
+            by_path.setdefault(path, []).extend(new)
         for name in removed:
             if not self.funcs.get(name):
                 self.funcs.pop(name, None)
         return True
+
+    def defs_in(self, path: str) -> list[FuncDef]:
+        """The definitions in file ``path`` (functions, generated ones, assembly symbols)."""
+        return list(self._defs_by_path().get(path, ()))
+
+    def _defs_by_path(self) -> dict[str, list[FuncDef]]:
+        got = self.__dict__.get("_by_path")
+        if got is None:
+            got = {}
+            for defs in self.funcs.values():
+                for d in defs:
+                    got.setdefault(d.path, []).append(d)
+            self.__dict__["_by_path"] = got
+        return got
 
     def _nokprobe_names(self) -> dict[str, set[str]]:
         got = self.__dict__.get("_nokprobe_by_name")
