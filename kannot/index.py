@@ -138,25 +138,8 @@ class Index:
         return idx
 
     def dead(self, condition: str) -> bool:
-        """True when ``condition`` is false: under --config, or because it needs a feature macro
-        (``#ifdef arch_atomic_add_return_relaxed``) that no file of the tree can define."""
-        return bool(condition) and self.evaluate(condition) is False
-
-    def evaluate(self, condition: str) -> bool | None:
-        from .kconfig import evaluate_without_config
-
-        if self.kconfig is not None:
-            return self.kconfig.evaluate(condition, self.macro_known)
-        return evaluate_without_config(condition, self.macro_known)
-
-    def macro_known(self, name: str) -> bool | None:
-        """Can ``name`` be #defined? False for a lower-case feature macro no file defines;
-        None for anything that may come from the compiler or the command line."""
-        if not name or name.startswith("_") or not name[0].islower():
-            return None  # __x86_64__, __KERNEL__, MODULE, DISABLE_BRANCH_PROFILING, guards
-        if name in self.macros or name in self.macro_names:
-            return None  # defined somewhere: depends on that file's own conditions
-        return False
+        """True when ``condition`` is false under --config (never without one)."""
+        return bool(condition) and self.kconfig is not None and self.kconfig.evaluate(condition) is False
 
     def _add(self, d: FuncDef) -> None:
         self.funcs.setdefault(d.name, []).append(d)
@@ -348,9 +331,6 @@ class Index:
         if not defs:
             return []
         defs = _prefer_arch(defs)
-        if len(defs) > 1 and any(C.WEAK in d.classes for d in defs):
-            strong = [d for d in defs if C.WEAK not in d.classes]
-            defs = strong or defs  # the linker keeps the strong definition
         same = [d for d in defs if d.path == ctx]
         if same:
             return same
