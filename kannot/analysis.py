@@ -90,7 +90,7 @@ class Analyzer:
         self._memo: dict[tuple, Summary] = {}
         self._active: set[tuple] = set()
         self._macro_ir: dict[tuple, list] = {}
-        self._evaluate = index.kconfig.evaluate if index.kconfig is not None else None
+        self._evaluate = index.evaluate
 
     # public -----------------------------------------------------------------------------------
     def analyze_function(self, d: FuncDef) -> Summary:
@@ -245,7 +245,8 @@ class Analyzer:
         out: set[int] = set()
         for d in inlined:
             key = ("fn", id(d), unit.arches)
-            sub_unit = Unit(d.name, d.path, "always_inline", d.line, arches=unit.arches)
+            cond = cpp.config_condition(d.fact.condition) if d.fact is not None else ""
+            sub_unit = Unit(d.name, d.path, "always_inline", d.line, cond, unit.arches)
             summ = self._helper_summary(key, sub_unit, lambda d=d: self.index.events_of(d), depth)
             out |= self._compose(summ, pos, here, states, add)
         if called:

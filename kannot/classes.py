@@ -16,6 +16,7 @@ NOKPROBE = "nokprobe"  # NOKPROBE_SYMBOL(f)
 NORETURN = "noreturn"
 STATIC = "static"
 NOINLINE = "noinline"
+WEAK = "weak"  # __weak: a default any strong definition replaces at link time
 
 NOINSTR_SECTIONS = (".noinstr.text", ".entry.text", ".cpuidle.text")
 
@@ -39,6 +40,8 @@ WORD_CLASSES: dict[str, frozenset[str]] = {
     "__noreturn__": frozenset({NORETURN}),
     "_Noreturn": frozenset({NORETURN}),
     "static": frozenset({STATIC}),
+    "__weak": frozenset({WEAK}),
+    "weak": frozenset({WEAK}),
     "noinline": frozenset({NOINLINE}),
     "__noinline__": frozenset({NOINLINE}),
     "noinline_for_stack": frozenset({NOINLINE}),

@@ -191,7 +191,7 @@ _CALLISH_RE = re.compile(r"[A-Za-z_]\w*\s*\(|##")
 
 
 def scan_defines(src: bytes) -> tuple[list[MacroDef], list[str]]:
-    """Return (macros worth keeping, names of every function-like macro).
+    """Return (macros worth keeping, names of every function-like or lower-case macro).
 
     A macro is kept with its body when it can matter to call analysis: the body contains a call
     or a token paste, is a single identifier (an alias), or holds attribute syntax. Others are
@@ -240,6 +240,8 @@ def scan_defines(src: bytes) -> tuple[list[MacroDef], list[str]]:
             names.append(name)
         keep = bool(_CALLISH_RE.search(body)) or "__attribute__" in body or _IS_IDENT.fullmatch(body) is not None
         if params is None and not keep:
+            if name[0].islower():
+                names.append(name)  # a feature macro (#define arch_foo): `#ifdef arch_foo` needs it
             continue
         if keep:
             kept.append(MacroDef(name, params, body, line_no, condition))

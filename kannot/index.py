@@ -73,6 +73,7 @@ class Index:
     _ir: dict[int, list] = field(default_factory=dict)
     _src: dict[str, bytes | None] = field(default_factory=dict)
     _invocations_by_arg: dict[str, list] = field(default_factory=dict)
+    _defined_names: set[str] = field(default_factory=set)
     _expanded: set = field(default_factory=set)
     _tried: set[str] = field(default_factory=set)
 
@@ -81,6 +82,10 @@ class Index:
     def build(cls, root: Path, arch: str | None, files: dict[str, FileFacts], read: Callable[[str], bytes | None],
               kconfig: "KernelConfig | None" = None) -> "Index":
         idx = cls(root=root, arch=arch, files=files, read=read, kconfig=kconfig)
+        # every name any file #defines, before any condition is judged (macro_known needs them all)
+        for facts in files.values():
+            idx._defined_names.update(m.name for m in facts.macros)
+            idx._defined_names.update(facts.macro_names)
         for path, facts in files.items():
             for m in facts.macros:
                 if idx.dead(m.condition):
@@ -138,8 +143,31 @@ class Index:
         return idx
 
     def dead(self, condition: str) -> bool:
-        """True when ``condition`` is false under --config (never without one)."""
-        return bool(condition) and self.kconfig is not None and self.kconfig.evaluate(condition) is False
+        """True when ``condition`` is false: under --config, or because it needs a feature macro
+        (``#ifdef arch_atomic_add_return_relaxed``) that no file of the tree can define."""
+        return bool(condition) and self.evaluate(condition) is False
+
+    def evaluate(self, condition: str) -> bool | None:
+        memo = self.__dict__.setdefault("_eval_memo", {})
+        if condition in memo:
+            return memo[condition]
+        from .kconfig import evaluate_without_config
+
+        if self.kconfig is not None:
+            value = self.kconfig.evaluate(condition, self.macro_known)
+        else:
+            value = evaluate_without_config(condition, self.macro_known)
+        memo[condition] = value
+        return value
+
+    def macro_known(self, name: str) -> bool | None:
+        """Can ``name`` be #defined? False for a lower-case feature macro no file defines;
+        None for anything that may come from the compiler or the command line."""
+        if not name or name.startswith("_") or not name[0].islower():
+            return None  # __x86_64__, __KERNEL__, MODULE, DISABLE_BRANCH_PROFILING, guards
+        if name in self._defined_names:
+            return None  # defined somewhere: depends on that file's own conditions
+        return False
 
     def _add(self, d: FuncDef) -> None:
         self.funcs.setdefault(d.name, []).append(d)
@@ -331,6 +359,9 @@ class Index:
         if not defs:
             return []
         defs = _prefer_arch(defs)
+        if len(defs) > 1 and any(C.WEAK in d.classes for d in defs):
+            strong = [d for d in defs if C.WEAK not in d.classes]
+            defs = strong or defs  # the linker keeps the strong definition
         same = [d for d in defs if d.path == ctx]
         if same:
             return same
@@ -447,20 +478,23 @@ class Index:
     def replace_file(self, path: str, facts: FileFacts) -> bool:
         """Put ``facts`` in place of ``path``'s facts, updating its function definitions in place.
 
-        Only for an edit whose effect stays in the file's own function definitions (bodies,
-        names, header words): returns False, changing nothing, when the file is new or its
-        macros, prototypes, includes, NOKPROBE_SYMBOL()s, pointer variables, file-scope
-        invocations or assembly symbols changed shape (line numbers aside); the caller then
-        rebuilds with :meth:`build` from the updated facts. The result equals a fresh build's
+        For an edit whose effect stays in the file's own definitions (bodies, names, header
+        words; in a ``.c`` file no other file includes, also its macros, prototypes, includes,
+        pointer variables and invocations). Returns False when the file is new or the change
+        reaches other files (a header's macros, NOKPROBE_SYMBOL()s, an annotation alias, a
+        definer macro other files use): the index is then stale and the caller rebuilds with
+        :meth:`build` from ``files`` with these facts. The result equals a fresh build's
         (tests/test_lsp_index.py compares them).
         """
         old = self.files.get(path)
-        if old is None or _file_shape(old) != _file_shape(facts):
+        if old is None:
+            return False
+        if _file_shape(old) != _file_shape(facts) and not self._replace_c_shape(path, old, facts):
             return False
         self.files[path] = facts
         self._src.pop(path, None)
         # same macros, new line numbers: swap the refs in place (their order decides refs[0])
-        for m_old, m_new in zip(old.macros, facts.macros):
+        for m_old, m_new in zip(old.macros, facts.macros) if _file_shape(old)[0] == _file_shape(facts)[0] else ():
             refs = self.macros.get(m_old.name, [])
             for i, r in enumerate(refs):
                 if r.macro is m_old:
@@ -479,6 +513,14 @@ class Index:
             for arg in cpp.split_args(inv[1])[:2]:
                 if _IDENT_RE.fullmatch(arg):
                     self._invocations_by_arg.setdefault(arg, []).append((path, inv))
+        heads = self.__dict__.get("_head_macro_paths")
+        if heads is not None:
+            for fn in old.functions:
+                if fn.head_macro:
+                    heads.get(fn.head_macro, set()).discard(path)
+            for fn in facts.functions:
+                if fn.head_macro:
+                    heads.setdefault(fn.head_macro, set()).add(path)
         # this file's definitions, rebuilt as build() makes them, at the old places in each list
         removed: dict[str, int] = {}
         by_path = self._defs_by_path()
@@ -507,6 +549,95 @@ class Index:
             if not self.funcs.get(name):
                 self.funcs.pop(name, None)
         return True
+
+    def _replace_c_shape(self, path: str, old: FileFacts, new: FileFacts) -> bool:
+        """The global parts of a ``.c`` file's facts changed: update them in place when nothing
+        outside the file can see the change (see replace_file); False: rebuild."""
+        if not path.endswith(".c") or list(old.nokprobe) != list(new.nokprobe) or old.asm_symbols or new.asm_symbols:
+            return False
+        if any(inc.endswith(".c") for _k, inc in list(old.includes) + list(new.includes)) or path in self._included_c():
+            return False
+        def defined(f: FileFacts) -> set[str]:
+            return {m.name for m in f.macros} | set(f.macro_names)
+        if defined(old) != defined(new):
+            return False  # a name (un)defined: #ifdef conditions elsewhere may flip
+
+        def status(names):
+            return {n: self.is_function_macro(n) for n in names}
+        names = defined(new)
+        heads = self._head_macros()
+        before_status = status(names)
+        before_alias = dict(self._alias)
+        # macros: this file's refs out, the new ones in where build() would put them
+        for m in old.macros:
+            refs = self.macros.get(m.name, [])
+            refs[:] = [r for r in refs if r.path != path]
+            if not refs:
+                self.macros.pop(m.name, None)
+        for m in new.macros:
+            if getattr(self, "dead", None) is not None and self.dead(m.condition):
+                continue
+            refs = self.macros.setdefault(m.name, [])
+            at = next((i for i, r in enumerate(refs) if r.path > path), len(refs))
+            refs.insert(at, MacroRef(m.name, path, m))
+        counts = self._name_counts()
+        for key, attr, olds, news in (("macro_names", "macro_names", old.macro_names, new.macro_names),
+                                      ("pointer_vars", "pointer_vars", old.pointer_vars, new.pointer_vars)):
+            c = counts[key]
+            target = getattr(self, attr)
+            for n in olds:
+                c[n] -= 1
+                if c[n] <= 0:
+                    c.pop(n, None)
+                    target.discard(n)
+            for n in news:
+                c[n] = c.get(n, 0) + 1
+                target.add(n)
+        self._alias.clear()
+        self.__dict__.pop("_may_define", None)
+        for key in [k for k in self._closure if (k[0] if isinstance(k, tuple) else k) == path]:
+            del self._closure[key]
+        after_status = status(names)
+        changed = {n for n in names if before_status[n] != after_status[n]}
+        if any(heads.get(n, set()) - {path} for n in changed):
+            return False  # another file's DEFINER(x) { } expands differently now
+        if any(self.alias_classes(w) != v for w, v in before_alias.items()):
+            return False  # an annotation alias changed: classes baked into other definitions
+        return True
+
+    def _included_c(self) -> set[str]:
+        got = self.__dict__.get("_included_c_files")
+        if got is None:
+            got = set()
+            for p, ff in self.files.items():
+                for kind, inc in ff.includes:
+                    if inc.endswith(".c"):
+                        got.update(self.resolve_include(p, kind, inc))
+            self.__dict__["_included_c_files"] = got
+        return got
+
+    def _head_macros(self) -> dict[str, set[str]]:
+        got = self.__dict__.get("_head_macro_paths")
+        if got is None:
+            got = {}
+            for p, ff in self.files.items():
+                for fn in ff.functions:
+                    if fn.head_macro:
+                        got.setdefault(fn.head_macro, set()).add(p)
+            self.__dict__["_head_macro_paths"] = got
+        return got
+
+    def _name_counts(self) -> dict[str, dict[str, int]]:
+        got = self.__dict__.get("_name_counts_memo")
+        if got is None:
+            got = {"macro_names": {}, "pointer_vars": {}}
+            for ff in self.files.values():
+                for key, names in (("macro_names", ff.macro_names), ("pointer_vars", ff.pointer_vars)):
+                    c = got[key]
+                    for n in names:
+                        c[n] = c.get(n, 0) + 1
+            self.__dict__["_name_counts_memo"] = got
+        return got
 
     def defs_in(self, path: str) -> list[FuncDef]:
         """The definitions in file ``path`` (functions, generated ones, assembly symbols)."""

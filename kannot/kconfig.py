@@ -45,11 +45,14 @@ class KernelConfig:
     def state(self, sym: str) -> str | None:
         return self.values.get(sym)
 
-    def evaluate(self, condition: str) -> bool | None:
-        """Truth of an #if condition, or None when it depends on something not in the .config."""
+    def evaluate(self, condition: str, macro_known=None) -> bool | None:
+        """Truth of an #if condition, or None when it depends on something not in the .config.
+
+        ``macro_known(name)``: True/False when the tree says whether a non-CONFIG macro such as
+        ``arch_atomic_add_return_relaxed`` can be defined, None when it cannot tell."""
         try:
             tokens = _tokenize(condition)
-            parser = _Parser(tokens, self)
+            parser = _Parser(tokens, self, macro_known)
             value = parser.expr()
             if parser.pos != len(tokens):
                 return None
@@ -76,10 +79,12 @@ def _tokenize(text: str) -> list[str]:
 class _Parser:
     """Precedence: || < && < ==,!= < <,>,<=,>= < unary ! < primary. Values: int or None (unknown)."""
 
-    def __init__(self, tokens: list[str], cfg: KernelConfig):
+    def __init__(self, tokens: list[str], cfg: "KernelConfig | None", macro_known=None):
         self.t = tokens
         self.pos = 0
-        self.cfg = cfg
+        self.cfg = cfg if cfg is not None else KernelConfig(None, {})
+        self.unknown_config = cfg is None  # no .config: CONFIG_ symbols are unknown too
+        self.macro_known = macro_known
 
     def peek(self) -> str | None:
         return self.t[self.pos] if self.pos < len(self.t) else None
@@ -151,7 +156,7 @@ class _Parser:
             self.take("(")
             name = self.take()
             self.take(")")
-            if not name.startswith("CONFIG_"):
+            if not name.startswith("CONFIG_") or self.unknown_config:
                 return None
             st = self.cfg.state(name)
             if tok == "IS_BUILTIN":
@@ -162,6 +167,8 @@ class _Parser:
         if tok.startswith("CONFIG_"):
             if self.peek() == "(":
                 raise ValueError("function-like use of a CONFIG symbol")
+            if self.unknown_config:
+                return None
             st = self.cfg.state(tok)
             if st is None or st in ("y", "m"):
                 return 1 if st == "y" else 0
@@ -181,8 +188,24 @@ class _Parser:
 
     def _defined(self, name: str):
         if not name.startswith("CONFIG_"):
+            known = self.macro_known(name) if self.macro_known is not None else None
+            return None if known is None else int(known)
+        if self.unknown_config:
             return None
         if name.endswith("_MODULE") and self.cfg.state(name[: -len("_MODULE")]) == "m":
             return 1  # autoconf.h defines CONFIG_FOO_MODULE for FOO=m, and not CONFIG_FOO
         st = self.cfg.state(name)
         return int(st is not None and st != "m")
+
+
+def evaluate_without_config(condition: str, macro_known) -> bool | None:
+    """Like :meth:`KernelConfig.evaluate` with every CONFIG_ symbol unknown."""
+    try:
+        tokens = _tokenize(condition)
+        parser = _Parser(tokens, None, macro_known)
+        value = parser.expr()
+        if parser.pos != len(tokens):
+            return None
+        return None if value is None else bool(value)
+    except (ValueError, IndexError, RecursionError):
+        return None
