@@ -28,8 +28,10 @@ EDITS = [
     ("a function renamed", "kernel/regions.c", "region_simple(void)", "region_simpler(void)", True),
     ("definer-macro body (IDTENTRY)", "arch/x86/kernel/traps.c", "{", "{\n", True),
     ("header helper body", "include/linux/inline_helpers.h", "\tinstrumentable_work();\n}\n\n/* an empty", "\tplain_check();\n}\n\n/* an empty", True),
+    ("a .c file's include added", "kernel/regions.c", "#include <linux/kernel.h>", "#include <linux/kernel.h>\n#include <linux/smp.h>", True),
+    ("a .c file's prototype gains notrace", "kernel/regions.c", "void dump_stack(void);", "notrace void dump_stack(void);", True),
+    ("a header's macro changed: not in place", "include/linux/kernel.h", "#define", "#define KANNOT_NEW_H(x) plain_check(x)\n#define", False),
     ("a #define added: not in place", "kernel/macros.c", "#include <linux/kernel.h>", "#include <linux/kernel.h>\n#define KANNOT_NEW(x) plain_check(x)", False),
-    ("an include added: not in place", "kernel/regions.c", "#include <linux/kernel.h>", "#include <linux/kernel.h>\n#include <linux/smp.h>", False),
 ]
 
 
@@ -63,3 +65,25 @@ def test_replace_file_twice_and_back():
     texts[rel] = original
     assert index.replace_file(rel, extract_facts(rel, original))
     assert _findings(index, base) == before
+
+
+@pytest.mark.parametrize("v2, in_place", [
+    ("#define KANNOT_CALL() plain_in_region()", True),  # a .c file's macro body: in place
+    ("#define KANNOT_CALL() plain_in_region()\n#define KANNOT_MORE(x) (x)", False),  # a new name: rebuild
+])
+def test_c_file_macro_edit(v2, in_place):
+    rel = "kernel/regions.c"
+    disk = (MINI / rel).read_text()
+    use = "\nnoinstr void kannot_macro_user(void)\n{\n\tKANNOT_CALL();\n}\n"
+    v1_text = (disk.replace("#include <linux/kernel.h>", "#include <linux/kernel.h>\n#define KANNOT_CALL() plain_before()", 1) + use).encode()
+    v2_text = (disk.replace("#include <linux/kernel.h>", "#include <linux/kernel.h>\n" + v2, 1) + use).encode()
+    base = Options(root=MINI, jobs=1, overrides={rel: v1_text})
+    index = build_index(base, [])
+    first = _findings(index, base)
+    assert any('"callee": "plain_before"' in f and "kannot_macro_user" in f for f in first)
+    index.read = lambda r: v2_text if r == rel else (MINI / r).read_bytes()
+    assert index.replace_file(rel, extract_facts(rel, v2_text)) is in_place
+    if in_place:
+        fresh = build_index(Options(root=MINI, jobs=1, overrides={rel: v2_text}), [])
+        assert _findings(index, base) == _findings(fresh, base)
+        assert any('"callee": "plain_in_region"' in f and "kannot_macro_user" in f for f in _findings(index, base))
