@@ -45,6 +45,8 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--settings", type=Path, help="kannot settings file (default: .kannot.toml found upwards from the root)")
         sp.add_argument("--config", dest="kconfig", type=Path, metavar="DOTCONFIG",
                         help="a kernel .config: #if branches dead in it disappear (default arch: the config's)")
+        sp.add_argument("--only-built", action="store_true",
+                        help="with --config: skip the files its Kbuild Makefiles do not build")
         sp.add_argument("--cache-dir", type=Path, help="facts cache (default: ROOT/.kannot-cache)")
         sp.add_argument("--no-cache", action="store_true", help="neither read nor write the facts cache")
 
@@ -133,8 +135,11 @@ def _options(args) -> Options:
         if not args.kconfig.is_file():
             raise UsageError(f"kernel config {args.kconfig} not found")
         opts.kconfig = KernelConfig.load(args.kconfig)
+        opts.only_built = bool(getattr(args, "only_built", False))
         if opts.arch is None:
             opts.arch = opts.kconfig.arch
+    if getattr(args, "only_built", False) and opts.kconfig is None:
+        raise UsageError("--only-built needs --config DOTCONFIG")
     if not args.no_cache:
         opts.cache_dir = (args.cache_dir or root / CACHE_DIR_NAME).resolve()
     opts.enabled_codes()  # validates --select/--ignore early

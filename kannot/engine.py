@@ -42,6 +42,7 @@ class Options:
     progress: Callable[[int, int], None] | None = None
     cache_dir: Path | None = None  # None: no persistent cache
     kconfig: "KernelConfig | None" = None  # --config FILE
+    only_built: bool = False  # with kconfig: skip files the Kbuild Makefiles exclude
     notices: list[str] = field(default_factory=list)  # one-line notices for stderr (cache problems)
 
     def enabled_codes(self) -> set[str]:
@@ -165,6 +166,11 @@ def collect_facts(opts: Options, rels: list[str], errors: list[FileError]) -> di
 
 def build_index(opts: Options, errors: list[FileError]) -> Index:
     rels = list_sources(opts.root, opts.arch, errors)
+    if opts.only_built and opts.kconfig is not None:
+        from .kbuild import not_built
+
+        dropped = not_built(opts.root, opts.kconfig, rels)
+        rels = [r for r in rels if r not in dropped]
     for rel in opts.overrides:
         if rel not in rels:
             rels.append(rel)

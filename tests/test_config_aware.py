@@ -36,7 +36,8 @@ def test_kasan_config_keeps_only_its_branches(capsys):
     _, got = run(capsys, "--config", str(TREE / "x86-kasan.config"))
     # KMSAN off, KASAN on with 64 CPUs: the #elif branch; DEBUG_REGION on: the call is in a region;
     # no branch profiling, no LOCKDEP, PROVE_LOCKING: the noinstr lockdep_hardirqs_off
-    assert set(got) == {("nested_elif", "debug_work"), ("unknown_condition", "plain_work")}
+    assert set(got) == {("nested_elif", "debug_work"), ("unknown_condition", "plain_work"),
+                        ("feature_x_entry", "plain_work"), ("foo_entry", "plain_work")}
     assert got[("unknown_condition", "plain_work")] == ["defined ARCH_HAS_FANCY"]  # unknown: kept, said
 
 
@@ -44,7 +45,8 @@ def test_plain_config(capsys):
     _, got = run(capsys, "--config", str(TREE / "plain.config"))
     assert set(got) == {("nested_elif", "other_work"), ("unknown_condition", "plain_work"),
                         ("region_in_ifdef", "debug_work"), ("branchy", "ftrace_likely_update"),
-                        ("uses_lockdep", "lockdep_off_real")}
+                        ("uses_lockdep", "lockdep_off_real"),
+                        ("feature_x_entry", "plain_work"), ("foo_entry", "plain_work")}
     assert got[("branchy", "ftrace_likely_update")] == []  # true in this config: nothing to say
 
 
@@ -65,3 +67,16 @@ def test_kconfig_evaluator():
     assert c.evaluate("defined(CONFIG_B) && defined(__ASSEMBLY__)") is False
     assert c.evaluate("defined(X) || CONFIG_A") is True
     assert c.evaluate("__import__('os')") is None  # never evaluated as Python
+
+
+def test_only_built_skips_what_the_makefiles_exclude(capsys):
+    _, every = run(capsys, "--config", str(TREE / "plain.config"))
+    assert ("feature_x_entry", "plain_work") in every and ("foo_entry", "plain_work") in every
+    _, built = run(capsys, "--config", str(TREE / "plain.config"), "--only-built")
+    # obj-$(CONFIG_FEATURE_X) and drivers/foo/ under obj-$(CONFIG_FOO): neither is set
+    assert ("feature_x_entry", "plain_work") not in built and ("foo_entry", "plain_work") not in built
+    assert ("nested_elif", "other_work") in built  # obj-y: always built
+
+
+def test_only_built_needs_a_config(capsys):
+    assert main(["check", "--root", str(TREE), "--no-cache", "--only-built"]) == 2
