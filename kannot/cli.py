@@ -5,6 +5,7 @@ Exit codes: 0 no findings, 1 findings, 2 usage or fatal error.
 from __future__ import annotations
 
 import argparse
+import os
 import json
 import sys
 from pathlib import Path
@@ -101,6 +102,13 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FATAL
     except KeyboardInterrupt:
         print("kannot: interrupted", file=sys.stderr)
+        return EXIT_FATAL
+    except BrokenPipeError:
+        # `kannot check | head`: the reader left; stop quietly, as grep does
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except OSError:
+            pass
         return EXIT_FATAL
 
 
