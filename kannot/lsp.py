@@ -56,6 +56,9 @@ log = logging.getLogger("kannot.lsp")
 
 DEBOUNCE_S = 0.3
 SOURCE = "kannot"
+# Up to this many files the hover's `kannot why` answer is recomputed after every edit; above it an
+# answer is kept until the index is rebuilt (it walks every protected function of the tree).
+WHY_FRESH_FILES = 5000
 REGION_CODES = frozenset({"KN001", "KN002", "KN003", "KN004"})  # calls a region can cover
 
 
@@ -485,6 +488,7 @@ class KannotServer(LanguageServer):
             files[rel] = facts
             self.index = Index.build(index.root, index.arch, files, self._read)
             self.rebuilds += 1
+            self._why_cache.clear()
         else:
             index._src.pop(rel, None)
 
@@ -617,7 +621,8 @@ class KannotServer(LanguageServer):
         for rel, (data, _version) in changes.items():
             self._update_file(rel, data)
         self.generation += 1
-        self._why_cache.clear()
+        if self.index is not None and len(self.index.files) <= WHY_FRESH_FILES:
+            self._why_cache.clear()  # small trees: `why` is cheap, answers follow every edit
         out: dict[str, Published] = {}
         check = opts.paths or []
         if not check:
