@@ -288,30 +288,49 @@ def analyze(opts: Options) -> Result:
 
 # queries ------------------------------------------------------------------------------------------
 
-def callees_of(index: Index, name: str) -> list[dict]:
-    """What FUNC ends up calling after inlining, with chains and verdicts (``kannot callees``)."""
+def callees_of(index: Index, name: str, gcc_inlined: bool = True) -> list[dict]:
+    """What FUNC ends up calling after inlining, with chains and verdicts (``kannot callees``).
+
+    With ``gcc_inlined``, the callees of static, non-``noinline`` functions of the same file that
+    FUNC calls (and static inline ones of headers) are listed too, marked ``maybe_inlined``: gcc
+    inlines such helpers at -O2 (always
+    when called once), and objtool then sees their calls as FUNC's own.
+    """
     analyzer = Analyzer(index)
     checker = Checker(index, analyzer, set(ALL_RULES))
-    out = []
+    out: list[dict] = []
     for d in index.funcs.get(name, []):
         if d.asm_section is not None:
             continue
-        summ = analyzer.analyze_function(d)
-        for leaf in sorted(summ.leaves, key=lambda l: (l.pos, l.callee or l.text)):
-            if leaf.kind == "end":
-                continue
-            out.append({
-                "definition": {"file": d.path, "line": d.line, "class": C.describe(d.classes)},
-                "callee": leaf.callee,
-                "kind": leaf.kind,
-                "text": leaf.text,
-                "line": leaf.pos[0],
-                "in_region": leaf.rel > 0,
-                "chain": [l.to_json() for l in leaf.chain],
-                "candidates": [{"file": c.path, "line": c.line, "class": C.describe(c.classes)} for c in leaf.candidates],
-                "verdict": _verdict(checker, leaf),
-            })
+        _callees_into(out, index, analyzer, checker, d, d, (), set(), 4 if gcc_inlined else 0)
     return out
+
+
+def _callees_into(out, index, analyzer, checker, top, d, through: tuple, seen: set, budget: int) -> None:
+    summ = analyzer.analyze_function(d)
+    for leaf in sorted(summ.leaves, key=lambda l: (l.pos, l.callee or l.text)):
+        if leaf.kind == "end":
+            continue
+        chain = [l.to_json() for l in leaf.chain]
+        out.append({
+            "definition": {"file": top.path, "line": top.line, "class": C.describe(top.classes)},
+            "callee": leaf.callee,
+            "kind": leaf.kind,
+            "text": leaf.text,
+            "line": leaf.pos[0],
+            "in_region": leaf.rel > 0,
+            "chain": chain,
+            "candidates": [{"file": c.path, "line": c.line, "class": C.describe(c.classes)} for c in leaf.candidates],
+            "verdict": _verdict(checker, leaf) + (f" (if gcc inlines {' -> '.join(through)})" if through else ""),
+            **({"maybe_inlined": list(through)} if through else {}),
+        })
+        if budget <= 0 or leaf.kind != "call" or len(leaf.candidates) != 1:
+            continue
+        c = leaf.candidates[0]
+        if ((c.path == top.path or c.is_header) and C.STATIC in c.classes and C.NOINLINE not in c.classes
+                and C.NOINSTR not in c.classes and c.asm_section is None and c.name not in seen):
+            seen.add(c.name)
+            _callees_into(out, index, analyzer, checker, top, c, through + (c.name,), seen, budget - 1)
 
 
 def _verdict(checker: Checker, leaf) -> str:
