@@ -386,6 +386,7 @@ def cmd_check(args, opts: Options) -> int:
             base_errors: list[FileError] = []
             base_index = build_index(base_opts, base_errors)
             base = check_index(base_index, base_opts, base_errors)
+            del base_index  # two whole-tree indexes need not live at once
         lc = line_changes(change)
         findings = new_findings(work, base, lc)
         add_causes(findings, index, lc, _reader(opts.root, change.after))
@@ -439,6 +440,8 @@ def cmd_check(args, opts: Options) -> int:
     sys.stdout.write(_render(args.format, findings, errors, ctx))
     sys.stdout.flush()
     if not quiet_stderr:
+        for n in getattr(opts, "notices", None) or []:  # the facts cache's one-line notices
+            print(f"kannot: {n}", file=sys.stderr)
         if args.format in ("text", "concise", "github"):
             sys.stderr.write(format_errors(errors))
         for n in notes:
