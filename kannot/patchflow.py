@@ -369,7 +369,13 @@ def cmd_check(args, opts: Options) -> int:
 
     after: dict[str, bytes | None] = {}
     lc = LineChanges()
-    if change is not None:
+    skipped = False
+    if change is not None and not any(_listed(r, opts.arch) and change.before.get(r) != change.after.get(r)
+                                      for r in change.source_files()):
+        # no C, header or assembly file differs: nothing can be new, and nothing is analysed
+        findings, errors, all_findings, n_files, skipped = [], [], [], 1, True
+        after = change.after
+    elif change is not None:
         opts.select = list(opts.select or []) + ADVISORY
         opts.enabled_codes()
         work_opts = _side(opts, change.after)
@@ -403,7 +409,7 @@ def cmd_check(args, opts: Options) -> int:
     if args.baseline:
         known = read_baseline(args.baseline)
         current = {f.fingerprint for f in all_findings}
-        stale = sorted(known - current)
+        stale = [] if skipped else sorted(known - current)
         findings = [f for f in findings if f.fingerprint not in known]
         if stale and not args.write_baseline:
             notes.append(f"kannot: baseline {args.baseline}: {len(stale)} stale entr{'y' if len(stale) == 1 else 'ies'} "

@@ -161,3 +161,15 @@ def test_diff_base_touches_nothing(tmp_path):
     diff_check(repo, rev="HEAD")
     assert tree_state(repo) == before
     assert git(repo, "status", "--porcelain") == status
+
+
+def test_no_source_change_analyses_nothing(tmp_path, monkeypatch):
+    repo = make_repo(tmp_path)
+    (repo / "Kbuild").write_text((repo / "Kbuild").read_text() + "# a build comment\n")
+    import kannot.patchflow as pf
+
+    def boom(*a, **k):
+        raise AssertionError("analysed although no source file changed")
+    monkeypatch.setattr(pf, "build_index", boom)
+    run = diff_check(repo, rev="HEAD")
+    assert run.rc == 0 and run.findings == [], run.err
