@@ -108,6 +108,8 @@ class Checker:
                 out += self._noinstr(d, summ)
             else:
                 out += self._advisory(d, summ, fam)
+        # a chain that needs both C and !(C) (macros from opposite #if branches) never builds
+        out = [f for f in out if not _contradictory(f.conditions)]
         return [f for f in out if f.code in self.enabled]
 
     # noinstr ------------------------------------------------------------------------------------
@@ -203,6 +205,11 @@ class Checker:
         f = Finding(code, d.path, line, col, eline, ecol, d.name, callee, message, chain, cands, notes, detail=leaf.text)
         f.conditions = conditions
         return f
+
+
+def _contradictory(conditions: list[str]) -> bool:
+    have = set(conditions)
+    return any(f"!({c})" in have for c in have)
 
 
 def _via(leaf: Leaf) -> str:

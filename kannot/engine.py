@@ -134,8 +134,8 @@ def collect_facts(opts: Options, rels: list[str], errors: list[FileError]) -> di
             try:
                 ff, notes = decode(stored[rel][3])  # content unchanged, only the mtime moved
                 blob = stored[rel][3]
-            except ValueError:
-                ff = None
+            except ValueError:  # a damaged row: never trusted, the file is read again
+                rel, ff, notes, size, mtime, h, blob = _facts_job((str(opts.root), rel, None, None))
         if ff is not None:
             facts[rel] = ff
             notes_by_file[rel] = notes

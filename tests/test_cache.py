@@ -1,0 +1,95 @@
+"""The facts cache: cold, warm and --no-cache runs give byte-identical JSON; edits are seen;
+a damaged or foreign database is rebuilt with a notice, never trusted."""
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from kannot.cli import main
+
+MINI = Path(__file__).resolve().parents[1] / "examples" / "kernel-mini"
+
+
+def run(capsys, root, *extra):
+    rc = main(["check", "--root", str(root), "-j", "1", "--format", "json", *extra])
+    cap = capsys.readouterr()
+    return rc, cap.out, cap.err
+
+
+def test_cold_warm_and_no_cache_are_identical(tmp_path, capsys):
+    root = tmp_path / "tree"
+    shutil.copytree(MINI, root)
+    cache = tmp_path / "cache"
+    _, cold, _ = run(capsys, root, "--cache-dir", str(cache))
+    assert (cache / "facts.sqlite").is_file()
+    _, warm, _ = run(capsys, root, "--cache-dir", str(cache))
+    _, nocache, _ = run(capsys, root, "--no-cache")
+    assert cold == warm == nocache
+    assert '"KN001"' in cold
+
+
+def test_an_edit_is_seen_on_a_warm_cache(tmp_path, capsys):
+    root = tmp_path / "tree"
+    shutil.copytree(MINI, root)
+    cache = tmp_path / "cache"
+    run(capsys, root, "--cache-dir", str(cache))
+    handle = root / "kernel/irq/handle.c"
+    handle.write_text(handle.read_text().replace("\tirq_enter();\n", "\tinstrumentation_begin();\n\tirq_enter();\n\tinstrumentation_end();\n"))
+    _, warm, _ = run(capsys, root, "--cache-dir", str(cache))
+    _, fresh, _ = run(capsys, root, "--no-cache")
+    assert warm == fresh
+    assert '"callee": "irq_enter"' not in warm
+
+
+def test_corrupt_cache_is_rebuilt_with_a_notice(tmp_path, capsys):
+    root = tmp_path / "tree"
+    shutil.copytree(MINI, root)
+    cache = tmp_path / "cache"
+    _, good, _ = run(capsys, root, "--cache-dir", str(cache))
+    (cache / "facts.sqlite").write_bytes(b"this is not a database" * 100)
+    for extra in ("facts.sqlite-wal", "facts.sqlite-shm"):
+        (cache / extra).unlink(missing_ok=True)
+    rc, out, err = run(capsys, root, "--cache-dir", str(cache))
+    assert out == good and rc == 1
+    assert "cache" in err and "rebuilding" in err
+
+
+def test_damaged_row_is_not_trusted(tmp_path, capsys):
+    root = tmp_path / "tree"
+    shutil.copytree(MINI, root)
+    cache = tmp_path / "cache"
+    _, good, _ = run(capsys, root, "--cache-dir", str(cache))
+    con = sqlite3.connect(cache / "facts.sqlite")
+    con.execute("UPDATE facts SET blob = x'00ff00' WHERE path = 'kernel/irq/handle.c'")
+    con.commit()
+    con.close()
+    _, out, _ = run(capsys, root, "--cache-dir", str(cache))
+    assert out == good
+
+
+def test_clean_removes_the_cache(tmp_path, capsys):
+    root = tmp_path / "tree"
+    shutil.copytree(MINI, root)
+    run(capsys, root)
+    assert (root / ".kannot-cache" / "facts.sqlite").exists()
+    assert main(["clean", "--root", str(root)]) == 0
+    assert not (root / ".kannot-cache").exists()
+
+
+def test_killed_writer_leaves_a_usable_cache(tmp_path, capsys):
+    """SIGKILL a real process while it writes the cache, several times; then the findings equal a fresh run's."""
+    root = tmp_path / "tree"
+    shutil.copytree(MINI, root)
+    cache = tmp_path / "cache"
+    _, fresh, _ = run(capsys, root, "--no-cache")
+    for delay in (0.05, 0.2, 0.4, 0.8):
+        proc = subprocess.Popen([sys.executable, "-m", "kannot", "check", "--root", str(root), "-j", "1", "-q",
+                                 "--cache-dir", str(cache)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            proc.wait(timeout=delay)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    _, after, _ = run(capsys, root, "--cache-dir", str(cache))
+    assert after == fresh
