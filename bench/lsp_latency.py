@@ -83,6 +83,8 @@ async def run(args) -> dict:
         cmd += ["--no-cache"]
     elif args.cache_dir:
         cmd += ["--cache-dir", args.cache_dir]
+    if args.server_log:
+        cmd += ["--log-file", args.server_log]  # per-job update/check/diagnostics times
     await client.start_io(*cmd)
     caps = T.ClientCapabilities(
         window=T.WindowClientCapabilities(work_done_progress=True),
@@ -169,6 +171,7 @@ def main() -> int:
     p.add_argument("--cache-dir")
     p.add_argument("--no-cache", action="store_true")
     p.add_argument("--json")
+    p.add_argument("--server-log", help="the server's log (its per-job timings) goes here")
     p.add_argument("-v", "--verbose", action="store_true")
     args = p.parse_args()
     result = asyncio.run(run(args))

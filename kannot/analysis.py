@@ -293,6 +293,13 @@ class Analyzer:
         # KERN_EMERG pr_fmt(fmt): string-literal macros glued to a string; the parser cannot know
         body = _STRING_MACRO_RE.sub("", body)
         src = ("void __kannot_expansion(void)\n{\n" + body + "\n;}\n").encode()
+        # the IR of an expansion is a pure function of its text: kept on the index across runs
+        # (the language server checks the same files again after every edit)
+        shared = self.index.__dict__.setdefault("_expansion_ir", {})
+        got = shared.get(src)
+        if got is not None:
+            self._macro_ir[key] = got
+            return got
         blanked = cpp.blank_attributes(src).text
         tree = parse(blanked)
         events: list = []
@@ -305,6 +312,9 @@ class Analyzer:
         else:
             builder.expr(tree.root_node, events)
         self._macro_ir[key] = events
+        if len(shared) > 100_000:
+            shared.clear()
+        shared[src] = events
         return events
 
 

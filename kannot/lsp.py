@@ -27,6 +27,7 @@ import re
 import socket
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -450,7 +451,6 @@ class KannotServer(LanguageServer):
     def _build_job(self, opts: Options, errors: list[FileError]) -> Index:
         delay = float(os.environ.get("KANNOT_LSP_TEST_BUILD_DELAY") or 0)  # tests: a slow first index
         if delay > 0:
-            import time
             time.sleep(delay)
         index = build_index(opts, errors)
         index.read = self._read
@@ -618,8 +618,10 @@ class KannotServer(LanguageServer):
 
     def _job(self, changes: dict[str, tuple[bytes | None, int | None]], opts: Options) -> dict[str, Published]:
         """Worker: apply the edits, check the open files, make their diagnostics."""
+        t0, cpu0 = time.perf_counter(), time.thread_time()
         for rel, (data, _version) in changes.items():
             self._update_file(rel, data)
+        t1 = time.perf_counter()
         self.generation += 1
         if self.index is not None and len(self.index.files) <= WHY_FRESH_FILES:
             self._why_cache.clear()  # small trees: `why` is cheap, answers follow every edit
@@ -631,6 +633,7 @@ class KannotServer(LanguageServer):
         assert index is not None
         errors: list[FileError] = []
         findings = check_index(index, opts, errors)
+        t2 = time.perf_counter()
         by_file: dict[str, list[Finding]] = {rel: [] for rel in check}
         for f in findings:
             if f.file in by_file:
@@ -643,6 +646,8 @@ class KannotServer(LanguageServer):
             diags = [to_diagnostic(f, lines, self.encoding, index.root, self.related, self.code_description) for f in fs]
             key = hashlib.sha256(repr([(d.code, d.range, d.message, d.related_information) for d in diags]).encode()).hexdigest()[:16]
             out[rel] = Published(None, fs, diags, key)
+        log.info("job: %d changed, %d checked: update %.0f ms, check %.0f ms, diagnostics %.0f ms (worker CPU %.0f ms)", len(changes), len(check),
+                 (t1 - t0) * 1000, (t2 - t1) * 1000, (time.perf_counter() - t2) * 1000, (time.thread_time() - cpu0) * 1000)
         return out
 
     def _publish(self, res: dict[str, Published], changes: dict) -> None:
