@@ -31,6 +31,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from kannot.sources import FileError, list_sources
 
@@ -43,6 +44,7 @@ class Tool:
     name: str
     argv: list[str]
     ok_codes: tuple[int, ...] = (0,)
+    check: Callable[[Path], str] | None = None  # reads the output: a note, or raises ValueError
     cwd: Path | None = None
     walls: list[float] = field(default_factory=list)
     cpus: list[float] = field(default_factory=list)
@@ -67,15 +69,43 @@ def run_once(tool: Tool, timeout: float, stdout_path: Path) -> None:
                 proc.communicate()
                 raise RuntimeError(f"timed out after {timeout:g}s") from None
         wall = time.monotonic() - t0
+        tail = " | ".join(err.decode(errors="replace").strip().splitlines()[-3:])
         if proc.returncode not in tool.ok_codes:
-            tail = err.decode(errors="replace").strip().splitlines()[-3:]
-            raise RuntimeError(f"exit code {proc.returncode}: {' | '.join(tail)}")
+            raise RuntimeError(f"exit code {proc.returncode}: {tail}")
+        if tool.check is not None:
+            try:
+                tool.note = tool.check(stdout_path)
+            except (ValueError, KeyError, TypeError) as exc:
+                raise RuntimeError(f"exit code {proc.returncode}, unusable output ({exc}); stderr: {tail}") from None
         report = time_out.read_text()
     finally:
         time_out.unlink(missing_ok=True)
     tool.walls.append(wall)
     tool.cpus.append(_field(report, r"User time \(seconds\)") + _field(report, r"System time \(seconds\)"))
     tool.rss_kb.append(int(_field(report, r"Maximum resident set size \(kbytes\)")))
+
+
+def kannot_json(note: str) -> Callable[[Path], str]:
+    def check(path: Path) -> str:
+        data = json.loads(path.read_text())  # exit code 1 is findings, but also an uncaught exception
+        return f"{note}, {len(data['findings'])} findings, {len(data['errors'])} file notes"
+    return check
+
+
+def bare_json(path: Path) -> str:
+    data = json.loads(path.read_text())
+    return f"all cores, .c/.h only, {data['files_with_errors']} of {data['files']} files with a syntax error"
+
+
+def code_stamp() -> str:
+    """Digest of kannot's sources: tells whether the code changed between runs."""
+    import hashlib
+
+    import kannot
+    h = hashlib.sha256()
+    for p in sorted(Path(kannot.__file__).parent.rglob("*.py")):
+        h.update(p.read_bytes())
+    return h.hexdigest()[:12]
 
 
 def _field(report: str, label: str) -> float:
@@ -121,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     (tmp / "c.txt").write_text("\n".join(c_rels) + "\n")
     size = warm(root, rels)
     load0 = os.getloadavg()[0]
-    print(f"tree {root}: {len(rels)} files ({len(c_rels)} .c/.h), {size / 1e6:.0f} MB, arch {args.arch or 'all'}, "
+    stamp0 = code_stamp()
+    print(f"kannot code {stamp0}; tree {root}: {len(rels)} files ({len(c_rels)} .c/.h), {size / 1e6:.0f} MB, arch {args.arch or 'all'}, "
           f"{os.cpu_count()} cores, {args.runs} run(s) each", flush=True)
     if load0 > 0.5 * (os.cpu_count() or 1):
         print(f"warning: load average {load0:.1f} before starting: other processes share the cores, times are inflated",
@@ -130,17 +161,17 @@ def main(argv: list[str] | None = None) -> int:
     arch = ["--arch", args.arch] if args.arch else []
     tools = [
         Tool("kannot check", [sys.executable, "-m", "kannot", "check", "--root", str(root), "-q", "--format", "json",
-                              "--no-cache", *arch], ok_codes=(0, 1), note="all cores, no facts cache"),
+                              "--no-cache", *arch], ok_codes=(0, 1), check=kannot_json("all cores, no facts cache")),
         Tool("ctags", ["ctags", "-f", str(tmp / "tags"), "--langmap=C:+.h", "-L", str(tmp / "all.txt")], cwd=root,
              note="1 core"),
         Tool("bare tree-sitter parse", [sys.executable, str(HERE / "bare_parse.py"), str(root), str(tmp / "c.txt")],
-             note="all cores, .c/.h only"),
+             check=bare_json),
     ]
     if args.warm:
         warm_argv = [sys.executable, "-m", "kannot", "check", "--root", str(root), "-q", "--format", "json",
                      "--cache-dir", str(tmp / "cache"), *arch]
-        tools.insert(1, Tool("kannot check (warm)", warm_argv, ok_codes=(0, 1), note="all cores, warm facts cache"))
-        primer = Tool("prime", warm_argv, ok_codes=(0, 1))
+        tools.insert(1, Tool("kannot check (warm)", warm_argv, ok_codes=(0, 1), check=kannot_json("all cores, warm facts cache")))
+        primer = Tool("prime", warm_argv, ok_codes=(0, 1), check=kannot_json(""))
         try:
             run_once(primer, args.timeout, tmp / "prime.out")
             print(f"  cache filled in {primer.walls[0]:.1f}s (not counted)", flush=True)
@@ -156,15 +187,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {tool.name}: run {i + 1} failed: {exc}", file=sys.stderr, flush=True)
                 break
             print(f"  {tool.name}: run {i + 1}: {tool.walls[-1]:.1f}s, {tool.rss_kb[-1] / 1024:.0f} MB", flush=True)
-        if tool.name.startswith("kannot") and tool.error is None:
-            try:
-                data = json.loads(out.read_text())
-                tool.note += f", {len(data['findings'])} findings, {len(data['errors'])} file notes"
-            except (ValueError, KeyError) as exc:
-                tool.error = f"output is not kannot JSON: {exc}"
-        if tool.name.startswith("bare") and tool.error is None:
-            tool.note += ", " + out.read_text().strip()
     shutil.rmtree(tmp, ignore_errors=True)
+    if code_stamp() != stamp0:
+        print("warning: kannot's code changed while the benchmark ran: the kannot runs used different code",
+              file=sys.stderr, flush=True)
 
     med = {t.name: statistics.median(t.walls) for t in tools if t.walls and t.error is None}
     print(f"\n{'tool':24} {'median wall':>12} {'median cpu':>11} {'peak RSS':>10}  notes")
