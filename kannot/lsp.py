@@ -403,6 +403,14 @@ class KannotServer(LanguageServer):
     # the index ------------------------------------------------------------------------------------
     async def _build(self) -> None:
         loop = asyncio.get_running_loop()
+        assert self.root is not None
+        if self.settings.root is None and not _is_kernel_tree(self.root):
+            # a home directory or an unrelated project: reading every .c/.h under it helps nobody
+            self.index_state = "failed"
+            self.window_show_message(T.ShowMessageParams(type=T.MessageType.Warning, message=(
+                f"kannot: {self.root} is not a kernel tree (no Kbuild, arch/ and include/linux/ at its top "
+                "or above); open the tree's top folder, or start the server with --root")))
+            return
         token = f"kannot-index-{os.getpid()}"
         progress = False
         caps = self.client_capabilities
@@ -717,6 +725,8 @@ class KannotServer(LanguageServer):
         word, rng = _word_at(doc.text, params.position, self.encoding)
         if not word:
             return None
+        if self.index_state == "failed":
+            return None
         if self.index_state != "ready":
             text = f"kannot: indexing the tree ({self.progress_pct}%); protection classes are shown when it is done"
             return T.Hover(contents=T.MarkupContent(kind=T.MarkupKind.Markdown, value=text), range=rng)
@@ -829,6 +839,10 @@ class KannotServer(LanguageServer):
             "pull": self.pull,
             "encoding": str(self.encoding),
         }
+
+
+def _is_kernel_tree(root: Path) -> bool:
+    return (root / "Kbuild").is_file() and (root / "arch").is_dir() and (root / "include" / "linux").is_dir()
 
 
 def _plain(method):

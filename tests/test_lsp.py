@@ -386,3 +386,21 @@ def test_results_for_a_superseded_version_are_dropped():
     server.applied_version[rel] = 3
     server._publish({rel: Published(None, [], [], "k")}, {rel: (b"", 3)})
     assert [p.version for p in sent] == [3]
+
+
+@pytest_lsp.fixture(config=config())
+async def not_a_tree(lsp_client: LanguageClient, tmp_path):
+    (tmp_path / "main.c").write_text("noinstr void f(void) { g(); }\n")
+    lsp_client.root = tmp_path
+    await lsp_client.initialize_session(init_params(tmp_path, "emacs"))
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def test_a_folder_that_is_no_kernel_tree_is_not_indexed(not_a_tree: LanguageClient):
+    await wait_until(lambda: not_a_tree.messages, 30, "a message")
+    assert "is not a kernel tree" in not_a_tree.messages[0].message
+    uri = open_doc(not_a_tree, not_a_tree.root / "main.c")
+    hover = await not_a_tree.text_document_hover_async(T.HoverParams(text_document=T.TextDocumentIdentifier(uri=uri), position=T.Position(line=0, character=14)))
+    assert hover is None
+    assert publishes(not_a_tree, uri) == []
