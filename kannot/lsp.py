@@ -313,6 +313,7 @@ class KannotServer(LanguageServer):
         f(T.TEXT_DOCUMENT_HOVER)(self.on_hover)
         f(T.TEXT_DOCUMENT_CODE_ACTION, T.CodeActionOptions(code_action_kinds=[T.CodeActionKind.QuickFix]))(self.on_code_action)
         self.command("kannot.status")(_plain(self.cmd_status))
+        self.command("kannot.why")(_plain(self.cmd_why))
 
     def on_initialize(self, params: T.InitializeParams) -> None:
         opts = params.initialization_options if isinstance(params.initialization_options, dict) else {}
@@ -748,7 +749,13 @@ class KannotServer(LanguageServer):
             lines.append(f"- `{C.describe(d.classes)}` {d.path}:{d.line}" + (f" (from `{d.generated_by}`)" if d.generated_by else ""))
         if len(resolved) > 6:
             lines.append(f"- ... {len(resolved) - 6} more definitions")
-        answer = self._why(name)
+        big = len(index.files) > WHY_FRESH_FILES
+        answer = self._why(name, compute=not big)
+        if answer is None and big:
+            lines.append("")
+            lines.append(f"Whether protected code reaches it: run the `kannot.why` command on `{name}` "
+                         f"(`kannot why {name}` in a terminal); on a whole tree it walks every protected function "
+                         "(a minute or more), so hover does not start it on its own")
         if answer is not None:
             lines.append("")
             lines.append(answer["verdict"])
@@ -760,15 +767,22 @@ class KannotServer(LanguageServer):
                 lines.append(f"- ... and {more} more (`kannot why {name}`)")
         return "\n".join(lines)
 
-    def _why(self, name: str) -> dict | None:
+    def _why(self, name: str, compute: bool = True) -> dict | None:
         from . import engine
         why = getattr(engine, "why", None)
         if why is None or self.index is None:
             return None
         got = self._why_cache.get(name)
-        if got is None:
+        if got is None and compute:
             got = self._why_cache[name] = why(self.index, name)
         return got
+
+    async def cmd_why(self, *args) -> dict | None:
+        """``kannot.why NAME``: the reverse question; later hovers on NAME show the answer."""
+        if not args or not isinstance(args[0], str) or self.index_state != "ready":
+            return None
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._worker, self._why, args[0])
 
     # code actions ---------------------------------------------------------------------------------
     async def on_code_action(self, params: T.CodeActionParams) -> list[T.CodeAction] | None:

@@ -404,3 +404,11 @@ async def test_a_folder_that_is_no_kernel_tree_is_not_indexed(not_a_tree: Langua
     hover = await not_a_tree.text_document_hover_async(T.HoverParams(text_document=T.TextDocumentIdentifier(uri=uri), position=T.Position(line=0, character=14)))
     assert hover is None
     assert publishes(not_a_tree, uri) == []
+
+
+async def test_why_command(vscode: LanguageClient):
+    uri = open_doc(vscode, MINI / "kernel/annotations.c")
+    await diagnostics_for(vscode, uri)
+    answer = await vscode.workspace_execute_command_async(T.ExecuteCommandParams(command="kannot.why", arguments=["instrumentable_work"]))
+    assert answer["verdict"].startswith("unsafe to kprobe or trace")
+    assert any(r["caller"] == "annot_leading" for r in answer["reached_from"])
