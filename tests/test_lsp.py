@@ -412,3 +412,50 @@ async def test_why_command(vscode: LanguageClient):
     answer = await vscode.workspace_execute_command_async(T.ExecuteCommandParams(command="kannot.why", arguments=["instrumentable_work"]))
     assert answer["verdict"].startswith("unsafe to kprobe or trace")
     assert any(r["caller"] == "annot_leading" for r in answer["reached_from"])
+
+
+# --tcp ------------------------------------------------------------------------------------------
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestWarning")
+def test_tcp_serves_on_loopback_only(tmp_path):
+    import json
+    import socket
+    import subprocess
+    import sys
+
+    from kannot.lsp import parse_tcp
+
+    assert parse_tcp("127.0.0.1:2087") == ("127.0.0.1", 2087)
+    assert parse_tcp("localhost:2087")[1] == 2087
+    for bad in ("0.0.0.0:2087", "192.168.1.1:2087", "2087", "localhost:port"):
+        with pytest.raises(ValueError):
+            parse_tcp(bad)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "kannot", "lsp", "--no-cache", "-j", "1", "--tcp", f"127.0.0.1:{port}"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                conn = socket.create_connection(("127.0.0.1", port), timeout=5)
+                break
+            except OSError:
+                assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read() if proc.poll() is not None else "no listener"
+                time.sleep(0.1)
+        with conn:
+            body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                               "params": {"processId": None, "rootUri": uri_of(MINI), "capabilities": {}}}).encode()
+            conn.sendall(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+            conn.settimeout(30)
+            data = b""
+            while b"\r\n\r\n" not in data or len(data.split(b"\r\n\r\n", 1)[1]) < int(data.split(b"Content-Length: ")[1].split(b"\r\n")[0]):
+                chunk = conn.recv(65536)
+                assert chunk, data
+                data += chunk
+            reply = json.loads(data.split(b"\r\n\r\n", 1)[1])
+            assert reply["id"] == 1 and reply["result"]["serverInfo"]["name"] == "kannot"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
