@@ -233,9 +233,9 @@ class Analyzer:
             add(Leaf("static_call", name, name, pos, (here,), low))  # objtool accepts these
             return states
         if not defs:
-            if name in self.index.pointer_vars:
+            if self.index.is_pointer_var(name):
                 add(Leaf("icall", None, name, pos, (here,), low))
-            elif self.index.is_function_macro(name) or name in self.index.macros:
+            elif self.index.is_function_macro(name) or self.index.has_macro(name):
                 pass  # a macro whose definition kannot keeps no body for: no call in it
             else:
                 add(Leaf("unresolved", name, name, pos, (here, Link(name, "", 0, "callee")), low))

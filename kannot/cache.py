@@ -33,7 +33,7 @@ def code_stamp() -> str:
 def _compute_stamp() -> str:
     h = hashlib.blake2b(digest_size=8)
     here = Path(__file__).resolve().parent
-    for name in ("facts.py", "cpp.py", "ir.py", "parsing.py", "cache.py"):
+    for name in ("facts.py", "catalog.py", "cpp.py", "ir.py", "parsing.py", "cache.py"):
         try:
             h.update((here / name).read_bytes())
         except OSError:

@@ -13,7 +13,7 @@ from pathlib import Path
 from . import __version__
 from .config import ConfigError, find_config, load_config
 from . import patchflow
-from .engine import Options, analyze, build_index, callees_of, why
+from .engine import WHY_FAMILIES, Options, analyze, build_index, callees_of, close_index, why
 from .report.json import format_json
 from .report.text import format_errors, format_text
 from .rules import ALL_RULES
@@ -209,7 +209,7 @@ def cmd_check(args, opts: Options) -> int:
         sys.stdout.write(format_text(result.findings, result.errors))
         if not args.quiet:
             sys.stderr.write(format_errors(result.errors))
-    if not result.index.files:
+    if not result.files_listed:
         print("kannot: error: no C files found under the root", file=sys.stderr)
         return EXIT_FATAL
     return EXIT_FINDINGS if result.findings else EXIT_CLEAN
@@ -218,9 +218,12 @@ def cmd_check(args, opts: Options) -> int:
 def cmd_callees(args, opts: Options) -> int:
     errors: list[FileError] = []
     index = build_index(opts, errors)
-    if args.function not in index.funcs:
-        raise UsageError(f"no definition of '{args.function}' in {opts.root}")
-    callees = callees_of(index, args.function)
+    try:
+        if not index.defs_named(args.function):
+            raise UsageError(f"no definition of '{args.function}' in {opts.root}")
+        callees = callees_of(index, args.function)
+    finally:
+        close_index(index)
     if args.format == "json":
         print(json.dumps({"function": args.function, "callees": callees}, indent=2))
         return EXIT_CLEAN
@@ -234,8 +237,11 @@ def cmd_callees(args, opts: Options) -> int:
 
 def cmd_why(args, opts: Options) -> int:
     errors: list[FileError] = []
-    index = build_index(opts, errors)
-    answer = why(index, args.function)
+    index = build_index(opts, errors, families=set(WHY_FAMILIES))
+    try:
+        answer = why(index, args.function)
+    finally:
+        close_index(index)
     if args.format == "json":
         print(json.dumps(answer, indent=2))
         return EXIT_CLEAN

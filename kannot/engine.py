@@ -22,7 +22,7 @@ from .config import Config
 from .kconfig import KernelConfig
 from .facts import FileFacts, extract_facts
 from .index import FuncDef, Index
-from .rules import ALL_RULES, select_codes
+from .rules import ALL_RULES, FAMILIES as FAMILY_NAMES, select_codes
 from .sources import FileError, list_sources, read_source
 
 MAX_PARSE_ERRORS_LISTED = 1
@@ -44,6 +44,7 @@ class Options:
     kconfig: "KernelConfig | None" = None  # --config FILE
     only_built: bool = False  # with kconfig: skip files the Kbuild Makefiles exclude
     notices: list[str] = field(default_factory=list)  # one-line notices for stderr (cache problems)
+    lazy: bool = True  # parse only the files the check needs (found by the catalog); False: every file
 
     def enabled_codes(self) -> set[str]:
         return select_codes((self.config.select or []) + (self.select or []), (self.config.ignore or []) + (self.ignore or []))
@@ -54,7 +55,8 @@ class Result:
     findings: list[Finding]
     errors: list[FileError]
     index: Index
-    files_analyzed: int = 0
+    files_analyzed: int = 0  # files parsed (a lazy index parses only what the check needs)
+    files_listed: int = 0  # files of the tree (or of the editor's view of it)
 
     def to_json(self) -> dict:
         return {
@@ -101,70 +103,105 @@ def _parse_notes(facts: FileFacts) -> list[str]:
     return [f"could not fully parse ({facts.parse_errors} syntax error region(s), first at line {facts.first_error_line}); functions outside them are still checked"]
 
 
+class FactsLoader:
+    """Facts of files, batch by batch: from the cache when unchanged, else parsed (in parallel
+    for big batches). One cache connection for the whole run; :meth:`close` commits."""
+
+    def __init__(self, opts: Options, errors: list[FileError]):
+        self.opts = opts
+        self.errors = errors
+        self.jobs = opts.jobs or os.cpu_count() or 1
+        self.notices: list[str] = []
+        self.cache = FactsCache.open(opts.cache_dir, self.notices) if opts.cache_dir is not None else None
+        self.total = 0  # files asked for so far (the progress bar's denominator)
+        self.done = 0
+        self.parsed = 0  # of those, read and parsed (the others came from the cache)
+        self.batches = 0
+        self._pool: ProcessPoolExecutor | None = None
+
+    def load(self, rels: list[str]) -> dict[str, FileFacts]:
+        opts = self.opts
+        cache = self.cache
+        stored = cache.lookup(rels) if cache is not None else {}
+        facts: dict[str, FileFacts] = {}
+        notes_by_file: dict[str, list[str]] = {}
+        work = []
+        self.total += len(rels)
+        for rel in rels:
+            override = opts.overrides.get(rel)
+            row = stored.get(rel)
+            if override is None and row is not None:
+                try:
+                    st = os.stat(opts.root / rel)
+                    if st.st_size == row[0] and st.st_mtime_ns == row[1]:
+                        facts[rel], notes_by_file[rel] = decode(row[3])
+                        continue
+                except (OSError, ValueError):
+                    pass
+            work.append((str(opts.root), rel, override, row[2] if row is not None and override is None else None))
+        self.done += len(rels) - len(work)
+        self.parsed += len(work)
+        self.batches += 1
+
+        def take(item):
+            rel, ff, notes, size, mtime, h, blob = item
+            self.done += 1
+            if opts.progress is not None:
+                opts.progress(self.done, self.total)
+            if ff is None and blob == b"" and rel in stored:
+                try:
+                    ff, notes = decode(stored[rel][3])  # content unchanged, only the mtime moved
+                    blob = stored[rel][3]
+                except ValueError:  # a damaged row: never trusted, the file is read again
+                    rel, ff, notes, size, mtime, h, blob = _facts_job((str(opts.root), rel, None, None))
+            if ff is not None:
+                facts[rel] = ff
+                notes_by_file[rel] = notes
+                if cache is not None and blob:
+                    cache.put(rel, size, mtime, h, blob)
+            else:
+                notes_by_file[rel] = notes
+
+        if self.jobs <= 1 or len(work) < 16:
+            for w in work:
+                take(_facts_job(w))
+        else:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(max_workers=self.jobs)
+            for item in self._pool.map(_facts_job, work, chunksize=max(1, min(32, len(work) // (4 * self.jobs)))):
+                take(item)
+        if opts.progress is not None:
+            opts.progress(self.done, self.total)
+        for rel in rels:
+            for n in notes_by_file.get(rel, []):
+                self.errors.append(FileError(rel, n))
+            if rel in facts:
+                for n in _parse_notes(facts[rel]):
+                    self.errors.append(FileError(rel, n))
+        return facts
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+        if self.cache is not None:
+            self.cache.commit(self.notices)
+            self.cache.close()
+            self.cache = None
+        self.opts.notices.extend(self.notices)  # said on stderr: the JSON must not depend on the cache's state
+        self.notices = []
+
+
 def collect_facts(opts: Options, rels: list[str], errors: list[FileError]) -> dict[str, FileFacts]:
     """Facts of ``rels``: from the cache when the file is unchanged, else parsed in parallel."""
-    jobs = opts.jobs or os.cpu_count() or 1
-    notices: list[str] = []
-    cache = FactsCache.open(opts.cache_dir, notices) if opts.cache_dir is not None else None
-    stored = cache.lookup(rels) if cache is not None else {}
-    facts: dict[str, FileFacts] = {}
-    notes_by_file: dict[str, list[str]] = {}
-    work = []
-    for rel in rels:
-        override = opts.overrides.get(rel)
-        row = stored.get(rel)
-        if override is None and row is not None:
-            try:
-                st = os.stat(opts.root / rel)
-                if st.st_size == row[0] and st.st_mtime_ns == row[1]:
-                    facts[rel], notes_by_file[rel] = decode(row[3])
-                    continue
-            except (OSError, ValueError):
-                pass
-        work.append((str(opts.root), rel, override, row[2] if row is not None and override is None else None))
-    done = len(rels) - len(work)
-
-    def take(item):
-        nonlocal done
-        rel, ff, notes, size, mtime, h, blob = item
-        done += 1
-        if opts.progress is not None:
-            opts.progress(done, len(rels))
-        if ff is None and blob == b"" and rel in stored:
-            try:
-                ff, notes = decode(stored[rel][3])  # content unchanged, only the mtime moved
-                blob = stored[rel][3]
-            except ValueError:  # a damaged row: never trusted, the file is read again
-                rel, ff, notes, size, mtime, h, blob = _facts_job((str(opts.root), rel, None, None))
-        if ff is not None:
-            facts[rel] = ff
-            notes_by_file[rel] = notes
-            if cache is not None and blob:
-                cache.put(rel, size, mtime, h, blob)
-        else:
-            notes_by_file[rel] = notes
-
-    if jobs <= 1 or len(work) < 64:
-        for w in work:
-            take(_facts_job(w))
-    else:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            for item in pool.map(_facts_job, work, chunksize=32):
-                take(item)
-    if cache is not None:
-        cache.commit(notices)
-        cache.close()
-    for rel in rels:
-        for n in notes_by_file.get(rel, []):
-            errors.append(FileError(rel, n))
-        if rel in facts:
-            for n in _parse_notes(facts[rel]):
-                errors.append(FileError(rel, n))
-    opts.notices.extend(notices)  # said on stderr: the JSON must not depend on the cache's state
-    return facts
+    loader = FactsLoader(opts, errors)
+    try:
+        return loader.load(rels)
+    finally:
+        loader.close()
 
 
-def build_index(opts: Options, errors: list[FileError]) -> Index:
+def _listed(opts: Options, errors: list[FileError]) -> list[str]:
     rels = list_sources(opts.root, opts.arch, errors)
     if opts.only_built and opts.kconfig is not None:
         from .kbuild import not_built
@@ -176,8 +213,10 @@ def build_index(opts: Options, errors: list[FileError]) -> Index:
             rels.append(rel)
     if opts.removed:
         rels = [r for r in rels if r not in opts.removed]
-    facts = collect_facts(opts, sorted(rels), errors)
+    return sorted(rels)
 
+
+def _reader(opts: Options) -> Callable[[str], bytes | None]:
     def read(rel: str) -> bytes | None:
         if rel in opts.removed:
             return None
@@ -185,8 +224,31 @@ def build_index(opts: Options, errors: list[FileError]) -> Index:
             return opts.overrides[rel]
         data, _note = read_source(opts.root, rel)
         return data
+    return read
 
-    return Index.build(opts.root, opts.arch, facts, read, opts.kconfig)
+
+WHY_FAMILIES = ("noinstr", "nokprobe", "notrace")
+
+
+def build_index(opts: Options, errors: list[FileError], families: set[str] | None = None) -> Index:
+    """The index ``opts`` asks for: lazy (only the files the check needs are parsed) by default,
+    eager (every file parsed) with ``opts.lazy`` False."""
+    rels = _listed(opts, errors)
+    if not opts.lazy:
+        facts = collect_facts(opts, rels, errors)
+        return Index.build(opts.root, opts.arch, facts, _reader(opts), opts.kconfig)
+    from .catalog import ALLOW_BIT, build_catalog, family_bits
+    from .lazy_index import LazyIndex
+
+    if families is None:
+        families = {ALL_RULES[c].family for c in opts.enabled_codes() if c in ALL_RULES}
+    catalog = build_catalog(opts.root, rels, opts.jobs or os.cpu_count() or 1, errors,
+                            family_bits(families) | ALLOW_BIT, overrides=opts.overrides)
+    loader = FactsLoader(opts, errors)
+    index = LazyIndex.create(opts.root, opts.arch, catalog, loader.load, _reader(opts), opts.kconfig)
+    index.facts_loader = loader
+    index.families = families
+    return index
 
 
 # rules --------------------------------------------------------------------------------------------
@@ -202,6 +264,18 @@ def in_paths(rel: str, paths: list[str] | None) -> bool:
 
 
 def protected_functions(index: Index, paths: list[str] | None) -> Iterable[FuncDef]:
+    from .checks import families_of
+    from .lazy_index import LazyIndex
+
+    if isinstance(index, LazyIndex):
+        # every file that can hold a protected function is loaded first; their classes are final
+        index.protected_candidates(getattr(index, "families", set(FAMILY_NAMES)))
+        names = sorted({d.name for defs in index.funcs.values() for d in defs if families_of(d) and in_paths(d.path, paths)})
+        for name in names:
+            for d in list(index.defs_named(name)):
+                if in_paths(d.path, paths):
+                    yield d
+        return
     if paths and all(p in index.files for p in paths) and hasattr(index, "defs_in"):
         # files only (the editor's open files): their definitions, without a walk of every name
         mine = {id(d) for p in paths for d in index.defs_in(p)}
@@ -281,9 +355,20 @@ def apply_suppressions(findings: list[Finding], index: Index, opts: Options, ena
 def analyze(opts: Options) -> Result:
     errors: list[FileError] = []
     index = build_index(opts, errors)
-    findings = check_index(index, opts, errors)
-    errors.sort(key=lambda e: (e.file, e.message))
-    return Result(findings, errors, index, len(index.files))
+    try:
+        findings = check_index(index, opts, errors)
+    finally:
+        close_index(index)
+    errors = sorted(set(errors), key=lambda e: (e.file, e.message))
+    catalog = getattr(index, "catalog", None)
+    return Result(findings, errors, index, len(index.files), len(catalog.files) if catalog is not None else len(index.files))
+
+
+def close_index(index: Index) -> None:
+    """Commit what a lazy index parsed to the facts cache (and stop its worker pool)."""
+    loader = getattr(index, "facts_loader", None)
+    if loader is not None:
+        loader.close()
 
 
 # queries ------------------------------------------------------------------------------------------
@@ -299,7 +384,7 @@ def callees_of(index: Index, name: str, gcc_inlined: bool = True) -> list[dict]:
     analyzer = Analyzer(index)
     checker = Checker(index, analyzer, set(ALL_RULES))
     out: list[dict] = []
-    for d in index.funcs.get(name, []):
+    for d in index.defs_named(name):
         if d.asm_section is not None:
             continue
         _callees_into(out, index, analyzer, checker, d, d, (), set(), 4 if gcc_inlined else 0)
@@ -362,25 +447,26 @@ def why(index: Index, name: str) -> dict:
     from .checks import families_of
 
     analyzer = Analyzer(index)
-    defs = [d for d in index.funcs.get(name, []) if d.asm_section is None] or index.funcs.get(name, [])
+    defs = [d for d in index.defs_named(name) if d.asm_section is None] or index.defs_named(name)
     own = sorted({C.describe(d.classes) for d in defs}) or ["unknown"]
     reached: list[dict] = []
-    for caller_name in sorted(index.funcs):
-        for d in index.funcs[caller_name]:
-            fams = families_of(d)
-            if not fams or d.name == name:
+    if getattr(index, "catalog", None) is not None:
+        index.families = set(WHY_FAMILIES)
+    for d in list(protected_functions(index, None)):
+        fams = families_of(d)
+        if not fams or d.name == name:
+            continue
+        summ = analyzer.analyze_function(d)
+        for leaf in summ.leaves:
+            names = [l.function for l in leaf.chain[1:]] + ([leaf.callee] if leaf.callee else [])
+            if name not in names:
                 continue
-            summ = analyzer.analyze_function(d)
-            for leaf in summ.leaves:
-                names = [l.function for l in leaf.chain[1:]] + ([leaf.callee] if leaf.callee else [])
-                if name not in names:
-                    continue
-                fam = fams[0]
-                if fam == "noinstr" and leaf.rel > 0:
-                    continue  # inside instrumentation_begin()/end(): instrumentation allowed
-                chain = [l.to_json() for l in leaf.chain]
-                reached.append({"caller": d.name, "family": fam, "file": d.path, "line": leaf.pos[0],
-                                "via": [n for n in names if n != name], "chain": chain})
+            fam = fams[0]
+            if fam == "noinstr" and leaf.rel > 0:
+                continue  # inside instrumentation_begin()/end(): instrumentation allowed
+            chain = [l.to_json() for l in leaf.chain]
+            reached.append({"caller": d.name, "family": fam, "file": d.path, "line": leaf.pos[0],
+                            "via": [n for n in names if n != name], "chain": chain})
     reached.sort(key=lambda r: ({"noinstr": 0, "nokprobe": 1, "notrace": 2}[r["family"]], r["file"], r["line"], r["caller"]))
     seen = set()
     unique = []

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from tree_sitter import Node
 
 from . import cpp
+from .catalog import scan_includes
 from .ir import IRBuilder, declarator_name, param_names
 from .parsing import captures, matches, parse
 
@@ -70,7 +71,6 @@ INTERESTING_PROTO_WORDS = frozenset(
     __noinstr_section __section section __attribute__ nokprobe_inline""".split()
 )
 
-_INCLUDE_RE = re.compile(rb'^[ \t]*#[ \t]*include[ \t]*([<"])([^>"\n]+)[>"]', re.M)
 _NOKPROBE_RE = re.compile(rb"\bNOKPROBE_SYMBOL\s*\(\s*([A-Za-z_]\w*)\s*\)")
 _ALLOW_RE = re.compile(rb"kannot:\s*allow\s+((?:KN\d+[\s,]*)+)([^\n]*)")
 _MACROISH_RE = re.compile(r"_*[A-Z][A-Z0-9_]*")
@@ -82,7 +82,7 @@ def extract_facts(path: str, src: bytes) -> FileFacts:
     macros, names = cpp.scan_defines(src)
     facts.macros = macros
     facts.macro_names = names
-    facts.includes = [(m.group(1).decode(), m.group(2).decode("utf-8", "replace").strip()) for m in _INCLUDE_RE.finditer(src)]
+    facts.includes = scan_includes(src)  # the catalog's own reader: lazy and eager indexes agree
     facts.allows = _allow_comments(src)
     if path.endswith((".S", ".s")):
         facts.asm_symbols = scan_asm(src)

@@ -429,18 +429,31 @@ class Index:
         out = []
         if kind == '"':
             p = posixpath.normpath(posixpath.join(posixpath.dirname(from_path), inc))
-            if p in self.files:
+            if self._exists(p):
                 return [p]
         bases = ["include", "include/uapi"] + [f"arch/{a}/include" for a in arch_dirs] + [f"arch/{a}/include/uapi" for a in arch_dirs]
         for base in bases:
             p = f"{base}/{inc}"
-            if p in self.files:
+            if self._exists(p):
                 out.append(p)
         if inc.startswith("asm/"):
             p = "include/asm-generic/" + inc[4:]
-            if p in self.files and not any("/asm/" in o for o in out if o.startswith("arch/")):
+            if self._exists(p) and not any("/asm/" in o for o in out if o.startswith("arch/")):
                 out.append(p)
         return out
+
+    def _exists(self, path: str) -> bool:
+        return path in self.files
+
+    def has_macro(self, name: str) -> bool:
+        return name in self.macros
+
+    def is_pointer_var(self, name: str) -> bool:
+        return name in self.pointer_vars
+
+    def defs_named(self, name: str) -> list[FuncDef]:
+        """Every definition of ``name`` (for queries: callees, why, hover)."""
+        return self.funcs.get(name, [])
 
     def _arch_dirs(self, from_path: str) -> list[str]:
         if from_path.startswith("arch/"):
@@ -673,6 +686,8 @@ class Index:
                     local[p.name] = local.get(p.name, frozenset()) | cl
         nokprobe = set(facts.nokprobe)
         for fn in facts.functions:
+            if self.dead(fn.condition):
+                continue
             if fn.head_macro and self.is_function_macro(fn.head_macro):
                 generated = self.expand_definer(path, fn)
                 if generated is not None:

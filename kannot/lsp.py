@@ -399,7 +399,8 @@ class KannotServer(LanguageServer):
         assert self.root is not None
         return Options(root=self.root, paths=paths, arch=self.settings.arch, select=self.settings.select,
                        ignore=self.settings.ignore, jobs=self.settings.jobs, config=self.config,
-                       overrides={rel: d.text for rel, d in self.docs.items()})
+                       overrides={rel: d.text for rel, d in self.docs.items()},
+                       lazy=False)  # the server keeps every file's facts to update them in place
 
     # the index ------------------------------------------------------------------------------------
     async def _build(self) -> None:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .checks import Finding
-from .engine import Options, analyze, build_index, check_index
+from .engine import Options, analyze, build_index, check_index, close_index
 from .index import Index
 from .patchapply import Change, PatchError, apply_patch
 from .report.checkpatch import format_checkpatch
@@ -261,7 +261,7 @@ def _cause(f: Finding, index: Index, lc: LineChanges, read) -> dict | None:
         touched = lc.touched(rel)
         if not touched:
             continue
-        for d in index.funcs.get(name, []):
+        for d in index.defs_named(name):
             if d.path != rel:
                 continue
             end = d.fact.end_line if d.fact is not None else d.line
@@ -382,7 +382,10 @@ def cmd_check(args, opts: Options) -> int:
         base_opts = _side(opts, change.before)
         errors: list[FileError] = []
         index = build_index(work_opts, errors)
-        work = check_index(index, work_opts, errors)
+        try:
+            work = check_index(index, work_opts, errors)
+        finally:
+            close_index(index)
         # A finding's fingerprint material names its file, so only files with findings in the work
         # tree can hold matching findings at the base: the base side checks just those files.
         base: list[Finding] = []
@@ -391,7 +394,10 @@ def cmd_check(args, opts: Options) -> int:
             base_opts.paths = finding_files
             base_errors: list[FileError] = []
             base_index = build_index(base_opts, base_errors)
-            base = check_index(base_index, base_opts, base_errors)
+            try:
+                base = check_index(base_index, base_opts, base_errors)
+            finally:
+                close_index(base_index)
             del base_index  # two whole-tree indexes need not live at once
         lc = line_changes(change)
         findings = new_findings(work, base, lc)

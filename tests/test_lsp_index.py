@@ -38,14 +38,14 @@ EDITS = [
 @pytest.mark.parametrize("what, rel, old, new, in_place", EDITS, ids=[e[0] for e in EDITS])
 def test_replace_file_equals_a_fresh_build(what, rel, old, new, in_place):
     text = _edit(rel, old, new)
-    base = Options(root=MINI, jobs=1)
+    base = Options(root=MINI, jobs=1, lazy=False)
     index = build_index(base, [])
     check_index(index, base, [])  # warm the lazy caches (IR, closures, generated functions)
     index.read = lambda r: text if r == rel else (MINI / r).read_bytes()
     assert index.replace_file(rel, extract_facts(rel, text)) is in_place
     if not in_place:
         return
-    fresh = build_index(Options(root=MINI, jobs=1, overrides={rel: text}), [])
+    fresh = build_index(Options(root=MINI, jobs=1, overrides={rel: text}, lazy=False), [])
     assert _findings(index, base) == _findings(fresh, base)
     assert {n: [(d.path, d.line, sorted(d.classes)) for d in ds] for n, ds in index.funcs.items() if any(d.path == rel for d in ds)} == \
         {n: [(d.path, d.line, sorted(d.classes)) for d in ds] for n, ds in fresh.funcs.items() if any(d.path == rel for d in ds)}
@@ -53,7 +53,7 @@ def test_replace_file_equals_a_fresh_build(what, rel, old, new, in_place):
 
 def test_replace_file_twice_and_back():
     rel = "kernel/plain.c"
-    base = Options(root=MINI, jobs=1)
+    base = Options(root=MINI, jobs=1, lazy=False)
     index = build_index(base, [])
     before = _findings(index, base)
     original = (MINI / rel).read_bytes()
@@ -77,13 +77,13 @@ def test_c_file_macro_edit(v2, in_place):
     use = "\nnoinstr void kannot_macro_user(void)\n{\n\tKANNOT_CALL();\n}\n"
     v1_text = (disk.replace("#include <linux/kernel.h>", "#include <linux/kernel.h>\n#define KANNOT_CALL() plain_before()", 1) + use).encode()
     v2_text = (disk.replace("#include <linux/kernel.h>", "#include <linux/kernel.h>\n" + v2, 1) + use).encode()
-    base = Options(root=MINI, jobs=1, overrides={rel: v1_text})
+    base = Options(root=MINI, jobs=1, overrides={rel: v1_text}, lazy=False)
     index = build_index(base, [])
     first = _findings(index, base)
     assert any('"callee": "plain_before"' in f and "kannot_macro_user" in f for f in first)
     index.read = lambda r: v2_text if r == rel else (MINI / r).read_bytes()
     assert index.replace_file(rel, extract_facts(rel, v2_text)) is in_place
     if in_place:
-        fresh = build_index(Options(root=MINI, jobs=1, overrides={rel: v2_text}), [])
+        fresh = build_index(Options(root=MINI, jobs=1, overrides={rel: v2_text}, lazy=False), [])
         assert _findings(index, base) == _findings(fresh, base)
         assert any('"callee": "plain_in_region"' in f and "kannot_macro_user" in f for f in _findings(index, base))

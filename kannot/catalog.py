@@ -1,0 +1,244 @@
+"""The tree's catalog: a cheap text scan of every file, so that only the files a check needs are parsed.
+
+Parsing every file of a kernel tree with tree-sitter costs minutes; a check needs only the files
+with protected functions and the files that can define what those call (through always-inline
+helpers and macros, transitively). The catalog finds both without a parser, in one pass of plain
+byte searches over each file:
+
+- ``heads``: the identifiers on lines that start in column 0 (kernel style puts every file-scope
+  declaration there: function heads, prototypes, variables, ``NOKPROBE_SYMBOL(f);``,
+  ``DEFINE_IDTENTRY_RAW(exc_int3)``, ``SYM_FUNC_START(f)``). A file can define or declare NAME only
+  if NAME is among its heads (or its ``#define`` names).
+- ``defines``: names after ``#define`` (constant-valued upper-case ones left out: nothing calls them).
+- ``includes``: the ``#include`` lines (the same lines :mod:`kannot.facts` reads), for include closures.
+- ``marks``: which protection families' words occur in the file at all (``noinstr``, ``kprobe``,
+  ``notrace``...): the files that may hold protected functions or the macros that make them.
+
+The index (:class:`kannot.index.Index` in lazy mode) asks the catalog which files to parse when it
+looks a name up, so its answers equal those of an index built from every file's facts; the
+benchmark and ``tests/test_lazy.py`` compare the two.
+"""
+from __future__ import annotations
+
+import os
+import re
+import stat
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from . import sources
+from .sources import FileError, read_source
+
+# The words whose presence makes a file a candidate for a protection family (substrings: a
+# section name ".noinstr.text" contains "noinstr", "__cpuidle" contains "cpuidle").
+FAMILY_MARKS: dict[str, tuple[bytes, ...]] = {
+    "noinstr": (b"noinstr", b"cpuidle", b".entry.text"),
+    "nokprobe": (b"kprobe", b"KPROBE"),
+    "notrace": (b"notrace", b"__exit", b"__naked", b"__preserve_most", b"instrument_function"),
+}
+ALLOW_MARK = b"kannot:"  # allow comments: KN007 must see every one
+
+# A line starting in column 0 (after a newline): where file-scope declarations begin.
+_COL0_RE = re.compile(rb"\n[A-Za-z_*][^\n]*")
+# On such lines, what can be defined or declared there (parameter names are left out: they are
+# most of a head's words and never what a lookup asks for):
+_NAME_BEFORE_PAREN_RE = re.compile(rb"([A-Za-z_]\w*)\s*\(")  # a function, a macro invocation
+_LINE_INVOCATION_RE = re.compile(rb"(?m)^[A-Za-z_]\w*\s*\(([^()\n]*)")  # MACRO(arg, arg...: its args
+_INVOCATION_ARGS_RE = re.compile(rb"(?m)^([A-Za-z_]\w*)\s*\(\s*([A-Za-z_]\w*)?\s*(?:,\s*([A-Za-z_]\w*))?")
+_POINTER_DECL_RE = re.compile(rb"\(\s*\*\s*([A-Za-z_]\w*)\s*\)")  # void (*handler)(void)
+# ``#define NAME``: lower-case names, function-like macros, and upper-case object-like ones whose
+# body starts with a name (aliases, attribute macros). Constants and include guards are left out
+# inside the regex engine: a tree has millions of register constants, nothing calls them.
+_DEFINE_TAIL = rb"define[ \t]+([a-z]\w*|[A-Z_]\w*+(?=\(|[ \t]+[A-Za-z_]))"
+_DEFINE_RE = re.compile(rb"#[ \t]*" + _DEFINE_TAIL)
+_INCLUDE_RE = re.compile(rb'#[ \t]*include[ \t]*([<"])([^>"\n]+)[>"]')
+_WORD_TABLE = bytes(c if (48 <= c <= 57 or 65 <= c <= 90 or 97 <= c <= 122 or c == 95) else 32 for c in range(256))
+# Frequent column-0 words that never name what a call looks up: left out to keep the index small.
+_STOP = frozenset(
+    """static void int struct const unsigned signed return if else long char short bool inline
+    extern enum union typedef u8 u16 u32 u64 s8 s16 s32 s64 size_t __init __exit __user __iomem
+    EXPORT_SYMBOL EXPORT_SYMBOL_GPL MODULE_LICENSE MODULE_AUTHOR MODULE_DESCRIPTION module_param
+    MODULE_PARM_DESC pr_fmt out err err_out fail done""".split()
+)
+
+
+def scan_includes(src: bytes) -> list[tuple[str, str]]:
+    """``#include`` lines: ``#`` first on its line (spaces and tabs before it allowed)."""
+    out = []
+    for m in _INCLUDE_RE.finditer(src):
+        start = m.start()
+        line_start = src.rfind(b"\n", 0, start) + 1
+        if src[line_start:start].strip(b" \t"):
+            continue  # '#include' inside a comment or string, not a directive
+        out.append((m.group(1).decode(), m.group(2).decode("utf-8", "replace").strip()))
+    return out
+
+
+@dataclass(slots=True)
+class TextFacts:
+    heads: list[str]
+    defines: list[str]
+    includes: list[tuple[str, str]]
+    invocations: list[tuple[str, str]]  # (argument, macro) of MACRO(arg, arg...) at column 0
+    marks: int  # bit i: FAMILY_MARKS' i-th family; bit 7: an allow comment
+
+
+_FAMILY_BITS = {name: 1 << i for i, name in enumerate(FAMILY_MARKS)}
+ALLOW_BIT = 1 << 7
+
+
+def family_bits(families: set[str] | list[str]) -> int:
+    bits = 0
+    for f in families:
+        bits |= _FAMILY_BITS.get(f, 0)
+    return bits
+
+
+def scan_text(src: bytes, families: int = 0xFF) -> TextFacts:
+    """The catalog entry of one file (pure: a function of its bytes)."""
+    lines = _COL0_RE.findall(b"\n" + src)
+    col0 = b"".join(lines)
+    words = _NAME_BEFORE_PAREN_RE.findall(col0)
+    invocations = []
+    for m in _INVOCATION_ARGS_RE.finditer(col0):
+        for arg in (m.group(2), m.group(3)):
+            if arg:
+                invocations.append((arg.decode("latin-1"), m.group(1).decode("latin-1")))
+    words += b" ".join(_LINE_INVOCATION_RE.findall(col0)).translate(_WORD_TABLE).split()
+    words += _POINTER_DECL_RE.findall(col0)
+    # before a line's first '(': the head's words (types, annotations such as a learned
+    # `__entry_section`, the name); a line without one: variables, types
+    words += b" ".join(l.split(b"(", 1)[0] for l in lines).translate(_WORD_TABLE).split()
+    heads = [w for w in {w.decode("latin-1") for w in set(words)} if not w[0].isdigit() and w not in _STOP]
+    defines = [n.decode() for n in _DEFINE_RE.findall(src)]
+    marks = 0
+    for fam, words in FAMILY_MARKS.items():
+        if _FAMILY_BITS[fam] & families and any(w in src for w in words):
+            marks |= _FAMILY_BITS[fam]
+    if ALLOW_MARK in src:
+        marks |= ALLOW_BIT
+    return TextFacts(heads, defines, scan_includes(src) if b"include" in src else [], sorted(set(invocations)), marks)
+
+
+def _read(root: str, rel: str) -> tuple[bytes | None, str | None]:
+    """Plain files the quick way (one open); anything odd through :func:`read_source`'s checks."""
+    try:
+        fd = os.open(os.path.join(root, rel), os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return read_source(Path(root), rel)  # symlinks, vanished, unreadable: said precisely there
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > sources.MAX_FILE_BYTES:
+            return read_source(Path(root), rel)
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            data = f.read()
+    except OSError:
+        return read_source(Path(root), rel)
+    finally:
+        os.close(fd)
+    if b"\0" in data:
+        return read_source(Path(root), rel)
+    return data, None
+
+
+def _scan_job(args: tuple[str, str, int]) -> tuple[str, TextFacts | None, str | None]:
+    root, rel, families = args
+    data, note = _read(root, rel)
+    if data is None:
+        return rel, None, note
+    try:
+        return rel, scan_text(data, families), note
+    except Exception as exc:  # the per-file boundary
+        return rel, None, f"internal error while scanning: {type(exc).__name__}: {exc}"
+
+
+@dataclass
+class Catalog:
+    """Every listed file's text facts, indexed by name."""
+
+    files: list[str]  # sorted: the order an eager index walks them in
+    rank: dict[str, int] = field(default_factory=dict)
+    includes: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    heads_index: dict[str, list[int]] = field(default_factory=dict)
+    defines_index: dict[str, list[int]] = field(default_factory=dict)
+    invocations_index: dict[str, list[tuple[int, str]]] = field(default_factory=dict)  # arg -> (rank, macro)
+    marks: dict[int, int] = field(default_factory=dict)  # rank -> bits, only files with marks
+    unreadable: set[str] = field(default_factory=set)
+
+    def add(self, rel: str, tf: TextFacts) -> None:
+        i = self.rank[rel]
+        self.includes[rel] = tf.includes
+        for w in tf.heads:
+            lst = self.heads_index.get(w)
+            if lst is None:
+                self.heads_index[w] = [i]
+            else:
+                lst.append(i)
+        for w in tf.defines:
+            lst = self.defines_index.get(w)
+            if lst is None:
+                self.defines_index[w] = [i]
+            elif lst[-1] != i:
+                lst.append(i)
+        for arg, macro in tf.invocations:
+            self.invocations_index.setdefault(arg, []).append((i, macro))
+        if tf.marks:
+            self.marks[i] = tf.marks
+
+    def heads_of(self, name: str) -> list[str]:
+        """Files that may define or declare ``name`` at file scope."""
+        return [self.files[i] for i in self.heads_index.get(name, ())]
+
+    def definers_of(self, name: str) -> list[str]:
+        """Files that may ``#define name``."""
+        return [self.files[i] for i in self.defines_index.get(name, ())]
+
+    def invokers_of(self, arg: str) -> list[tuple[str, str]]:
+        """(file, macro) of the file-scope ``MACRO(arg, ...)`` / ``MACRO(x, arg, ...)`` lines."""
+        return [(self.files[i], macro) for i, macro in self.invocations_index.get(arg, ())]
+
+    def marked(self, bits: int) -> list[str]:
+        return [self.files[i] for i, m in sorted(self.marks.items()) if m & bits]
+
+    def defined_names(self) -> set[str]:
+        return set(self.defines_index)
+
+
+def build_catalog(root: Path, rels: list[str], jobs: int, errors: list[FileError], families: int = 0xFF,
+                  progress: Callable[[int, int], None] | None = None, overrides: dict[str, bytes] | None = None) -> Catalog:
+    """Scan every file of ``rels`` (sorted) in parallel; unreadable ones become ``errors``.
+    ``families``: the :func:`family_bits` whose marks to look for (each costs a search per file)."""
+    cat = Catalog(files=list(rels))
+    cat.rank = {r: i for i, r in enumerate(cat.files)}
+    overrides = overrides or {}
+    work = [(str(root), r, families) for r in cat.files if r not in overrides]
+    done = 0
+
+    def take(item) -> None:
+        nonlocal done
+        rel, tf, note = item
+        done += 1
+        if progress is not None and done % 256 == 0:
+            progress(done, len(work))
+        if note:
+            errors.append(FileError(rel, note))
+        if tf is None:
+            cat.unreadable.add(rel)
+            return
+        cat.add(rel, tf)
+
+    for rel in sorted(overrides):  # an editor's unsaved buffer, not the disk
+        if rel in cat.rank:
+            cat.add(rel, scan_text(overrides[rel].replace(b"\0", b" "), families))
+    if jobs <= 1 or len(work) < 256:
+        for w in work:
+            take(_scan_job(w))
+    else:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            for item in pool.map(_scan_job, work, chunksize=128):
+                take(item)
+    if progress is not None:
+        progress(len(work), len(work))
+    return cat

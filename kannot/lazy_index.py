@@ -1,0 +1,376 @@
+"""The lazy index: the same answers as :class:`~kannot.index.Index`, parsing only what is asked for.
+
+An eager :class:`Index` is built from the facts of every file of the tree. This one starts empty
+with the tree's :class:`~kannot.catalog.Catalog` and, whenever a lookup needs a name, parses the
+files the catalog says may define it (``heads_of``: functions, prototypes, pointer variables,
+``NOKPROBE_SYMBOL()``s, file-scope invocations; ``definers_of``: macros). Every list is kept in
+the eager index's order (file order, then order in the file), so resolution picks the same
+candidates. What the eager index learns from all files at once is done per name here:
+- prototype classes (gcc merges attributes across declarations) and ``NOKPROBE_SYMBOL()``s in
+  other files are applied when a name is first looked up (:meth:`_finish`);
+- the protected functions are found from the files whose text has a protection family's words
+  (the catalog's marks), plus the users of macros that expand to those words (learned here).
+"""
+from __future__ import annotations
+
+import bisect
+import re
+from pathlib import Path
+from typing import Callable, Iterable
+
+from . import classes as C
+from . import cpp
+from .catalog import Catalog
+from .facts import FileFacts
+from .index import _IDENT_RE, FuncDef, Index, MacroRef
+
+Loader = Callable[[list[str]], dict[str, FileFacts]]
+_WORD_RE = re.compile(r"[A-Za-z_]\w*")
+# The words that make a function protected, per family, as they appear in a macro body.
+BASE_WORDS = {
+    "noinstr": {"noinstr", "__cpuidle", "cpuidle"},
+    "nokprobe": {"__kprobes", "NOKPROBE_SYMBOL", "kprobes"},
+    "notrace": {"notrace", "__exit", "__naked", "__preserve_most", "no_instrument_function", "__no_instrument_function__"},
+}
+_GENERATED = 1  # order class of definitions made later by generate_for (after every built one)
+
+
+class LazyIndex(Index):
+    """An :class:`Index` whose files are parsed on demand (see the module docstring)."""
+
+    @classmethod
+    def create(cls, root: Path, arch: str | None, catalog: Catalog, loader: Loader,
+               read: Callable[[str], bytes | None], kconfig=None) -> "LazyIndex":
+        idx = cls(root=root, arch=arch, files={}, read=read, kconfig=kconfig)
+        idx.catalog = catalog
+        idx.loader = loader
+        idx._defined_names = catalog.defined_names()
+        idx._file_set = set(catalog.files)
+        idx._heads_done: set[str] = set()
+        idx._defines_done: set[str] = set()
+        idx._finished: set[str] = set()
+        idx._nokprobe_files: dict[str, set[str]] = {}
+        idx._pending: list[str] = []
+        idx._gen_seq = 0
+        idx._protected_words: set[str] = set()
+        return idx
+
+    # loading ------------------------------------------------------------------------------------
+    def ensure_files(self, rels: Iterable[str]) -> None:
+        new = sorted({r for r in rels if r not in self.files and r not in self.catalog.unreadable})
+        if not new:
+            return
+        for r in new:
+            self.files[r] = _PLACEHOLDER  # claimed: a nested lookup does not load it twice
+        got = self.loader(new)
+        for r in new:
+            facts = got.get(r)
+            if facts is None:
+                self.files.pop(r, None)
+                self.catalog.unreadable.add(r)
+                continue
+            self._register(r, facts)
+        self._pending.extend(r for r in new if r in self.files)
+        self._drain()
+
+    def load_all(self) -> None:
+        """Every file of the catalog (the eager index's view; for comparisons)."""
+        self.ensure_files(self.catalog.files)
+
+    def _need_heads(self, name: str) -> None:
+        if name not in self._heads_done:
+            self._heads_done.add(name)
+            self.ensure_files(self.catalog.heads_of(name))
+
+    def _need_defines(self, name: str) -> None:
+        if name not in self._defines_done:
+            self._defines_done.add(name)
+            self.ensure_files(self.catalog.definers_of(name))
+
+    def _rank(self, path: str) -> int:
+        return self.catalog.rank.get(path, len(self.catalog.files))
+
+    def _register(self, path: str, facts: FileFacts) -> None:
+        """What Index.build takes from a file before any definition is made."""
+        self.files[path] = facts
+        rank = self._rank(path)
+        for i, m in enumerate(facts.macros):
+            if self.dead(m.condition):
+                continue
+            ref = MacroRef(m.name, path, m)
+            ref._order = (rank, i)
+            _insert(self.macros.setdefault(m.name, []), ref)
+            self._alias.pop(m.name, None)
+            self.__dict__.get("_may_define", {}).pop(m.name, None)
+        self.macro_names.update(facts.macro_names)
+        self.pointer_vars.update(facts.pointer_vars)
+        if path.startswith("include/") or "/include/" in path:
+            for p in facts.prototypes:
+                cl = self.classes_of(p.words) - {C.STATIC, C.INLINE, C.ALWAYS_INLINE}
+                if cl:
+                    self.proto_classes[p.name] = self.proto_classes.get(p.name, frozenset()) | cl
+                    self._finished.discard(p.name)
+        for i, inv in enumerate(facts.invocations):
+            for arg in cpp.split_args(inv[1])[:2]:
+                if _IDENT_RE.fullmatch(arg):
+                    lst = self._invocations_by_arg.setdefault(arg, [])
+                    bisect.insort(lst, (path, inv), key=lambda item, self=self: (self._rank(item[0]), item[1][2], item[1][3]))
+        for name in facts.nokprobe:
+            self._nokprobe_files.setdefault(name, set()).add(path)
+            self._finished.discard(name)
+
+    def _drain(self) -> None:
+        while self._pending:
+            path = self._pending.pop(0)
+            facts = self.files.get(path)
+            if facts is None or facts is _PLACEHOLDER:
+                continue
+            rank = self._rank(path)
+            seq = [0]
+
+            def add(d: FuncDef, rank=rank, seq=seq) -> None:
+                d._order = (0, rank, seq[0])
+                seq[0] += 1
+                self._add(d)
+
+            self._add_file_defs(path, facts, add)
+
+    def _add(self, d: FuncDef) -> None:
+        if not hasattr(d, "_order"):
+            self._gen_seq += 1
+            d._order = (_GENERATED, self._gen_seq, 0)
+        _insert(self.funcs.setdefault(d.name, []), d)
+        self._finished.discard(d.name)
+        by_path = self.__dict__.get("_by_path")
+        if by_path is not None:
+            by_path.setdefault(d.path, []).append(d)
+
+    def _finish(self, name: str) -> None:
+        """Prototype classes and NOKPROBE_SYMBOL()s elsewhere, as Index.build applies them."""
+        self._need_heads(name)
+        if name in self._finished:
+            return
+        self._finished.add(name)
+        defs = self.funcs.get(name)
+        if not defs:
+            return
+        proto = self.proto_classes.get(name, frozenset())
+        built = [d for d in defs if d._order[0] == 0]
+        elsewhere = any(not any(d.path == q for d in built) for q in self._nokprobe_files.get(name, ()))
+        for d in defs:
+            if d.asm_section is not None:
+                continue
+            cl = d.classes | proto if d.generated_by is not None or d.fact is not None else d.classes
+            if elsewhere and d._order[0] == 0 and built:
+                cl |= {C.NOKPROBE}
+            d.classes = cl
+
+    # lookups: each makes sure the files that can answer are loaded -----------------------------
+    def funcs_for(self, name: str, ctx: str, arches: tuple[str, ...] | None = None) -> list[FuncDef]:
+        self._finish(name)
+        if not self.funcs.get(name):
+            self._prepare_generate(name)
+        return super().funcs_for(name, ctx, arches)
+
+    def defs_named(self, name: str) -> list[FuncDef]:
+        self._finish(name)
+        if not self.funcs.get(name):
+            self._prepare_generate(name)
+            self.generate_for(name)
+            self._finish_generated(name)
+        return self.funcs.get(name, [])
+
+    def _prepare_generate(self, name: str) -> None:
+        if name in self._tried:
+            return
+        for key in _generate_keys(name):
+            # only invocations of macros that can define a function matter (not MODULE_DEVICE_TABLE(of, ...))
+            files = sorted({p for p, macro in self.catalog.invokers_of(key) if p not in self.files and self._may_generate(macro)})
+            self.ensure_files(files)
+
+    def _may_generate(self, macro: str) -> bool:
+        refs = self.macros_for(macro, "")
+        alias = [r for r in refs if not r.macro.function_like and _IDENT_RE.fullmatch(r.macro.body)]
+        if alias and alias[0].macro.body != macro:
+            return self._may_generate(alias[0].macro.body) if alias[0].macro.body not in self.__dict__.setdefault("_gen_seen", set()) else True
+        return self.may_define(macro)
+
+    def generate_for(self, name: str) -> None:
+        self._prepare_generate(name)
+        super().generate_for(name)
+
+    def _finish_generated(self, name: str) -> None:
+        self._finished.discard(name)
+        self._finish(name)
+
+    def macros_for(self, name: str, ctx: str, arches: tuple[str, ...] | None = None) -> list[MacroRef]:
+        if name not in self._defines_done:
+            near = self._near_macros(name, ctx, arches)
+            if near is not None:
+                return near
+            self._need_defines(name)
+        return super().macros_for(name, ctx, arches)
+
+    def _near_macros(self, name: str, ctx: str, arches) -> list[MacroRef] | None:
+        """For a macro many files define (``pr_fmt``): when the file itself or the headers it
+        includes define it, the eager index answers with those, whatever the other files hold;
+        None when that shortcut does not decide."""
+        paths = self.catalog.definers_of(name)
+        if len(paths) <= 4:
+            return None
+        if any(p.startswith("include/asm-generic/") for p in paths) and any(p.startswith("arch/") for p in paths):
+            return None  # _prefer_arch looks at every definition
+        self.ensure_files([ctx])
+        same = [r for r in self.macros.get(name, ()) if r.path == ctx]
+        if same:
+            return same
+        closure = self.include_closure(ctx, arches)
+        near = [p for p in paths if p in closure]
+        if not near or not all(p.endswith(".h") for p in near):
+            return None
+        self.ensure_files(near)
+        refs = [r for r in self.macros.get(name, ()) if r.path in closure]
+        return refs or None
+
+    def has_macro(self, name: str) -> bool:
+        return self._any_definer(name, lambda: name in self.macros)
+
+    def is_pointer_var(self, name: str) -> bool:
+        self._need_heads(name)
+        return name in self.pointer_vars
+
+    def is_function_macro(self, name: str) -> bool:
+        return self._any_definer(name, lambda: Index.is_function_macro(self, name))
+
+    def _any_definer(self, name: str, test: Callable[[], bool]) -> bool:
+        """A yes/no that any one file can make true: load the definers a few at a time."""
+        if name in self._defines_done or test():
+            return test()
+        paths = [p for p in self.catalog.definers_of(name) if p not in self.files]
+        for i in range(0, len(paths), 4):
+            self.ensure_files(paths[i : i + 4])
+            if test():
+                return True
+        self._defines_done.add(name)
+        return test()
+
+    def alias_classes(self, word: str) -> frozenset[str] | None:
+        if word not in self._alias:
+            self._need_defines(word)
+        return super().alias_classes(word)
+
+    def may_define(self, name: str, depth: int = 0) -> bool:
+        self._need_defines(name)
+        return super().may_define(name, depth)
+
+    def _all_arches(self) -> list[str]:
+        if not hasattr(self, "_arches"):
+            self._arches = sorted({p.split("/")[1] for p in self.catalog.files if p.startswith("arch/") and p.count("/") >= 2})
+        return self._arches
+
+    def include_closure(self, path: str, arches: tuple[str, ...] | None = None) -> frozenset[str]:
+        if arches is None or path.startswith("arch/"):
+            arches = tuple(self._arch_dirs(path))
+        key = (path, arches)
+        got = self._closure.get(key)
+        if got is not None:
+            return got
+        seen = {path}
+        todo = [path]
+        while todo:
+            cur = todo.pop()
+            for kind, inc in self._includes_of(cur):
+                for target in self.resolve_include(cur, kind, inc, list(arches)):
+                    if target not in seen:
+                        seen.add(target)
+                        todo.append(target)
+        result = frozenset(seen)
+        self._closure[key] = result
+        return result
+
+    def _includes_of(self, path: str) -> list[tuple[str, str]]:
+        facts = self.files.get(path)
+        if facts is not None and facts is not _PLACEHOLDER:
+            return facts.includes  # an editor's unsaved buffer may differ from the disk
+        return self.catalog.includes.get(path, [])
+
+    def _exists(self, path: str) -> bool:
+        return path in self._file_set or path in self.files
+
+    # the protected functions ---------------------------------------------------------------------
+    def protected_candidates(self, families: set[str]) -> None:
+        """Load every file that may define a protected function of ``families``: the files with
+        the families' words, then the users of macros whose bodies carry those words (learned
+        from the loaded macros until nothing new appears), then prototypes and NOKPROBE_SYMBOL()s
+        naming functions defined elsewhere."""
+        from .catalog import family_bits
+
+        bits = family_bits(families)
+        words = set().union(*(BASE_WORDS.get(f, set()) for f in families)) if families else set()
+        self.ensure_files(self.catalog.marked(bits))
+        learned: set[str] = set(words)
+        seen_macros: set[int] = set()
+        while True:
+            new: set[str] = set()
+            for refs in list(self.macros.values()):
+                for ref in refs:
+                    if id(ref) in seen_macros:
+                        continue
+                    seen_macros.add(id(ref))
+                    body = ref.macro.body
+                    if ref.name not in learned and any(w in learned for w in _WORD_RE.findall(body)):
+                        new.add(ref.name)
+            if not new:
+                break
+            learned |= new
+            for w in sorted(new):
+                self._need_heads(w)
+        self._protected_words = learned
+        # prototypes carrying a protection, NOKPROBE_SYMBOL()s: their names' definitions
+        names = set()
+        for path, facts in list(self.files.items()):
+            if facts is _PLACEHOLDER:
+                continue
+            names.update(facts.nokprobe)
+            if path.startswith("include/") or "/include/" in path:
+                names.update(p.name for p in facts.prototypes if p.name in self.proto_classes)
+        for n in sorted(names):
+            self._finish(n)
+        if self.__dict__.get("_kn007_files") is None:
+            from .catalog import ALLOW_BIT
+            self.ensure_files(self.catalog.marked(ALLOW_BIT))
+
+    def prefetch(self, names: Iterable[str]) -> None:
+        """Parse at once (in parallel) the files that may define ``names``: an optimisation only,
+        lookups load whatever is still missing."""
+        want: set[str] = set()
+        for n in names:
+            if n not in self._heads_done:
+                want.update(self.catalog.heads_of(n))
+            if n not in self._defines_done:
+                want.update(self.catalog.definers_of(n))
+        self.ensure_files(want)
+
+
+class _Placeholder(FileFacts):
+    pass
+
+
+_PLACEHOLDER = _Placeholder(path="")
+
+
+def _insert(lst: list, item) -> None:
+    """Keep ``lst`` in the eager index's order (``_order``): appends unless it belongs earlier."""
+    if not lst or lst[-1]._order <= item._order:
+        lst.append(item)
+    else:
+        bisect.insort(lst, item, key=lambda x: x._order)
+
+
+def _generate_keys(name: str) -> set[str]:
+    parts = name.split("_")
+    keys = {name}
+    for i in range(len(parts)):
+        for j in range(i + 1, len(parts) + 1):
+            keys.add("_".join(parts[i:j]))
+    return {k for k in keys if k}

@@ -1,0 +1,80 @@
+"""The lazy index (parse only what the check needs) answers exactly as the eager one (parse all).
+
+Every fixture tree, every rule family, whole tree and single files: the findings JSON, the
+``why`` answers and the ``callees`` lists must be identical, while the lazy run parses fewer files.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import FIXTURES
+from kannot.catalog import scan_text
+from kannot.engine import Options, analyze, build_index, callees_of, close_index, why, WHY_FAMILIES
+
+TREES = sorted(p for p in FIXTURES.iterdir() if p.is_dir() and (p / "include").is_dir())
+EXAMPLE = Path(__file__).parent.parent / "examples" / "kernel-mini"
+
+
+def _run(root: Path, lazy: bool, **kw) -> tuple[str, int]:
+    result = analyze(Options(root=root, jobs=1, lazy=lazy, **kw))
+    doc = {"findings": [f.to_json() for f in result.findings]}
+    return json.dumps(doc, sort_keys=True, indent=1), result.files_analyzed
+
+
+@pytest.mark.parametrize("root", TREES + [EXAMPLE], ids=lambda p: p.name)
+@pytest.mark.parametrize("select", [None, ["ALL"]], ids=["default", "all-rules"])
+def test_lazy_findings_equal_eager(root, select):
+    eager, n_eager = _run(root, False, select=select)
+    lazy, n_lazy = _run(root, True, select=select)
+    assert lazy == eager
+    assert n_lazy <= n_eager
+
+
+@pytest.mark.parametrize("root", TREES + [EXAMPLE], ids=lambda p: p.name)
+def test_lazy_equal_eager_per_file(root):
+    files = sorted(str(p.relative_to(root)) for p in root.rglob("*.c"))
+    for rel in files:
+        eager, _ = _run(root, False, paths=[rel], select=["ALL"])
+        lazy, _ = _run(root, True, paths=[rel], select=["ALL"])
+        assert lazy == eager, rel
+
+
+def _names(root: Path) -> list[str]:
+    index = build_index(Options(root=root, jobs=1, lazy=False), [])
+    return sorted(n for n, defs in index.funcs.items() if any(d.asm_section is None for d in defs))
+
+
+@pytest.mark.parametrize("root", [FIXTURES / "mini", EXAMPLE], ids=lambda p: p.name)
+def test_lazy_why_and_callees_equal_eager(root):
+    for name in _names(root)[:60]:
+        answers = []
+        for lazy in (False, True):
+            index = build_index(Options(root=root, jobs=1, lazy=lazy), [], families=set(WHY_FAMILIES))
+            try:
+                answers.append((json.dumps(why(index, name), sort_keys=True), json.dumps(callees_of(index, name), sort_keys=True)))
+            finally:
+                close_index(index)
+        assert answers[0] == answers[1], name
+
+
+def test_lazy_parses_only_what_the_check_needs():
+    # mini has plain files with nothing protected in them and nothing a protected function calls
+    _, n_eager = _run(FIXTURES / "mini", False)
+    _, n_lazy = _run(FIXTURES / "mini", True, paths=["kernel/regions.c"])
+    assert n_lazy < n_eager
+
+
+def test_catalog_heads_keep_definitions_not_parameters():
+    src = (b"static noinstr void exc_thing(struct pt_regs *regs, int trapnr)\n{\n\tcall_it(regs);\n}\n"
+           b"DEFINE_IDTENTRY_RAW(exc_int3)\n{\n}\nNOKPROBE_SYMBOL(do_int3);\n"
+           b"static void (*handler)(int irq);\nstatic fn_t table_fn;\n"
+           b"#define arch_feature 1\n#define LOUD_CONST 0x10\n#define CALLER(x) callee(x)\n")
+    tf = scan_text(src)
+    for name in ("exc_thing", "noinstr", "DEFINE_IDTENTRY_RAW", "exc_int3", "do_int3", "handler", "table_fn"):
+        assert name in tf.heads, name
+    for name in ("regs", "trapnr", "call_it", "irq"):
+        assert name not in tf.heads, name
+    assert "arch_feature" in tf.defines and "CALLER" in tf.defines and "LOUD_CONST" not in tf.defines
