@@ -123,6 +123,8 @@ class FactsCache:
                     "CREATE TABLE IF NOT EXISTS facts (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER,"
                     " hash TEXT, blob BLOB)"
                 )
+                conn.execute("CREATE TABLE IF NOT EXISTS blobs (key TEXT PRIMARY KEY, blob BLOB)")
+                conn.execute("CREATE TABLE IF NOT EXISTS texts (path TEXT PRIMARY KEY, blob BLOB)")
                 stamp = code_stamp()
                 row = conn.execute("SELECT value FROM meta WHERE key='stamp'").fetchone()
                 if row is None:
@@ -133,6 +135,8 @@ class FactsCache:
                     notices.append(f"cache {path}: written by kannot {row[0]}, rebuilding it")
                     conn.execute("BEGIN IMMEDIATE")
                     conn.execute("DELETE FROM facts")
+                    conn.execute("DELETE FROM blobs")
+                    conn.execute("DELETE FROM texts")
                     conn.execute("INSERT OR REPLACE INTO meta VALUES ('stamp', ?)", (stamp,))
                     conn.execute("COMMIT")
                 conn.execute("PRAGMA quick_check").fetchone()
@@ -150,14 +154,63 @@ class FactsCache:
         """Stored (size, mtime_ns, hash, blob) for ``rels``."""
         out: dict[str, tuple[int, int, str, bytes]] = {}
         try:
-            cur = self.conn.execute("SELECT path, size, mtime_ns, hash, blob FROM facts")
-            wanted = set(rels)
-            for path, size, mtime, h, blob in cur:
-                if path in wanted:
+            if len(rels) > 2000:  # most of the table: one scan beats many lookups
+                cur = self.conn.execute("SELECT path, size, mtime_ns, hash, blob FROM facts")
+                wanted = set(rels)
+                for path, size, mtime, h, blob in cur:
+                    if path in wanted:
+                        out[path] = (size, mtime, h, blob)
+                return out
+            for i in range(0, len(rels), 500):
+                chunk = rels[i : i + 500]
+                marks = ",".join("?" * len(chunk))
+                for path, size, mtime, h, blob in self.conn.execute(
+                        f"SELECT path, size, mtime_ns, hash, blob FROM facts WHERE path IN ({marks})", chunk):
                     out[path] = (size, mtime, h, blob)
         except sqlite3.DatabaseError:
             return {}
         return out
+
+    def get_blob(self, key: str) -> bytes | None:
+        """A whole-tree blob (the catalog), or None."""
+        try:
+            row = self.conn.execute("SELECT blob FROM blobs WHERE key=?", (key,)).fetchone()
+        except sqlite3.DatabaseError:
+            return None
+        return row[0] if row is not None else None
+
+    def get_texts(self, rels: list[str]) -> dict[str, bytes]:
+        """The catalog's stored per-file entries."""
+        out: dict[str, bytes] = {}
+        try:
+            if len(rels) > 2000:
+                wanted = set(rels)
+                for path, blob in self.conn.execute("SELECT path, blob FROM texts"):
+                    if path in wanted:
+                        out[path] = blob
+                return out
+            for i in range(0, len(rels), 500):
+                chunk = rels[i : i + 500]
+                q = f"SELECT path, blob FROM texts WHERE path IN ({','.join('?' * len(chunk))})"
+                out.update(self.conn.execute(q, chunk).fetchall())
+        except sqlite3.DatabaseError:
+            return {}
+        return out
+
+    def put_catalog(self, key: str, blob: bytes, texts: list[tuple[str, bytes]], notices: list[str]) -> None:
+        """The index blob and the per-file entries it was built from, in one transaction: a
+        killed run leaves both old or both new (a mix would take the wrong names out)."""
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.execute("INSERT OR REPLACE INTO blobs VALUES (?, ?)", (key, blob))
+            self.conn.executemany("INSERT OR REPLACE INTO texts VALUES (?, ?)", texts)
+            self.conn.execute("COMMIT")
+        except (sqlite3.DatabaseError, OSError) as exc:
+            try:
+                self.conn.execute("ROLLBACK")
+            except sqlite3.DatabaseError:
+                pass
+            notices.append(f"cache {self.path}: could not be written ({exc}); results are unaffected")
 
     def put(self, rel: str, size: int, mtime_ns: int, h: str, blob: bytes) -> None:
         self._pending.append((rel, size, mtime_ns, h, blob))

@@ -237,14 +237,14 @@ def build_index(opts: Options, errors: list[FileError], families: set[str] | Non
     if not opts.lazy:
         facts = collect_facts(opts, rels, errors)
         return Index.build(opts.root, opts.arch, facts, _reader(opts), opts.kconfig)
-    from .catalog import ALLOW_BIT, build_catalog, family_bits
+    from .catalog import load_or_build
     from .lazy_index import LazyIndex
 
     if families is None:
         families = {ALL_RULES[c].family for c in opts.enabled_codes() if c in ALL_RULES}
-    catalog = build_catalog(opts.root, rels, opts.jobs or os.cpu_count() or 1, errors,
-                            family_bits(families) | ALLOW_BIT, overrides=opts.overrides)
     loader = FactsLoader(opts, errors)
+    catalog = load_or_build(opts.root, rels, opts.jobs or os.cpu_count() or 1, errors, loader.cache,
+                            loader.notices, overrides=opts.overrides)
     index = LazyIndex.create(opts.root, opts.arch, catalog, loader.load, _reader(opts), opts.kconfig)
     index.facts_loader = loader
     index.families = families
@@ -270,7 +270,9 @@ def protected_functions(index: Index, paths: list[str] | None) -> Iterable[FuncD
     if isinstance(index, LazyIndex):
         # every file that can hold a protected function is loaded first; their classes are final
         index.protected_candidates(getattr(index, "families", set(FAMILY_NAMES)))
-        names = sorted({d.name for defs in index.funcs.values() for d in defs if families_of(d) and in_paths(d.path, paths)})
+        protected = [d for defs in index.funcs.values() for d in defs if families_of(d) and in_paths(d.path, paths)]
+        index.prefetch(protected)
+        names = sorted({d.name for d in protected})
         for name in names:
             for d in list(index.defs_named(name)):
                 if in_paths(d.path, paths):

@@ -32,6 +32,8 @@ BASE_WORDS = {
     "nokprobe": {"__kprobes", "NOKPROBE_SYMBOL", "kprobes"},
     "notrace": {"notrace", "__exit", "__naked", "__preserve_most", "no_instrument_function", "__no_instrument_function__"},
 }
+_CALLED_RE = re.compile(rb"([A-Za-z_]\w*)\s*\(")
+PREFETCH_MAX_FILES = 24
 _GENERATED = 1  # order class of definitions made later by generate_for (after every built one)
 
 
@@ -52,12 +54,16 @@ class LazyIndex(Index):
         idx._nokprobe_files: dict[str, set[str]] = {}
         idx._pending: list[str] = []
         idx._gen_seq = 0
+        idx._prepared: set[str] = set()
         idx._protected_words: set[str] = set()
         return idx
 
     # loading ------------------------------------------------------------------------------------
     def ensure_files(self, rels: Iterable[str]) -> None:
-        new = sorted({r for r in rels if r not in self.files and r not in self.catalog.unreadable})
+        files = self.files
+        if isinstance(rels, list) and all(r in files for r in rels):
+            return
+        new = sorted({r for r in rels if r not in files and r not in self.catalog.unreadable})
         if not new:
             return
         for r in new:
@@ -181,8 +187,9 @@ class LazyIndex(Index):
         return self.funcs.get(name, [])
 
     def _prepare_generate(self, name: str) -> None:
-        if name in self._tried:
+        if name in self._tried or name in self._prepared:
             return
+        self._prepared.add(name)
         for key in _generate_keys(name):
             # only invocations of macros that can define a function matter (not MODULE_DEVICE_TABLE(of, ...))
             files = sorted({p for p, macro in self.catalog.invokers_of(key) if p not in self.files and self._may_generate(macro)})
@@ -292,7 +299,7 @@ class LazyIndex(Index):
         facts = self.files.get(path)
         if facts is not None and facts is not _PLACEHOLDER:
             return facts.includes  # an editor's unsaved buffer may differ from the disk
-        return self.catalog.includes.get(path, [])
+        return self.catalog.includes_of(path)
 
     def _exists(self, path: str) -> bool:
         return path in self._file_set or path in self.files
@@ -340,16 +347,38 @@ class LazyIndex(Index):
             from .catalog import ALLOW_BIT
             self.ensure_files(self.catalog.marked(ALLOW_BIT))
 
-    def prefetch(self, names: Iterable[str]) -> None:
-        """Parse at once (in parallel) the files that may define ``names``: an optimisation only,
-        lookups load whatever is still missing."""
-        want: set[str] = set()
-        for n in names:
-            if n not in self._heads_done:
-                want.update(self.catalog.heads_of(n))
-            if n not in self._defines_done:
-                want.update(self.catalog.definers_of(n))
-        self.ensure_files(want)
+    def prefetch(self, defs: Iterable[FuncDef], rounds: int = 3) -> None:
+        """Parse at once, in parallel, the files the analysis of ``defs`` will likely ask for: the
+        definers of the names their bodies call, then of what the always-inline helpers and macros
+        found that way call. Only an optimisation (lookups load whatever is still missing), so
+        names with many candidate files are left to the exact lookups."""
+        bodies = [self._body(d) for d in defs]
+        asked: set[str] = set()
+        for _ in range(rounds):
+            names: set[str] = set()
+            for text in bodies:
+                names.update(n.decode("latin-1") for n in _CALLED_RE.findall(text))
+            names -= asked
+            asked |= names
+            want: set[str] = set()
+            for n in names:
+                heads = self.catalog.heads_of(n) if n not in self._heads_done else []
+                defines = self.catalog.definers_of(n) if n not in self._defines_done else []
+                if len(heads) + len(defines) <= PREFETCH_MAX_FILES:
+                    want.update(heads)
+                    want.update(defines)
+            want -= set(self.files)
+            if not want:
+                return
+            self.ensure_files(want)
+            bodies = [self._body(d) for n in names for d in self.funcs.get(n, ()) if C.INLINE in d.classes]
+            bodies += [ref.macro.body.encode() for n in names for ref in self.macros.get(n, ())]
+
+    def _body(self, d: FuncDef) -> bytes:
+        if d.fact is None:
+            return b""
+        src = self.source(d.path)
+        return src[d.fact.body_start : d.fact.body_end] if src is not None else b""
 
 
 class _Placeholder(FileFacts):

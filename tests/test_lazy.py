@@ -78,3 +78,35 @@ def test_catalog_heads_keep_definitions_not_parameters():
     for name in ("regs", "trapnr", "call_it", "irq"):
         assert name not in tf.heads, name
     assert "arch_feature" in tf.defines and "CALLER" in tf.defines and "LOUD_CONST" not in tf.defines
+
+
+def test_cached_catalog_sees_edits_added_and_removed_files(tmp_path):
+    """Warm runs reuse the stored catalog: an edit elsewhere, a new file and a deleted one must
+    change the findings exactly as a fresh run's."""
+    from conftest import copy_tree
+
+    root = copy_tree(FIXTURES / "mini", tmp_path / "tree")
+    cache = tmp_path / "cache"
+
+    def both() -> tuple[str, str]:
+        warm = analyze(Options(root=root, jobs=1, cache_dir=cache))
+        fresh = analyze(Options(root=root, jobs=1, lazy=False))
+        return (json.dumps([f.to_json() for f in warm.findings], sort_keys=True),
+                json.dumps([f.to_json() for f in fresh.findings], sort_keys=True))
+
+    first, fresh = both()
+    assert first == fresh
+    # a callee loses its annotation in another file
+    ct = root / "kernel/context_tracking.c"
+    text = ct.read_text()
+    assert "noinstr bool context_tracking_enabled" in text
+    ct.write_text(text.replace("noinstr bool context_tracking_enabled", "bool context_tracking_enabled"))
+    edited, fresh = both()
+    assert edited == fresh and edited != first
+    # a new file defining a protected function, then its removal
+    (root / "kernel/added.c").write_text("#include <linux/kernel.h>\n\nnoinstr void added_fn(void)\n{\n\tplain_after();\n}\n")
+    added, fresh = both()
+    assert added == fresh and "added_fn" in added
+    (root / "kernel/added.c").unlink()
+    removed, fresh = both()
+    assert removed == fresh == edited
