@@ -1,7 +1,17 @@
 """Time a whole-tree ``kannot check`` against ctags and a bare tree-sitter parse of the same files.
 
     python bench/bench.py --tree /root/.cache/kernel-trees/linux-source-6.12 [--runs 3] [--arch x86]
-                          [--timeout 3600] [--json OUT]
+                          [--warm] [--edit FILE] [--why FUNC] [--eager] [--timeout 3600] [--json OUT]
+
+Rows (each the median of --runs runs):
+- kannot check (cold): an empty cache directory each run: the catalog scan of every file, then the
+  files the check needs parsed (and both written to the cache);
+- with --warm: kannot check (warm), nothing changed; kannot check (1 file edited): a comment line
+  appended to --edit FILE (default arch/x86/kernel/traps.c) before each run, the file restored at
+  the end; kannot why FUNC (warm) (default rcu_is_watching);
+- with --eager: kannot check --eager --no-cache (every file parsed: the old way, for comparison);
+- ctags and the bare parse (baselines).
+The findings of cold, warm and eager runs must be identical; the table says whether they are.
 
 Each tool runs --runs times as a subprocess under ``/usr/bin/time -v``; the table shows the median
 wall time, the median CPU time (user+sys) and the largest peak RSS. Peak RSS is GNU time's
@@ -46,6 +56,8 @@ class Tool:
     ok_codes: tuple[int, ...] = (0,)
     check: Callable[[Path], str] | None = None  # reads the output: a note, or raises ValueError
     cwd: Path | None = None
+    before: Callable[[], None] | None = None  # run before each timed run, untimed
+    findings: list[str] = field(default_factory=list)  # the last run's findings (JSON lines)
     walls: list[float] = field(default_factory=list)
     cpus: list[float] = field(default_factory=list)
     rss_kb: list[int] = field(default_factory=list)
@@ -56,6 +68,8 @@ class Tool:
 def run_once(tool: Tool, timeout: float, stdout_path: Path) -> None:
     with tempfile.NamedTemporaryFile("r", suffix=".time", delete=False) as tf:
         time_out = Path(tf.name)
+    if tool.before is not None:
+        tool.before()
     try:
         t0 = time.monotonic()
         with open(stdout_path, "wb") as out:
@@ -85,11 +99,18 @@ def run_once(tool: Tool, timeout: float, stdout_path: Path) -> None:
     tool.rss_kb.append(int(_field(report, r"Maximum resident set size \(kbytes\)")))
 
 
-def kannot_json(note: str) -> Callable[[Path], str]:
+def kannot_json(note: str, keep: list[str] | None = None) -> Callable[[Path], str]:
     def check(path: Path) -> str:
         data = json.loads(path.read_text())  # exit code 1 is findings, but also an uncaught exception
+        if keep is not None:
+            keep[:] = sorted(json.dumps(f, sort_keys=True) for f in data["findings"])
         return f"{note}, {len(data['findings'])} findings, {len(data['errors'])} file notes"
     return check
+
+
+def why_json(path: Path) -> str:
+    data = json.loads(path.read_text())
+    return f"warm cache; {len(data['reached_from'])} protected contexts reach it"
 
 
 def bare_json(path: Path) -> str:
@@ -133,7 +154,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=3600.0, help="seconds per run (default 3600)")
     ap.add_argument("--json", type=Path)
     ap.add_argument("--warm", action="store_true",
-                    help="also time kannot with a warm facts cache (one untimed run fills it first)")
+                    help="also time kannot with a warm cache, after a one-file edit, and kannot why")
+    ap.add_argument("--edit", default="arch/x86/kernel/traps.c", help="the file --warm edits (restored afterwards)")
+    ap.add_argument("--why", default="rcu_is_watching", help="the function --warm asks kannot why about")
+    ap.add_argument("--eager", action="store_true", help="also time kannot check --eager (every file parsed)")
     args = ap.parse_args(argv)
     root = args.tree.resolve()
     missing = [what for what, ok in (("/usr/bin/time (GNU time)", os.access(TIME, os.X_OK)),
@@ -159,24 +183,53 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr, flush=True)
 
     arch = ["--arch", args.arch] if args.arch else []
+    cold_cache = tmp / "cold-cache"
+    cold = Tool("kannot check (cold)", [sys.executable, "-m", "kannot", "check", "--root", str(root), "-q", "--format", "json",
+                                        "--cache-dir", str(cold_cache), *arch], ok_codes=(0, 1),
+                before=lambda: shutil.rmtree(cold_cache, ignore_errors=True))
+    cold.check = kannot_json("all cores, empty cache", cold.findings)
     tools = [
-        Tool("kannot check", [sys.executable, "-m", "kannot", "check", "--root", str(root), "-q", "--format", "json",
-                              "--no-cache", *arch], ok_codes=(0, 1), check=kannot_json("all cores, no facts cache")),
+        cold,
         Tool("ctags", ["ctags", "-f", str(tmp / "tags"), "--langmap=C:+.h", "-L", str(tmp / "all.txt")], cwd=root,
              note="1 core"),
         Tool("bare tree-sitter parse", [sys.executable, str(HERE / "bare_parse.py"), str(root), str(tmp / "c.txt")],
              check=bare_json),
     ]
+    edited = root / args.edit
+    original = edited.read_bytes() if args.warm and edited.is_file() else None
+    original_times = edited.stat() if original is not None else None
+    if args.eager:
+        eager = Tool("kannot check --eager", [sys.executable, "-m", "kannot", "check", "--root", str(root), "-q", "--format",
+                                               "json", "--no-cache", "--eager", *arch], ok_codes=(0, 1))
+        eager.check = kannot_json("all cores, every file parsed, no cache", eager.findings)
+        tools.insert(1, eager)
     if args.warm:
         warm_argv = [sys.executable, "-m", "kannot", "check", "--root", str(root), "-q", "--format", "json",
                      "--cache-dir", str(tmp / "cache"), *arch]
-        tools.insert(1, Tool("kannot check (warm)", warm_argv, ok_codes=(0, 1), check=kannot_json("all cores, warm facts cache")))
+        warm_tool = Tool("kannot check (warm)", warm_argv, ok_codes=(0, 1))
+        warm_tool.check = kannot_json("nothing changed", warm_tool.findings)
+        edits = [0]
+
+        def edit() -> None:
+            if original is None:
+                raise RuntimeError(f"--edit {args.edit}: not a file of the tree")
+            edits[0] += 1
+            edited.write_bytes(original + f"/* kannot bench edit {edits[0]} */\n".encode())
+
+        edit_tool = Tool("kannot check (1 file edited)", warm_argv, ok_codes=(0, 1), before=edit,
+                         check=kannot_json(f"{args.edit} edited"))
+        why_tool = Tool(f"kannot why {args.why} (warm)", [sys.executable, "-m", "kannot", "why", args.why, "--root", str(root),
+                        "-q", "--format", "json", "--cache-dir", str(tmp / "cache"), *arch], check=why_json)
+        tools[1:1] = [warm_tool, edit_tool, why_tool]
         primer = Tool("prime", warm_argv, ok_codes=(0, 1), check=kannot_json(""))
         try:
             run_once(primer, args.timeout, tmp / "prime.out")
-            print(f"  cache filled in {primer.walls[0]:.1f}s (not counted)", flush=True)
+            primer2 = Tool("prime why", why_tool.argv, check=why_json)
+            run_once(primer2, args.timeout, tmp / "prime-why.out")
+            print(f"  cache filled in {primer.walls[0]:.1f}s + {primer2.walls[0]:.1f}s for why (not counted)", flush=True)
         except (RuntimeError, OSError) as exc:
-            tools[1].error = f"filling the cache failed: {exc}"
+            for t in (warm_tool, edit_tool, why_tool):
+                t.error = f"filling the cache failed: {exc}"
     for tool in tools:
         for i in range(args.runs if tool.error is None else 0):
             out = tmp / f"{tool.name.split()[0]}.out"
@@ -187,23 +240,30 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {tool.name}: run {i + 1} failed: {exc}", file=sys.stderr, flush=True)
                 break
             print(f"  {tool.name}: run {i + 1}: {tool.walls[-1]:.1f}s, {tool.rss_kb[-1] / 1024:.0f} MB", flush=True)
+        if tool.name == "kannot check (1 file edited)" and original is not None:
+            edited.write_bytes(original)  # the user's tree as it was
+            os.utime(edited, ns=(original_times.st_atime_ns, original_times.st_mtime_ns))
     shutil.rmtree(tmp, ignore_errors=True)
     if code_stamp() != stamp0:
         print("warning: kannot's code changed while the benchmark ran: the kannot runs used different code",
               file=sys.stderr, flush=True)
 
     med = {t.name: statistics.median(t.walls) for t in tools if t.walls and t.error is None}
-    print(f"\n{'tool':24} {'median wall':>12} {'median cpu':>11} {'peak RSS':>10}  notes")
+    print(f"\n{"tool":34} {'median wall':>12} {'median cpu':>11} {'peak RSS':>10}  notes")
     for t in tools:
         if t.error is not None:
-            print(f"{t.name:24} {'FAILED':>12} {'':>11} {'':>10}  {t.error}")
+            print(f"{t.name:34} {'FAILED':>12} {'':>11} {'':>10}  {t.error}")
             continue
-        print(f"{t.name:24} {med[t.name]:11.1f}s {statistics.median(t.cpus):10.1f}s {max(t.rss_kb) / 1024:8.0f}MB  {t.note}")
+        print(f"{t.name:34} {med[t.name]:11.1f}s {statistics.median(t.cpus):10.1f}s {max(t.rss_kb) / 1024:8.0f}MB  {t.note}")
     print(f"load average (1 min) before: {load0:.1f}, after: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    for mine in ("kannot check", "kannot check (warm)"):
+    for mine in [t.name for t in tools if t.name.startswith("kannot")]:
         for other in ("ctags", "bare tree-sitter parse"):
             if med.get(mine) and med.get(other):
-                print(f"{mine} / {other}: {med[mine] / med[other]:.1f}x wall")
+                print(f"{mine} / {other}: {med[mine] / med[other]:.2f}x wall")
+    compared = [t for t in tools if t.findings]
+    if len(compared) > 1:
+        same = all(t.findings == compared[0].findings for t in compared)
+        print(f"findings identical across {', '.join(t.name for t in compared)}: {'yes' if same else 'NO'}")
     if args.json:
         args.json.write_text(json.dumps({
             "tree": str(root), "arch": args.arch, "files": len(rels), "bytes": size, "cores": os.cpu_count(), "load_before": load0,

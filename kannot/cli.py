@@ -50,6 +50,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="with --config: skip the files its Kbuild Makefiles do not build")
         sp.add_argument("--cache-dir", type=Path, help="facts cache (default: ROOT/.kannot-cache)")
         sp.add_argument("--no-cache", action="store_true", help="neither read nor write the facts cache")
+        sp.add_argument("--eager", action="store_true",
+                        help="parse every file instead of only those the check needs (same results, slower; for comparisons)")
 
     c = sub.add_parser("check", help="report unprotected calls")
     c.add_argument("paths", nargs="*", help="files or folders whose functions are reported (default: the root)")
@@ -138,7 +140,8 @@ def _options(args) -> Options:
                 raise UsageError(f"{p}: no such file or directory")
             paths.append("" if rel == "." else rel)
     opts = Options(root=root, paths=paths, arch=args.arch or cfg.arch, jobs=args.jobs, config=cfg,
-                   select=getattr(args, "select", None), ignore=getattr(args, "ignore", None))
+                   select=getattr(args, "select", None), ignore=getattr(args, "ignore", None),
+                   lazy=not getattr(args, "eager", False))
     if getattr(args, "kconfig", None) is not None:
         if not args.kconfig.is_file():
             raise UsageError(f"kernel config {args.kconfig} not found")
