@@ -249,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr, flush=True)
 
     med = {t.name: statistics.median(t.walls) for t in tools if t.walls and t.error is None}
-    print(f"\n{"tool":34} {'median wall':>12} {'median cpu':>11} {'peak RSS':>10}  notes")
+    print(f"\n{'tool':34} {'median wall':>12} {'median cpu':>11} {'peak RSS':>10}  notes")
     for t in tools:
         if t.error is not None:
             print(f"{t.name:34} {'FAILED':>12} {'':>11} {'':>10}  {t.error}")
