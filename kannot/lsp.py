@@ -46,12 +46,12 @@ try:
 except ImportError:  # pragma: no cover - an engine without the facts cache
     CACHE_DIR_NAME = ".kannot-cache"
 from .config import Config, ConfigError, find_config, load_config
-from .engine import Options, build_index, check_index, collect_facts
+from .engine import Options, analyze, build_index, check_index, collect_facts
 from .facts import extract_facts, header_start
 from .index import Index
 from .parsing import parse
 from .rules import ALL_RULES, select_codes
-from .sources import SKIP_DIRS, SOURCE_SUFFIXES, FileError, arch_allowed, find_kernel_root, read_source
+from .sources import SKIP_DIRS, SOURCE_SUFFIXES, FileError, arch_allowed, find_kernel_root, list_sources, read_source
 
 log = logging.getLogger("kannot.lsp")
 
@@ -60,6 +60,7 @@ SOURCE = "kannot"
 # Up to this many files the hover's `kannot why` answer is recomputed after every edit; above it an
 # answer is kept until the index is rebuilt (it walks every protected function of the tree).
 WHY_FRESH_FILES = 5000
+QUICK_FIRST_MIN_FILES = 3000  # trees this big get a lazy first check while the full index builds
 REGION_CODES = frozenset({"KN001", "KN002", "KN003", "KN004"})  # calls a region can cover
 
 
@@ -284,6 +285,10 @@ class KannotServer(LanguageServer):
         self.results: dict[str, Published] = {}
         self.applied: dict[str, bytes] = {}  # worker: texts whose facts are in the index
         self.applied_version: dict[str, int | None] = {}
+        self._quick_text: dict[str, bytes] = {}  # the texts the lazy first check saw
+        self._quick_opts: Options | None = None  # set while a big tree's full index builds
+        self._quick_asked: set[str] = set()
+        self._quick_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kannot-quick")
         self._dirty: dict[str, tuple[bytes | None, int | None]] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._last_change: dict[str, float] = {}
@@ -442,6 +447,12 @@ class KannotServer(LanguageServer):
             if not self.settings.no_cache and hasattr(opts, "cache_dir"):
                 assert self.root is not None
                 opts.cache_dir = (self.settings.cache_dir or self.root / CACHE_DIR_NAME).resolve()
+            if await loop.run_in_executor(self._quick_worker, self._big_tree, opts):
+                # first diagnostics from the lazy engine (only the files the open ones need are
+                # parsed) on a thread of their own, while the full index the edits need is built
+                self._quick_opts = opts
+                for rel in list(self.docs):
+                    self._quick(rel)
             errors: list[FileError] = []
             self.index = await loop.run_in_executor(self._worker, self._build_job, opts, errors)
             self.index_state = "ready"
@@ -455,8 +466,60 @@ class KannotServer(LanguageServer):
             self.work_done_progress.end(token, T.WorkDoneProgressEnd(message=msg))
         self.window_log_message(T.LogMessageParams(type=T.MessageType.Info, message=f"kannot: index of {self.root}: {msg}"))
         for rel, doc in self.docs.items():
+            if self.applied_version.get(rel) == doc.version and rel in self.results and doc.text == self._quick_text.get(rel):
+                self.applied[rel] = doc.text  # the quick check's diagnostics stand; the index gets the text
+                self._dirty.setdefault(rel, (doc.text, None))
+                continue
             self._dirty.setdefault(rel, (doc.text, doc.version))
         self._kick()
+
+    def _big_tree(self, opts: Options) -> bool:
+        """Is the full index slow enough to be worth a quick lazy check first?"""
+        forced = os.environ.get("KANNOT_LSP_QUICK_FIRST")
+        if forced in ("0", "1"):
+            return forced == "1"
+        return len(list_sources(opts.root, opts.arch, [])) >= QUICK_FIRST_MIN_FILES
+
+    def _quick(self, rel: str) -> None:
+        """A document opened while the full index builds: check it with the lazy engine."""
+        if self._quick_opts is None or rel in self._quick_asked or self.index_state != "building":
+            return
+        self._quick_asked.add(rel)
+        doc = self.docs[rel]
+        snapshot = {rel: (doc.text, doc.version)}
+
+        async def run() -> None:
+            loop = asyncio.get_running_loop()
+            try:
+                quick = await loop.run_in_executor(self._quick_worker, self._quick_job, snapshot, self._quick_opts)
+            except Exception:
+                log.exception("quick first check failed; the full index follows")
+                return
+            if self.index_state != "building":
+                return  # the full index was faster: its diagnostics stand
+            self.applied_version[rel] = doc.version
+            self._publish(quick, snapshot)
+
+        asyncio.ensure_future(run())
+
+    def _quick_job(self, snapshot: dict[str, tuple[bytes, int | None]], base: Options) -> dict[str, Published]:
+        """Worker: the open files checked by a lazy index (engine.analyze), as diagnostics."""
+        opts = self.options(sorted(snapshot))
+        opts.overrides = {rel: text for rel, (text, _v) in snapshot.items()}
+        opts.cache_dir = base.cache_dir
+        opts.progress = base.progress
+        opts.lazy = True
+        result = analyze(opts)
+        self._quick_text.update({rel: text for rel, (text, _v) in snapshot.items()})
+        out: dict[str, Published] = {}
+        for rel, (text, _version) in snapshot.items():
+            fs = [f for f in result.findings if f.file == rel]
+            lines = text.split(b"\n")
+            diags = [to_diagnostic(f, lines, self.encoding, result.index.root, self.related, self.code_description) for f in fs]
+            key = hashlib.sha256(repr([(d.code, d.range, d.message, d.related_information) for d in diags]).encode()).hexdigest()[:16]
+            out[rel] = Published(None, fs, diags, key)
+        log.info("quick check of %d open file(s): %d files parsed of %d", len(snapshot), result.files_analyzed, result.files_listed)
+        return out
 
     def _build_job(self, opts: Options, errors: list[FileError]) -> Index:
         delay = float(os.environ.get("KANNOT_LSP_TEST_BUILD_DELAY") or 0)  # tests: a slow first index
@@ -599,6 +662,8 @@ class KannotServer(LanguageServer):
         if doc is None:
             return
         self._dirty[rel] = (doc.text, doc.version)
+        if self.index_state == "building":
+            self._quick(rel)
         self._kick()
 
     def _kick(self) -> None:
@@ -619,7 +684,8 @@ class KannotServer(LanguageServer):
                     self.window_log_message(T.LogMessageParams(type=T.MessageType.Error, message=f"kannot: analysis failed: {type(exc).__name__}: {exc}"))
                     continue
                 for rel, (_data, version) in changes.items():
-                    self.applied_version[rel] = version
+                    if version is not None:  # None: the text of the quick check, already published
+                        self.applied_version[rel] = version
                 self._publish(res, changes)
         finally:
             self._runner = None

@@ -79,8 +79,16 @@ async def test_open_publishes_findings_with_version(client: LanguageClient):
 
 async def test_progress_reported_for_the_first_index(vscode: LanguageClient):
     uri = open_doc(vscode, MINI / "kernel/regions.c")
-    await diagnostics_for(vscode, uri)
-    reports = [r for token, rs in vscode.progress_reports.items() if str(token).startswith("kannot-index") for r in rs]
+    await diagnostics_for(vscode, uri)  # the quick lazy check publishes before the index is done
+
+    def reports_now() -> list:
+        return [r for token, rs in vscode.progress_reports.items() if str(token).startswith("kannot-index") for r in rs]
+
+    for _ in range(600):
+        if reports_now() and isinstance(reports_now()[-1], T.WorkDoneProgressEnd):
+            break
+        await asyncio.sleep(0.1)
+    reports = reports_now()
     assert isinstance(reports[0], T.WorkDoneProgressBegin)
     assert isinstance(reports[-1], T.WorkDoneProgressEnd)
     assert any(isinstance(r, T.WorkDoneProgressReport) and r.percentage == 100 for r in reports)
@@ -459,3 +467,27 @@ def test_tcp_serves_on_loopback_only(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+@pytest_lsp.fixture(config=config(env={"KANNOT_LSP_QUICK_FIRST": "1", "KANNOT_LSP_TEST_BUILD_DELAY": "8"}))
+async def quick_first(lsp_client: LanguageClient):
+    await lsp_client.initialize_session(init_params(MINI, "visual-studio-code"))
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def test_quick_lazy_first_check_then_the_full_index(quick_first: LanguageClient):
+    """On a big tree (forced here) the first diagnostics come from a lazy check while the full
+    index is still building (delayed 8 s); an edit afterwards goes through the full index."""
+    path = MINI / "kernel/regions.c"
+    text = path.read_text()
+    uri = open_doc(quick_first, path)
+    t0 = time.monotonic()
+    first = await diagnostics_for(quick_first, uri, version=1)
+    assert time.monotonic() - t0 < 8, "the first diagnostics waited for the full index"
+    assert ("KN001", line_of(MINI, "kernel/regions.c", "plain_before();")) in _codes_lines(first)
+    fixed = text.replace("\tplain_before();\n\tinstrumentation_begin();", "\tinstrumentation_begin();\n\tplain_before();", 1)
+    replace_all(quick_first, uri, fixed, 2)
+    second = await diagnostics_for(quick_first, uri, version=2)
+    assert ("KN001", line_of(MINI, "kernel/regions.c", "plain_before();")) not in _codes_lines(second)
+    assert len(second) == len(first) - 1
