@@ -55,6 +55,9 @@ class LazyIndex(Index):
         idx._pending: list[str] = []
         idx._gen_seq = 0
         idx._prepared: set[str] = set()
+        idx._protos_pending: list = []
+        idx._flushing = False
+        idx._draining = False
         idx._protected_words: set[str] = set()
         return idx
 
@@ -111,11 +114,9 @@ class LazyIndex(Index):
         self.macro_names.update(facts.macro_names)
         self.pointer_vars.update(facts.pointer_vars)
         if path.startswith("include/") or "/include/" in path:
-            for p in facts.prototypes:
-                cl = self.classes_of(p.words) - {C.STATIC, C.INLINE, C.ALWAYS_INLINE}
-                if cl:
-                    self.proto_classes[p.name] = self.proto_classes.get(p.name, frozenset()) | cl
-                    self._finished.discard(p.name)
+            # their classes may need other files (aliases): judged in _flush_protos, not here,
+            # so that loading never nests loading
+            self._protos_pending.extend(facts.prototypes)
         for i, inv in enumerate(facts.invocations):
             for arg in cpp.split_args(inv[1])[:2]:
                 if _IDENT_RE.fullmatch(arg):
@@ -125,9 +126,37 @@ class LazyIndex(Index):
             self._nokprobe_files.setdefault(name, set()).add(path)
             self._finished.discard(name)
 
+    def _flush_protos(self) -> None:
+        """Classes of the kernel-header prototypes registered so far (gcc merges them into
+        every definition). Iterative: what their aliases load is handled by the same loop."""
+        if self._flushing:
+            return
+        self._flushing = True
+        try:
+            while self._protos_pending:
+                p = self._protos_pending.pop()
+                cl = self.classes_of(p.words) - {C.STATIC, C.INLINE, C.ALWAYS_INLINE}
+                if cl:
+                    self.proto_classes[p.name] = self.proto_classes.get(p.name, frozenset()) | cl
+                    self._finished.discard(p.name)
+        finally:
+            self._flushing = False
+
     def _drain(self) -> None:
+        """Make the definitions of the registered files. Never nested: a lookup made while a
+        definition is being made (an alias, a definer macro) only registers what it loads."""
+        if self._draining:
+            return
+        self._draining = True
+        try:
+            self._drain_loop()
+        finally:
+            self._draining = False
+        self._flush_protos()
+
+    def _drain_loop(self) -> None:
         while self._pending:
-            path = self._pending.pop(0)
+            path = self._pending.pop()
             facts = self.files.get(path)
             if facts is None or facts is _PLACEHOLDER:
                 continue
@@ -154,6 +183,8 @@ class LazyIndex(Index):
     def _finish(self, name: str) -> None:
         """Prototype classes and NOKPROBE_SYMBOL()s elsewhere, as Index.build applies them."""
         self._need_heads(name)
+        self._drain()
+        self._flush_protos()
         if name in self._finished:
             return
         self._finished.add(name)
