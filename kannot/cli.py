@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from . import limits
 from .config import ConfigError, find_config, load_config
 from . import patchflow
 from .engine import Options, analyze, build_index, callees_of, why
@@ -50,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="with --config: skip the files its Kbuild Makefiles do not build")
         sp.add_argument("--cache-dir", type=Path, help="facts cache (default: ROOT/.kannot-cache)")
         sp.add_argument("--no-cache", action="store_true", help="neither read nor write the facts cache")
+        limits.add_arguments(sp)  # --max-file-size, --file-time-limit
 
     c = sub.add_parser("check", help="report unprotected calls")
     c.add_argument("paths", nargs="*", help="files or folders whose functions are reported (default: the root)")
@@ -113,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _options(args) -> Options:
+    limits.configure(limits.from_args(args))
     root = args.root
     if root is None:
         root = find_kernel_root(Path.cwd())

@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from . import classes as C
+from . import limits
 from .analysis import Analyzer
 from .checks import Checker, Finding, assign_fingerprints
 from .cache import FactsCache, content_hash, decode, encode
 from .config import Config
 from .kconfig import KernelConfig
-from .facts import FileFacts, extract_facts
+from .facts import FileFacts
 from .index import FuncDef, Index
 from .rules import ALL_RULES, select_codes
 from .sources import FileError, list_sources, read_source
@@ -85,12 +86,9 @@ def _facts_job(args: tuple[str, str, bytes | None, str | None]) -> tuple:
     if known_hash is not None and h == known_hash:
         return rel, None, [], size, mtime, h, b""  # unchanged content: the cached blob stands
     notes = [note] if note else []
-    try:
-        facts = extract_facts(rel, data)
-    except RecursionError:
-        return rel, None, ["skipped: nesting too deep to parse"], 0, 0, None, None
-    except Exception as exc:  # the per-file boundary: one odd file never loses the run
-        return rel, None, [f"internal error while reading facts: {type(exc).__name__}: {exc}"], 0, 0, None, None
+    facts, problem = limits.guarded_extract(rel, data)  # the per-file boundary (time limit, crashes)
+    if facts is None:
+        return rel, None, notes + [problem], 0, 0, None, None
     blob = encode(facts, notes) if override is None else None
     return rel, facts, notes, size, mtime, h, blob
 
@@ -148,7 +146,7 @@ def collect_facts(opts: Options, rels: list[str], errors: list[FileError]) -> di
         for w in work:
             take(_facts_job(w))
     else:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
+        with ProcessPoolExecutor(max_workers=jobs, initializer=limits.configure, initargs=(limits.current(),)) as pool:
             for item in pool.map(_facts_job, work, chunksize=32):
                 take(item)
     if cache is not None:
@@ -224,6 +222,8 @@ def check_index(index: Index, opts: Options, errors: list[FileError]) -> list[Fi
             raw += checker.check_function(d)
         except RecursionError:
             errors.append(FileError(d.path, f"skipped function '{d.name}': expansion nested too deep"))
+        except Exception as exc:  # noqa: BLE001 - one odd function never loses the run
+            errors.append(FileError(d.path, f"skipped function '{d.name}': internal error: {type(exc).__name__}: {exc}"))
     findings = _dedupe(raw)
     findings = apply_suppressions(findings, index, opts, enabled)
     findings.sort(key=lambda f: (f.file, f.line, f.column, f.code, f.callee or "", f.message))
