@@ -213,9 +213,17 @@ def cmd_check(args, opts: Options) -> int:
         if not args.quiet:
             sys.stderr.write(format_errors(result.errors))
     if not result.index.files:
-        print("kannot: error: no C files found under the root", file=sys.stderr)
+        print(f"kannot: error: {nothing_read(result.errors)}", file=sys.stderr)
         return EXIT_FATAL
     return EXIT_FINDINGS if result.findings else EXIT_CLEAN
+
+
+def nothing_read(errors: list[FileError]) -> str:
+    """Exit 2's message when no file gave facts: none found, or none readable (said which)."""
+    bad = sorted({e.file for e in errors})
+    if not bad:
+        return "no C files found under the root"
+    return f"none of the source files under the root could be read ({len(bad)} listed in errors)"
 
 
 def cmd_callees(args, opts: Options) -> int:

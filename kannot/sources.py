@@ -59,6 +59,9 @@ def list_sources(root: Path, arch: str | None, errors: list[FileError]) -> list[
         except OSError:
             continue
         rel_dir = _rel(dirpath, root_s)
+        if rel_dir.endswith(SOURCE_SUFFIXES) and arch_allowed(rel_dir, arch):
+            # `foo.c/`: not a source file; what is inside it is read like any folder's files
+            errors.append(FileError(rel_dir, "is a directory, not a file (read as a folder)"))
         dirnames[:] = sorted(
             d for d in dirnames
             if not (d in SKIP_DIRS and rel_dir == "") and not d.startswith(".")
