@@ -446,6 +446,8 @@ class KannotServer(LanguageServer):
             self.index = await loop.run_in_executor(self._worker, self._build_job, opts, errors)
             self.index_state = "ready"
             msg = f"{len(self.index.files)} files"
+            for n in getattr(opts, "notices", None) or []:  # the facts cache's one-line notices
+                self.window_log_message(T.LogMessageParams(type=T.MessageType.Warning, message=f"kannot: {n}"))
         except Exception as exc:
             log.exception("index build failed")
             self.index_state = "failed"
