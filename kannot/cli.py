@@ -80,7 +80,25 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _stable_streams() -> None:
+    """stdout is always UTF-8, whatever the locale (LC_ALL=C with PYTHONUTF8=0 would make it
+    ASCII, and one non-ASCII name would lose the whole report): bots diff these bytes. stderr keeps
+    the locale's encoding for people but can no longer fail on a character."""
+    for stream, encoding in ((sys.stdout, "utf-8"), (sys.stderr, None)):
+        reconfigure = getattr(stream, "reconfigure", None)  # absent on tests' StringIO
+        if reconfigure is None:
+            continue
+        try:
+            if encoding is not None and (stream.encoding or "").lower().replace("-", "") != "utf8":
+                reconfigure(encoding=encoding, errors="backslashreplace")
+            else:
+                reconfigure(errors="backslashreplace")
+        except (ValueError, OSError):  # already written to, or not reconfigurable
+            pass
+
+
 def main(argv: list[str] | None = None) -> int:
+    _stable_streams()
     parser = _parser()
     try:
         args = parser.parse_args(argv)

@@ -24,7 +24,7 @@ from .kconfig import KernelConfig
 from .facts import FileFacts
 from .index import FuncDef, Index
 from .rules import ALL_RULES, select_codes
-from .sources import FileError, list_sources, read_source
+from .sources import FileError, fs_path, list_sources, read_source
 
 MAX_PARSE_ERRORS_LISTED = 1
 
@@ -75,7 +75,7 @@ def _facts_job(args: tuple[str, str, bytes | None, str | None]) -> tuple:
         data, note = override, None
     else:
         try:
-            st = os.stat(os.path.join(root, rel))
+            st = os.stat(fs_path(Path(root), rel))  # bytes: the name is UTF-8 whatever the locale
             size, mtime = st.st_size, st.st_mtime_ns
         except OSError:
             pass
@@ -113,7 +113,7 @@ def collect_facts(opts: Options, rels: list[str], errors: list[FileError]) -> di
         row = stored.get(rel)
         if override is None and row is not None:
             try:
-                st = os.stat(opts.root / rel)
+                st = os.stat(fs_path(opts.root, rel))
                 if st.st_size == row[0] and st.st_mtime_ns == row[1]:
                     facts[rel], notes_by_file[rel] = decode(row[3])
                     continue

@@ -61,7 +61,7 @@ def list_sources(root: Path, arch: str | None, errors: list[FileError]) -> list[
         rel_dir = _rel(dirpath, root_s)
         if rel_dir.endswith(SOURCE_SUFFIXES) and arch_allowed(rel_dir, arch):
             # `foo.c/`: not a source file; what is inside it is read like any folder's files
-            errors.append(FileError(rel_dir, "is a directory, not a file (read as a folder)"))
+            errors.append(FileError(os.fsencode(rel_dir).decode("utf-8", "replace"), "is a directory, not a file (read as a folder)"))
         dirnames[:] = sorted(
             d for d in dirnames
             if not (d in SKIP_DIRS and rel_dir == "") and not d.startswith(".")
@@ -70,13 +70,14 @@ def list_sources(root: Path, arch: str | None, errors: list[FileError]) -> list[
         for name in filenames:
             if name.endswith(SOURCE_SUFFIXES):
                 full = f"{rel_dir}/{name}" if rel_dir else name
+                # names are the bytes on disk read as UTF-8, whatever the locale decoded them as
+                # (a latin-1 or ASCII locale must not rename files in the report)
+                raw = os.fsencode(full)
                 try:
-                    full.encode("utf-8")
-                except UnicodeEncodeError:
-                    shown = full.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-                    errors.append(FileError(shown, "skipped: path is not valid UTF-8"))
+                    rel = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    errors.append(FileError(raw.decode("utf-8", "replace"), "skipped: path is not valid UTF-8"))
                     continue
-                rel = f"{rel_dir}/{name}" if rel_dir else name
                 if arch_allowed(rel, arch):
                     out.append(rel)
     out.sort()
@@ -88,6 +89,11 @@ def _rel(path: str, root: str) -> str:
     return "" if rel == "." else rel.replace(os.sep, "/")
 
 
+def fs_path(root: Path, rel: str) -> bytes:
+    """The file's path as bytes: ``rel`` is UTF-8 on disk, whatever the locale's encoding."""
+    return os.path.join(os.fsencode(root), rel.encode("utf-8", "surrogateescape"))
+
+
 def read_source(root: Path, rel: str) -> tuple[bytes | None, str | None]:
     """(content, note): content None with the reason, or content with an optional note (NUL bytes).
 
@@ -96,15 +102,15 @@ def read_source(root: Path, rel: str) -> tuple[bytes | None, str | None]:
     the size limit plus one byte is read, so a file that grows while it is read cannot exhaust
     memory.
     """
-    path = root / rel
+    path = fs_path(root, rel)
     limit = limits.current().max_file_bytes
     try:
-        if path.is_symlink():
+        if os.path.islink(path):
             try:
-                path.resolve(strict=True)
-            except (OSError, RuntimeError):
+                os.stat(path)
+            except OSError:
                 return None, "symlink loop or dangling symlink"
-        st = path.stat()
+        st = os.stat(path)
         if stat.S_ISDIR(st.st_mode):
             return None, "is a directory, not a file"
         if not stat.S_ISREG(st.st_mode):
