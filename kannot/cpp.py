@@ -135,7 +135,7 @@ def header_words(header: bytes) -> tuple[str, ...]:
     """Identifier-like words and section strings of a function header, in order."""
     words = [w.decode() for w in _IDENT_RE.findall(header)]
     for sec in _SECTION_RE.findall(header):
-        words.append("section:" + sec.decode())
+        words.append("section:" + sec.decode("utf-8", "replace"))  # any bytes may be in a string
     return tuple(words)
 
 

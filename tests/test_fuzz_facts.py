@@ -39,6 +39,7 @@ def test_arbitrary_bytes_never_escape_the_per_file_boundary(data):
 
 @pytest.mark.parametrize("name,data", [
     ("((x)) call", b"noinstr void f(void)\n{\n\t((x))(1);\n\t(\n(y))(2);\n}\n"),  # found by the fuzzer
+    ("bad UTF-8 section", b"__section(\".noinstr\xee\x28\") void f(void)\n{\n\tg();\n}\n"),  # found by the fuzzer
     ("10000 parentheses", b"noinstr void f(void)\n{\n\tint x = " + b"(" * 10000 + b"1" + b")" * 10000 + b";\n\tg();\n}\n"),
     ("10000 braces", b"noinstr void f(void)\n{\n" + b"{" * 10000 + b"g();" + b"}" * 10000 + b"\n}\n"),
     ("10000 unclosed braces", b"noinstr void f(void)\n{\n" + b"{" * 10000 + b"g();\n"),
