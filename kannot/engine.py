@@ -9,13 +9,12 @@ The CLI, the pre-commit hook, the LSP server and the bot formats all go through 
 from __future__ import annotations
 
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
 from . import classes as C
-from . import limits
+from . import limits, workers
 from .analysis import Analyzer
 from .checks import Checker, Finding, assign_fingerprints
 from .cache import FactsCache, content_hash, decode, encode
@@ -93,6 +92,11 @@ def _facts_job(args: tuple[str, str, bytes | None, str | None]) -> tuple:
     return rel, facts, notes, size, mtime, h, blob
 
 
+def _crashed_job(args: tuple, why: str) -> tuple:
+    """_facts_job's answer for a file whose worker died or hung on it."""
+    return args[1], None, [f"skipped: {why} while reading this file"], 0, 0, None, None
+
+
 def _parse_notes(facts: FileFacts) -> list[str]:
     if not facts.parse_errors:
         return []
@@ -146,9 +150,11 @@ def collect_facts(opts: Options, rels: list[str], errors: list[FileError]) -> di
         for w in work:
             take(_facts_job(w))
     else:
-        with ProcessPoolExecutor(max_workers=jobs, initializer=limits.configure, initargs=(limits.current(),)) as pool:
-            for item in pool.map(_facts_job, work, chunksize=32):
-                take(item)
+        # a worker that dies or hangs costs its file, not the run (kannot/workers.py)
+        for item in workers.run(_facts_job, work, jobs, _crashed_job, initializer=limits.configure,
+                                initargs=(limits.current(),),
+                                watchdog=workers.watchdog_seconds(limits.current().file_time_limit)):
+            take(item)
     if cache is not None:
         cache.commit(notices)
         cache.close()

@@ -6,10 +6,10 @@ every file, and the message of a skipped file names the one that fired and the f
 
 - ``--max-file-size BYTES`` (default 8 MiB): larger files are not read (``kannot.sources``).
 - ``--file-time-limit SECONDS`` (default 10 s, 0: none): reading one file's facts may take this
-  long. The tree-sitter parse is bounded through its progress callback (it works in any thread);
-  the Python code around it (macro scan, ``#if`` bookkeeping) by a ``SIGALRM`` timer, which can only
-  be armed in a process's main thread: the CLI's parse workers and ``-j 1`` runs. In other threads
-  (the language server's) only the parse is bounded.
+  much CPU time. The tree-sitter parse is bounded through its progress callback (it works in any
+  thread); the Python code around it (macro scan, ``#if`` bookkeeping) by a ``SIGVTALRM`` timer,
+  which can only be armed in a process's main thread: the CLI's parse workers and ``-j 1`` runs.
+  In other threads (the language server's) only the parse is bounded.
 
 Only facts extraction is time-limited, because facts are a pure function of one file's bytes: a
 file skipped for time is listed in ``errors`` and not cached, so a later run retries it. The
@@ -57,19 +57,25 @@ class FileTimeLimit(Exception):
     """Raised inside facts extraction when the per-file time limit is over."""
 
     def __init__(self, stage: str, seconds: float):
-        super().__init__(f"skipped: {stage} took longer than the {seconds:g} s per-file limit (--file-time-limit)")
+        super().__init__(f"skipped: {stage} took more than the {seconds:g} s per-file CPU time limit (--file-time-limit)")
         self.stage = stage
 
 
 # deadline -----------------------------------------------------------------------------------------
+#
+# The limit is on CPU time, not wall-clock time: on a loaded machine (a 2-core CI box running
+# other jobs) a file would otherwise be skipped in one run and read in the next, and findings
+# would depend on the load. The clock is the thread's CPU time (the language server parses in a
+# thread); the backstop timer is ITIMER_VIRTUAL (the process's user CPU time, SIGVTALRM).
 
-_local = threading.local()  # .deadline: time.monotonic() value, or None
+_local = threading.local()  # .deadline: time.thread_time() value or None; .seconds: the limit
+TIMER_SIGNAL = getattr(signal, "SIGVTALRM", None)
 
 
 def deadline_passed() -> bool:
     """True when the file being read has used up its time (called from the parse progress callback)."""
     d = getattr(_local, "deadline", None)
-    return d is not None and time.monotonic() > d
+    return d is not None and time.thread_time() > d
 
 
 def has_deadline() -> bool:
@@ -81,33 +87,57 @@ def deadline_seconds() -> float:
     return getattr(_local, "seconds", _current.file_time_limit)
 
 
+def timer_armed() -> bool:
+    """True when this thread armed the SIGVTALRM backstop (the parse then blocks that signal)."""
+    return bool(getattr(_local, "timer", False))
+
+
 @contextmanager
 def file_deadline(seconds: float) -> Iterator[None]:
-    """Bound the enclosed facts extraction to ``seconds`` (0 or less: no bound)."""
+    """Bound the enclosed facts extraction to ``seconds`` of CPU time (0 or less: no bound)."""
     if seconds <= 0:
         yield
         return
-    _local.deadline = time.monotonic() + seconds
+    _local.deadline = time.thread_time() + seconds
     _local.seconds = seconds
-    alarm = threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
+    timer = (TIMER_SIGNAL is not None and threading.current_thread() is threading.main_thread()
+             and hasattr(signal, "setitimer"))
     old_handler = None
-    if alarm:
-        def on_alarm(signum, frame):  # pure-Python loops cannot check a clock themselves
+    if timer:
+        def on_timer(signum, frame):  # pure-Python loops cannot check a clock themselves
             raise FileTimeLimit("reading facts", seconds)
 
         try:
-            old_handler = signal.signal(signal.SIGALRM, on_alarm)
-            # a little later than the parse check, so that a slow parse is named as such
-            signal.setitimer(signal.ITIMER_REAL, seconds + 0.5)
+            old_handler = signal.signal(TIMER_SIGNAL, on_timer)
+            # a little later than the parse's own check, so that a slow parse is named as such
+            signal.setitimer(signal.ITIMER_VIRTUAL, seconds + 0.5)
         except (ValueError, OSError):  # not the main interpreter, or no timer: the parse check stays
-            alarm = False
+            timer = False
+    _local.timer = timer
     try:
         yield
     finally:
         _local.deadline = None
-        if alarm:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, old_handler if old_handler is not None else signal.SIG_DFL)
+        _local.timer = False
+        if timer:
+            signal.setitimer(signal.ITIMER_VIRTUAL, 0)
+            signal.signal(TIMER_SIGNAL, old_handler if old_handler is not None else signal.SIG_DFL)
+
+
+@contextmanager
+def timer_blocked() -> Iterator[None]:
+    """Hold the backstop timer's signal while C code that calls back into Python runs (the
+    tree-sitter parse with its read and progress callbacks): a Python exception raised by the
+    signal handler inside those callbacks crashes py-tree-sitter (a NULL it does not check;
+    seen as a segfault in a worker). The signal is delivered when the parse returns."""
+    if not timer_armed():
+        yield
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, {TIMER_SIGNAL})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {TIMER_SIGNAL})
 
 
 # the per-file boundary ----------------------------------------------------------------------------
@@ -166,7 +196,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-file-size", type=parse_size, default=DEFAULT_MAX_FILE_BYTES, metavar="BYTES",
                    help="skip files larger than this (k/M/G suffixes; default: 8M)")
     p.add_argument("--file-time-limit", type=_seconds, default=DEFAULT_FILE_TIME_LIMIT, metavar="SECONDS",
-                   help="skip a file whose facts take longer than this to read (default: 10; 0: no limit)")
+                   help="skip a file whose facts take more CPU time than this to read (default: 10; 0: no limit)")
 
 
 def from_args(args: argparse.Namespace) -> Limits:

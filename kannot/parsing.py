@@ -42,7 +42,8 @@ def parse(src: bytes) -> tree_sitter.Tree:
 
     try:
         # py-tree-sitter calls progress_callback only when the text comes from a callable
-        return p.parse(read, progress_callback=lambda _offset, _has_error: limits.deadline_passed())
+        with limits.timer_blocked():
+            return p.parse(read, progress_callback=lambda _offset, _has_error: limits.deadline_passed())
     except ValueError:
         p.reset()  # a halted parse would otherwise be resumed by the next call
         if limits.deadline_passed():
