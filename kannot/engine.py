@@ -187,9 +187,13 @@ def build_index(opts: Options, errors: list[FileError]) -> Index:
             return None
         if rel in opts.overrides:
             return opts.overrides[rel]
-        data, _note = read_source(opts.root, rel)
+        data, note = read_source(opts.root, rel)
+        if data is None and rel not in lost:  # gone after its facts were read: say so, once
+            lost.add(rel)
+            errors.append(FileError(rel, f"{note} after its facts were read; its functions were not checked"))
         return data
 
+    lost: set[str] = set()
     return Index.build(opts.root, opts.arch, facts, read, opts.kconfig)
 
 

@@ -31,8 +31,8 @@ def _without_victim(doc: dict) -> list:
 
 @pytest.mark.parametrize("hook,env,message", [
     ("crash", {"KANNOT_TEST_CRASH_FILE": VICTIM}, "skipped: the worker process died while reading this file"),
-    ("hang", {"KANNOT_TEST_HANG_FILE": VICTIM, "KANNOT_TEST_WATCHDOG": "4"},
-     "skipped: no answer for 4 s (the worker was killed) while reading this file"),
+    ("hang", {"KANNOT_TEST_HANG_FILE": VICTIM, "KANNOT_TEST_WATCHDOG": "2"},
+     "skipped: no answer for 2 s (the worker was killed) while reading this file"),
 ])
 def test_a_dead_or_stuck_worker_costs_one_file(tree, lone, tmp_path, hook, env, message):
     p = kannot("check", "--root", tree, "--format", "json", "-j", "2", "--cache-dir", tmp_path / "cache", env=env,
