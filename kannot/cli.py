@@ -120,16 +120,27 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, ConfigError, ValueError) as exc:
         print(f"kannot: error: {exc}", file=sys.stderr)
         return EXIT_FATAL
+    except OSError as exc:  # an unwritable cache folder for `clean`, a settings file that is a folder...
+        if isinstance(exc, BrokenPipeError):
+            return _reader_left()
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"kannot: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FATAL
     except KeyboardInterrupt:
         print("kannot: interrupted", file=sys.stderr)
         return EXIT_FATAL
-    except BrokenPipeError:
-        # `kannot check | head`: the reader left; stop quietly, as grep does
-        try:
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        except OSError:
-            pass
+    except Exception as exc:  # noqa: BLE001 - a bug: exit 2, not the 1 of "findings", and one line
+        print(f"kannot: internal error: {type(exc).__name__}: {exc} (please report it)", file=sys.stderr)
         return EXIT_FATAL
+
+
+def _reader_left() -> int:
+    """`kannot check | head`: the reader left; stop quietly, as grep does."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except OSError:
+        pass
+    return EXIT_FATAL
 
 
 def _options(args) -> Options:

@@ -267,3 +267,22 @@ def test_a_file_that_vanishes_after_its_facts_were_read(tmp_path):
     assert [e.message for e in errors if e.file == "kernel/good.c"] == [
         "vanished while being read after its facts were read; its functions were not checked"]
     assert [f for f in findings if f.file == "kernel/broken.c"]
+
+
+def test_os_errors_outside_any_file_are_exit_2_with_one_line(tmp_path):
+    """Not exit 1 (which says "findings") with a traceback: a cache folder `kannot clean` may not
+    write, a settings path that is a folder."""
+    cache = tmp_path / "cache"
+    assert kannot("check", "--root", BROKEN, "--cache-dir", cache, "-q").rc == 1
+    cache.chmod(0o555)
+    try:
+        if not permissions_apply(cache):
+            pytest.skip("file permissions do not apply here")
+        p = kannot("clean", "--root", BROKEN, "--cache-dir", cache, prefix=no_root_powers())
+        assert p.rc == 2 and p.err == f"kannot: error: {cache / 'facts.sqlite'}: Permission denied\n"
+    finally:
+        cache.chmod(0o755)
+    settings = tmp_path / "settings.toml"
+    settings.mkdir()
+    p = kannot("check", "--root", BROKEN, "--settings", settings)
+    assert p.rc == 2 and p.err.startswith("kannot: error: ") and len(p.err.splitlines()) == 1, p.err
