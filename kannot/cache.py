@@ -19,7 +19,10 @@ from . import __version__
 from .cpp import MacroDef
 from .facts import AllowComment, FileFacts, FunctionFact, PrototypeFact
 
-SCHEMA = 3  # bump when FileFacts changes shape
+SCHEMA = 4  # bump when FileFacts or the blob format changes shape
+BUSY_TIMEOUT = 60.0  # seconds a run waits for another run's write transaction (WAL: readers never wait)
+_DIGEST = 16  # bytes of blake2b checksum in front of each blob
+_FACTS_COLUMNS = "path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, hash TEXT, blob BLOB"
 CACHE_DIR_NAME = ".kannot-cache"
 
 
@@ -58,7 +61,9 @@ def _row(x) -> tuple:
 
 
 def encode(f: FileFacts, notes: list[str]) -> bytes:
-    return marshal.dumps((
+    """A checksum, then the marshal-ed rows (the checksum catches a damaged or truncated blob
+    that marshal would still read, as other facts)."""
+    body = marshal.dumps((
         f.path,
         [_row(x) for x in f.functions],
         [_row(x) for x in f.prototypes],
@@ -74,79 +79,98 @@ def encode(f: FileFacts, notes: list[str]) -> bytes:
         f.first_error_line,
         list(notes),
     ))
+    return _digest(body) + body
+
+
+def _digest(body: bytes) -> bytes:
+    return hashlib.blake2b(body, digest_size=_DIGEST).digest()
 
 
 def decode(blob: bytes) -> tuple[FileFacts, list[str]]:
     """(facts, the notes reading the file gave); raises ValueError on a damaged blob."""
+    if not isinstance(blob, bytes) or len(blob) < _DIGEST or _digest(blob[_DIGEST:]) != blob[:_DIGEST]:
+        raise ValueError("damaged cache entry: checksum mismatch")
     try:
         (path, functions, prototypes, pointer_vars, macros, macro_names, includes, nokprobe, allows,
-         asm_symbols, invocations, parse_errors, first_error_line, notes) = marshal.loads(blob)
-    except (EOFError, TypeError) as exc:
+         asm_symbols, invocations, parse_errors, first_error_line, notes) = marshal.loads(blob[_DIGEST:])
+        facts = FileFacts(
+            path=path,
+            functions=[FunctionFact(*x) for x in functions],
+            prototypes=[PrototypeFact(*x) for x in prototypes],
+            pointer_vars=pointer_vars,
+            macros=[MacroDef(*x) for x in macros],
+            macro_names=macro_names,
+            includes=[tuple(x) for x in includes],
+            nokprobe=nokprobe,
+            allows=[AllowComment(*x) for x in allows],
+            asm_symbols=[tuple(x) for x in asm_symbols],
+            invocations=[tuple(x) for x in invocations],
+            parse_errors=parse_errors,
+            first_error_line=first_error_line,
+        )
+    except (EOFError, TypeError, ValueError, IndexError) as exc:
         raise ValueError(f"damaged cache entry: {exc}") from exc
-    facts = FileFacts(
-        path=path,
-        functions=[FunctionFact(*x) for x in functions],
-        prototypes=[PrototypeFact(*x) for x in prototypes],
-        pointer_vars=pointer_vars,
-        macros=[MacroDef(*x) for x in macros],
-        macro_names=macro_names,
-        includes=[tuple(x) for x in includes],
-        nokprobe=nokprobe,
-        allows=[AllowComment(*x) for x in allows],
-        asm_symbols=[tuple(x) for x in asm_symbols],
-        invocations=[tuple(x) for x in invocations],
-        parse_errors=parse_errors,
-        first_error_line=first_error_line,
-    )
+    if not isinstance(path, str) or not isinstance(parse_errors, int) or not isinstance(notes, list):
+        raise ValueError("damaged cache entry: unexpected shape")
     return facts, notes
 
 
 class FactsCache:
     """Open with :meth:`open`; ``None`` means run without a cache (the reason was reported)."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path):
+    def __init__(self, conn: sqlite3.Connection, path: Path, notices: list[str] | None = None):
         self.conn = conn
         self.path = path
         self._pending: list[tuple] = []
+        self._notices = notices if notices is not None else []  # where lookup() reports trouble
 
     @classmethod
     def open(cls, cache_dir: Path, notices: list[str]) -> "FactsCache | None":
+        """The cache in ``cache_dir``, or None (run without one); each problem is one notice.
+
+        A database that is damaged (not a database, malformed pages, a failed quick_check) or was
+        written by another kannot (another stamp, or tables of another shape) is replaced by a
+        fresh one. A directory or file that cannot be written (read-only, full disk, no space for
+        the WAL) or a database locked for longer than the busy timeout means no cache for this run:
+        deleting a database we cannot write would only lose someone else's good cache.
+        """
         path = cache_dir / "facts.sqlite"
         for attempt in range(2):
+            conn = None
             try:
                 cache_dir.mkdir(parents=True, exist_ok=True)
-                conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+                conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT, isolation_level=None)
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
                 conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
-                conn.execute(
-                    "CREATE TABLE IF NOT EXISTS facts (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER,"
-                    " hash TEXT, blob BLOB)"
-                )
+                conn.execute(f"CREATE TABLE IF NOT EXISTS facts ({_FACTS_COLUMNS})")
                 conn.execute("CREATE TABLE IF NOT EXISTS blobs (key TEXT PRIMARY KEY, blob BLOB)")
                 conn.execute("CREATE TABLE IF NOT EXISTS texts (path TEXT PRIMARY KEY, blob BLOB)")
                 stamp = code_stamp()
                 row = conn.execute("SELECT value FROM meta WHERE key='stamp'").fetchone()
-                if row is None:
-                    conn.execute("INSERT OR REPLACE INTO meta VALUES ('stamp', ?)", (stamp,))
-                elif row[0] != stamp:
-                    # another kannot (or another version of its extractor) wrote it: start over,
-                    # in one transaction so a concurrent reader sees old or new, never a mix
-                    notices.append(f"cache {path}: written by kannot {row[0]}, rebuilding it")
+                if row is None or row[0] != stamp:
+                    if row is not None:
+                        notices.append(f"cache {path}: written by kannot {row[0]}, rebuilding it")
+                    # start over in one transaction, so that a concurrent reader sees the old or
+                    # the new state, never a mix; the table is re-created in case its shape changed
                     conn.execute("BEGIN IMMEDIATE")
-                    conn.execute("DELETE FROM facts")
-                    conn.execute("DELETE FROM blobs")
+                    conn.execute("DROP TABLE IF EXISTS facts")
+                    conn.execute(f"CREATE TABLE facts ({_FACTS_COLUMNS})")
+                    conn.execute("DELETE FROM blobs")  # the catalog: its format may have changed too
                     conn.execute("DELETE FROM texts")
                     conn.execute("INSERT OR REPLACE INTO meta VALUES ('stamp', ?)", (stamp,))
                     conn.execute("COMMIT")
-                conn.execute("PRAGMA quick_check").fetchone()
-                return cls(conn, path)
-            except (sqlite3.DatabaseError, OSError) as exc:
-                if attempt == 0 and isinstance(exc, sqlite3.DatabaseError) and "locked" not in str(exc):
-                    notices.append(f"cache {path}: unusable ({exc}), rebuilding it")
+                check = conn.execute("PRAGMA quick_check").fetchall()
+                if check != [("ok",)]:
+                    raise _Damaged(f"quick_check: {check[0][0] if check else 'no answer'}")
+                return cls(conn, path, notices)
+            except (sqlite3.DatabaseError, OSError, _Damaged) as exc:
+                _close(conn)
+                if attempt == 0 and _is_damage(exc):
+                    notices.append(f"cache {path}: unusable ({_describe(exc)}), rebuilding it")
                     _remove(path)
                     continue
-                notices.append(f"cache {path}: cannot be used ({exc}); running without a cache")
+                notices.append(f"cache {path}: cannot be used ({_describe(exc)}); running without a cache")
                 return None
         return None
 
@@ -167,7 +191,8 @@ class FactsCache:
                 for path, size, mtime, h, blob in self.conn.execute(
                         f"SELECT path, size, mtime_ns, hash, blob FROM facts WHERE path IN ({marks})", chunk):
                     out[path] = (size, mtime, h, blob)
-        except sqlite3.DatabaseError:
+        except sqlite3.DatabaseError as exc:
+            self._notices.append(f"cache {self.path}: cannot be read ({_describe(exc)}); reading every file")
             return {}
         return out
 
@@ -228,12 +253,47 @@ class FactsCache:
                 self.conn.execute("ROLLBACK")
             except sqlite3.DatabaseError:
                 pass
-            notices.append(f"cache {self.path}: could not be written ({exc}); results are unaffected")
+            notices.append(f"cache {self.path}: could not be written ({_describe(exc)}); results are unaffected")
         self._pending = []
 
     def close(self) -> None:
         try:
             self.conn.close()
+        except sqlite3.DatabaseError:
+            pass
+
+
+class _Damaged(Exception):
+    """The database opened but is not sound (quick_check)."""
+
+
+# SQLite result codes of a damaged or foreign database (rebuilt), as opposed to one we cannot
+# write or lock (SQLITE_READONLY, SQLITE_CANTOPEN, SQLITE_FULL, SQLITE_IOERR, SQLITE_BUSY...:
+# no cache this run). SQLITE_ERROR is what a table of another shape gives ("no such column").
+_DAMAGE_CODES = frozenset({"SQLITE_CORRUPT", "SQLITE_NOTADB", "SQLITE_ERROR", "SQLITE_MISMATCH", "SQLITE_FORMAT"})
+
+
+def _is_damage(exc: BaseException) -> bool:
+    if isinstance(exc, _Damaged):
+        return True
+    if not isinstance(exc, sqlite3.DatabaseError):
+        return False
+    name = getattr(exc, "sqlite_errorname", None)
+    if name is not None:  # extended codes (SQLITE_CORRUPT_INDEX) count as their base code
+        return "_".join(name.split("_")[:2]) in _DAMAGE_CODES
+    return "locked" not in str(exc) and not isinstance(exc, sqlite3.OperationalError)
+
+
+def _describe(exc: BaseException) -> str:
+    name = getattr(exc, "sqlite_errorname", None)
+    text = str(exc) or type(exc).__name__
+    return f"{text} [{name}]" if name else text
+
+
+def _close(conn: "sqlite3.Connection | None") -> None:
+    if conn is not None:
+        try:
+            conn.close()
         except sqlite3.DatabaseError:
             pass
 

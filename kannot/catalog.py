@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from . import sources
-from .sources import FileError, read_source
+from . import limits
+from .sources import FileError, fs_path, read_source
 
 # The words whose presence makes a file a candidate for a protection family (substrings: a
 # section name ".noinstr.text" contains "noinstr", "__cpuidle" contains "cpuidle").
@@ -128,12 +128,12 @@ def scan_text(src: bytes, families: int = 0xFF) -> TextFacts:
 def _read(root: str, rel: str) -> tuple[bytes | None, str | None]:
     """Plain files the quick way (one open); anything odd through :func:`read_source`'s checks."""
     try:
-        fd = os.open(os.path.join(root, rel), os.O_RDONLY | os.O_NOFOLLOW)
+        fd = os.open(fs_path(Path(root), rel), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return read_source(Path(root), rel)  # symlinks, vanished, unreadable: said precisely there
     try:
         st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_size > sources.MAX_FILE_BYTES:
+        if not stat.S_ISREG(st.st_mode) or st.st_size > limits.current().max_file_bytes:
             return read_source(Path(root), rel)
         with os.fdopen(fd, "rb", closefd=False) as f:
             data = f.read()
@@ -272,7 +272,7 @@ _INDEX_KEY = "catalog"
 
 def _signature(root: str, rel: str) -> tuple[int, int]:
     try:
-        st = os.stat(os.path.join(root, rel))
+        st = os.stat(fs_path(Path(root), rel))
         return st.st_size, st.st_mtime_ns
     except OSError:
         return -1, -1
@@ -449,7 +449,7 @@ def build_catalog(root: Path, rels: list[str], jobs: int, errors: list[FileError
             for w in work:
                 take(_scan_job(w))
         else:
-            with ProcessPoolExecutor(max_workers=jobs) as pool:
+            with ProcessPoolExecutor(max_workers=jobs, initializer=limits.configure, initargs=(limits.current(),)) as pool:
                 for item in pool.map(_scan_job, work, chunksize=128):
                     take(item)
     finally:

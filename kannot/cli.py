@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from . import limits
 from .config import ConfigError, find_config, load_config
 from . import patchflow
 from .engine import WHY_FAMILIES, Options, analyze, build_index, callees_of, close_index, why
@@ -52,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--no-cache", action="store_true", help="neither read nor write the facts cache")
         sp.add_argument("--eager", action="store_true",
                         help="parse every file instead of only those the check needs (same results, slower; for comparisons)")
+        limits.add_arguments(sp)  # --max-file-size, --file-time-limit
 
     c = sub.add_parser("check", help="report unprotected calls")
     c.add_argument("paths", nargs="*", help="files or folders whose functions are reported (default: the root)")
@@ -80,7 +82,25 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _stable_streams() -> None:
+    """stdout is always UTF-8, whatever the locale (LC_ALL=C with PYTHONUTF8=0 would make it
+    ASCII, and one non-ASCII name would lose the whole report): bots diff these bytes. stderr keeps
+    the locale's encoding for people but can no longer fail on a character."""
+    for stream, encoding in ((sys.stdout, "utf-8"), (sys.stderr, None)):
+        reconfigure = getattr(stream, "reconfigure", None)  # absent on tests' StringIO
+        if reconfigure is None:
+            continue
+        try:
+            if encoding is not None and (stream.encoding or "").lower().replace("-", "") != "utf8":
+                reconfigure(encoding=encoding, errors="backslashreplace")
+            else:
+                reconfigure(errors="backslashreplace")
+        except (ValueError, OSError):  # already written to, or not reconfigurable
+            pass
+
+
 def main(argv: list[str] | None = None) -> int:
+    _stable_streams()
     parser = _parser()
     try:
         args = parser.parse_args(argv)
@@ -102,19 +122,31 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, ConfigError, ValueError) as exc:
         print(f"kannot: error: {exc}", file=sys.stderr)
         return EXIT_FATAL
+    except OSError as exc:  # an unwritable cache folder for `clean`, a settings file that is a folder...
+        if isinstance(exc, BrokenPipeError):
+            return _reader_left()
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"kannot: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FATAL
     except KeyboardInterrupt:
         print("kannot: interrupted", file=sys.stderr)
         return EXIT_FATAL
-    except BrokenPipeError:
-        # `kannot check | head`: the reader left; stop quietly, as grep does
-        try:
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        except OSError:
-            pass
+    except Exception as exc:  # noqa: BLE001 - a bug: exit 2, not the 1 of "findings", and one line
+        print(f"kannot: internal error: {type(exc).__name__}: {exc} (please report it)", file=sys.stderr)
         return EXIT_FATAL
 
 
+def _reader_left() -> int:
+    """`kannot check | head`: the reader left; stop quietly, as grep does."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except OSError:
+        pass
+    return EXIT_FATAL
+
+
 def _options(args) -> Options:
+    limits.configure(limits.from_args(args))
     root = args.root
     if root is None:
         root = find_kernel_root(Path.cwd())
@@ -212,10 +244,18 @@ def cmd_check(args, opts: Options) -> int:
         sys.stdout.write(format_text(result.findings, result.errors))
         if not args.quiet:
             sys.stderr.write(format_errors(result.errors))
-    if not result.files_listed:
-        print("kannot: error: no C files found under the root", file=sys.stderr)
+    if not result.files_readable:
+        print(f"kannot: error: {nothing_read(result.errors) if result.files_listed else 'no C files found under the root'}", file=sys.stderr)
         return EXIT_FATAL
     return EXIT_FINDINGS if result.findings else EXIT_CLEAN
+
+
+def nothing_read(errors: list[FileError]) -> str:
+    """Exit 2's message when no file gave facts: none found, or none readable (said which)."""
+    bad = sorted({e.file for e in errors})
+    if not bad:
+        return "no C files found under the root"
+    return f"none of the source files under the root could be read ({len(bad)} listed in errors)"
 
 
 def cmd_callees(args, opts: Options) -> int:

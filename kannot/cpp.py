@@ -135,7 +135,7 @@ def header_words(header: bytes) -> tuple[str, ...]:
     """Identifier-like words and section strings of a function header, in order."""
     words = [w.decode() for w in _IDENT_RE.findall(header)]
     for sec in _SECTION_RE.findall(header):
-        words.append("section:" + sec.decode())
+        words.append("section:" + sec.decode("utf-8", "replace"))  # any bytes may be in a string
     return tuple(words)
 
 
@@ -164,6 +164,10 @@ _DEFINE_RE = re.compile(rb"^[ \t]*#[ \t]*define[ \t]+([A-Za-z_][A-Za-z0-9_]*)(\(
 _COND_RE = re.compile(rb"^[ \t]*#[ \t]*(if|ifdef|ifndef|elif|else|endif)\b([^\n]*)", re.M)
 
 
+MAX_CONDITION_DEPTH = 32
+MAX_CONDITION_CHARS = 4096
+
+
 def _conditions(src: bytes) -> list[tuple[int, str]]:
     """(offset, condition in force after it) at every #if/#elif/#else/#endif."""
     stack: list[list[str]] = []  # per level: [current branch condition, negation of earlier ones]
@@ -179,12 +183,18 @@ def _conditions(src: bytes) -> list[tuple[int, str]]:
             stack.append([arg, f"!({arg})"])
         elif kind == "elif" and stack:
             prev = stack[-1][1]
-            stack[-1] = [f"{prev} && ({arg})", f"{prev} && !({arg})"]
+            if len(prev) > MAX_CONDITION_CHARS:  # a 10,000-arm #elif chain: stop growing (weaker)
+                stack[-1] = [prev, prev]
+            else:
+                stack[-1] = [f"{prev} && ({arg})", f"{prev} && !({arg})"]
         elif kind == "else" and stack:
             stack[-1] = [stack[-1][1], stack[-1][1]]
         elif kind == "endif" and stack:
             stack.pop()
-        out.append((m.start(), " && ".join(level[0] for level in stack)))
+        # Only the outer levels are named: real code nests a dozen deep, and joining 10,000
+        # levels at each of 10,000 lines is quadratic. Dropping inner conditions makes code look
+        # possible in more configurations, never in fewer (more findings, never fewer).
+        out.append((m.start(), " && ".join(level[0] for level in stack[:MAX_CONDITION_DEPTH])))
     return out
 _COMMENT_RE = re.compile(r"/\*.*?\*/|//[^\n]*", re.S)
 _CALLISH_RE = re.compile(r"[A-Za-z_]\w*\s*\(|##")

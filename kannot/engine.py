@@ -9,21 +9,21 @@ The CLI, the pre-commit hook, the LSP server and the bot formats all go through 
 from __future__ import annotations
 
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
 from . import classes as C
+from . import limits, workers
 from .analysis import Analyzer
 from .checks import Checker, Finding, assign_fingerprints
 from .cache import FactsCache, content_hash, decode, encode
 from .config import Config
 from .kconfig import KernelConfig
-from .facts import FileFacts, extract_facts
+from .facts import FileFacts
 from .index import FuncDef, Index
 from .rules import ALL_RULES, FAMILIES as FAMILY_NAMES, select_codes
-from .sources import FileError, list_sources, read_source
+from .sources import FileError, fs_path, list_sources, read_source
 
 MAX_PARSE_ERRORS_LISTED = 1
 
@@ -57,6 +57,7 @@ class Result:
     index: Index
     files_analyzed: int = 0  # files parsed (a lazy index parses only what the check needs)
     files_listed: int = 0  # files of the tree (or of the editor's view of it)
+    files_readable: int = 0  # of those, the ones that could be read
 
     def to_json(self) -> dict:
         return {
@@ -76,7 +77,7 @@ def _facts_job(args: tuple[str, str, bytes | None, str | None]) -> tuple:
         data, note = override, None
     else:
         try:
-            st = os.stat(os.path.join(root, rel))
+            st = os.stat(fs_path(Path(root), rel))  # bytes: the name is UTF-8 whatever the locale
             size, mtime = st.st_size, st.st_mtime_ns
         except OSError:
             pass
@@ -87,14 +88,16 @@ def _facts_job(args: tuple[str, str, bytes | None, str | None]) -> tuple:
     if known_hash is not None and h == known_hash:
         return rel, None, [], size, mtime, h, b""  # unchanged content: the cached blob stands
     notes = [note] if note else []
-    try:
-        facts = extract_facts(rel, data)
-    except RecursionError:
-        return rel, None, ["skipped: nesting too deep to parse"], 0, 0, None, None
-    except Exception as exc:  # the per-file boundary: one odd file never loses the run
-        return rel, None, [f"internal error while reading facts: {type(exc).__name__}: {exc}"], 0, 0, None, None
+    facts, problem = limits.guarded_extract(rel, data)  # the per-file boundary (time limit, crashes)
+    if facts is None:
+        return rel, None, notes + [problem], 0, 0, None, None
     blob = encode(facts, notes) if override is None else None
     return rel, facts, notes, size, mtime, h, blob
+
+
+def _crashed_job(args: tuple, why: str) -> tuple:
+    """_facts_job's answer for a file whose worker died or hung on it."""
+    return args[1], None, [f"skipped: {why} while reading this file"], 0, 0, None, None
 
 
 def _parse_notes(facts: FileFacts) -> list[str]:
@@ -117,7 +120,6 @@ class FactsLoader:
         self.done = 0
         self.parsed = 0  # of those, read and parsed (the others came from the cache)
         self.batches = 0
-        self._pool: ProcessPoolExecutor | None = None
 
     def load(self, rels: list[str]) -> dict[str, FileFacts]:
         opts = self.opts
@@ -132,7 +134,7 @@ class FactsLoader:
             row = stored.get(rel)
             if override is None and row is not None:
                 try:
-                    st = os.stat(opts.root / rel)
+                    st = os.stat(fs_path(opts.root, rel))
                     if st.st_size == row[0] and st.st_mtime_ns == row[1]:
                         facts[rel], notes_by_file[rel] = decode(row[3])
                         continue
@@ -162,13 +164,14 @@ class FactsLoader:
             else:
                 notes_by_file[rel] = notes
 
-        if self.jobs <= 1 or len(work) < 16:
+        if self.jobs <= 1 or len(work) < 48:
             for w in work:
                 take(_facts_job(w))
         else:
-            if self._pool is None:
-                self._pool = ProcessPoolExecutor(max_workers=self.jobs)
-            for item in self._pool.map(_facts_job, work, chunksize=max(1, min(32, len(work) // (4 * self.jobs)))):
+            # a worker that dies or hangs costs its file, not the run (kannot/workers.py)
+            for item in workers.run(_facts_job, work, self.jobs, _crashed_job, initializer=limits.configure,
+                                    initargs=(limits.current(),),
+                                    watchdog=workers.watchdog_seconds(limits.current().file_time_limit)):
                 take(item)
         if opts.progress is not None:
             opts.progress(self.done, self.total)
@@ -181,9 +184,6 @@ class FactsLoader:
         return facts
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown()
-            self._pool = None
         if self.cache is not None:
             self.cache.commit(self.notices)
             self.cache.close()
@@ -216,13 +216,18 @@ def _listed(opts: Options, errors: list[FileError]) -> list[str]:
     return sorted(rels)
 
 
-def _reader(opts: Options) -> Callable[[str], bytes | None]:
+def _reader(opts: Options, errors: list[FileError]) -> Callable[[str], bytes | None]:
+    lost: set[str] = set()
+
     def read(rel: str) -> bytes | None:
         if rel in opts.removed:
             return None
         if rel in opts.overrides:
             return opts.overrides[rel]
-        data, _note = read_source(opts.root, rel)
+        data, note = read_source(opts.root, rel)
+        if data is None and rel not in lost:  # gone after its facts were read: say so, once
+            lost.add(rel)
+            errors.append(FileError(rel, f"{note} after its facts were read; its functions were not checked"))
         return data
     return read
 
@@ -236,7 +241,7 @@ def build_index(opts: Options, errors: list[FileError], families: set[str] | Non
     rels = _listed(opts, errors)
     if not opts.lazy:
         facts = collect_facts(opts, rels, errors)
-        return Index.build(opts.root, opts.arch, facts, _reader(opts), opts.kconfig)
+        return Index.build(opts.root, opts.arch, facts, _reader(opts, errors), opts.kconfig)
     from .catalog import load_or_build
     from .lazy_index import LazyIndex
 
@@ -245,7 +250,7 @@ def build_index(opts: Options, errors: list[FileError], families: set[str] | Non
     loader = FactsLoader(opts, errors)
     catalog = load_or_build(opts.root, rels, opts.jobs or os.cpu_count() or 1, errors, loader.cache,
                             loader.notices, overrides=opts.overrides)
-    index = LazyIndex.create(opts.root, opts.arch, catalog, loader.load, _reader(opts), opts.kconfig)
+    index = LazyIndex.create(opts.root, opts.arch, catalog, loader.load, _reader(opts, errors), opts.kconfig)
     index.facts_loader = loader
     index.families = families
     return index
@@ -300,6 +305,8 @@ def check_index(index: Index, opts: Options, errors: list[FileError]) -> list[Fi
             raw += checker.check_function(d)
         except RecursionError:
             errors.append(FileError(d.path, f"skipped function '{d.name}': expansion nested too deep"))
+        except Exception as exc:  # noqa: BLE001 - one odd function never loses the run
+            errors.append(FileError(d.path, f"skipped function '{d.name}': internal error: {type(exc).__name__}: {exc}"))
     findings = _dedupe(raw)
     findings = apply_suppressions(findings, index, opts, enabled)
     findings.sort(key=lambda f: (f.file, f.line, f.column, f.code, f.callee or "", f.message))
@@ -363,7 +370,11 @@ def analyze(opts: Options) -> Result:
         close_index(index)
     errors = sorted(set(errors), key=lambda e: (e.file, e.message))
     catalog = getattr(index, "catalog", None)
-    return Result(findings, errors, index, len(index.files), len(catalog.files) if catalog is not None else len(index.files))
+    if catalog is not None:
+        listed, readable = len(catalog.files), len(catalog.files) - len(catalog.unreadable)
+    else:
+        listed = readable = len(index.files)
+    return Result(findings, errors, index, len(index.files), listed, readable)
 
 
 def close_index(index: Index) -> None:

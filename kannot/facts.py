@@ -141,6 +141,8 @@ def _errors(root: Node) -> tuple[int, int | None]:
     """(number of error regions, line of the first), walking only into subtrees that hold one."""
     count = 0
     first: int | None = None
+    if root.is_error:  # the whole file is one error region (an unclosed '{' at the end, ...)
+        count, first = 1, root.start_point[0] + 1
     stack = [root]
     while stack and count < 10000:
         node = stack.pop()

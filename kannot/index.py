@@ -81,6 +81,9 @@ class Index:
     @classmethod
     def build(cls, root: Path, arch: str | None, files: dict[str, FileFacts], read: Callable[[str], bytes | None],
               kconfig: "KernelConfig | None" = None) -> "Index":
+        # in path order whatever order the facts came in (cache hits first, then parsed files;
+        # an editor's new file last): candidate lists and chains follow this order
+        files = dict(sorted(files.items()))
         idx = cls(root=root, arch=arch, files=files, read=read, kconfig=kconfig)
         # every name any file #defines, before any condition is judged (macro_known needs them all)
         for facts in files.values():

@@ -276,7 +276,8 @@ def _is_cast(fn: Node, text: str) -> bool:
     if fn.type != "parenthesized_expression":
         return False
     inner = text[1:-1].strip()
-    first = inner.split("(", 1)[0].split()[0] if inner.split() else ""
+    head = inner.split("(", 1)[0].split()  # empty for "((x))" or "(\n(x))"
+    first = head[0] if head else ""
     return first in _TYPE_WORDS or inner.endswith("*") or first.endswith("_t") and " " in inner
 
 

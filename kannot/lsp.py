@@ -40,6 +40,7 @@ from pygls.uris import from_fs_path, to_fs_path
 from . import __version__
 from . import classes as C
 from . import cpp
+from . import limits
 from .checks import Finding
 try:
     from .cache import CACHE_DIR_NAME
@@ -47,7 +48,7 @@ except ImportError:  # pragma: no cover - an engine without the facts cache
     CACHE_DIR_NAME = ".kannot-cache"
 from .config import Config, ConfigError, find_config, load_config
 from .engine import Options, analyze, build_index, check_index, collect_facts
-from .facts import extract_facts, header_start
+from .facts import header_start
 from .index import Index
 from .parsing import parse
 from .rules import ALL_RULES, select_codes
@@ -457,6 +458,8 @@ class KannotServer(LanguageServer):
             self.index = await loop.run_in_executor(self._worker, self._build_job, opts, errors)
             self.index_state = "ready"
             msg = f"{len(self.index.files)} files"
+            for n in getattr(opts, "notices", None) or []:  # the facts cache's one-line notices
+                self.window_log_message(T.LogMessageParams(type=T.MessageType.Warning, message=f"kannot: {n}"))
         except Exception as exc:
             log.exception("index build failed")
             self.index_state = "failed"
@@ -551,10 +554,9 @@ class KannotServer(LanguageServer):
                 return
         else:
             self.applied[rel] = data
-        try:
-            facts = extract_facts(rel, data)
-        except Exception as exc:
-            log.warning("%s: cannot read facts: %s", rel, exc)
+        facts, problem = limits.guarded_extract(rel, data)  # time limit and crashes end here
+        if facts is None:
+            log.warning("%s: cannot read facts: %s", rel, problem)
             return
         if not index.replace_file(rel, facts):
             files = dict(index.files)
@@ -983,6 +985,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache-dir", type=Path, help="facts cache for the first index (default: ROOT/.kannot-cache)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the facts cache")
     p.add_argument("--log-file", type=Path, help="write the server's log here")
+    limits.add_arguments(p)
 
 
 def _split(values: list[str]) -> list[str]:
@@ -1008,6 +1011,7 @@ def run(args: argparse.Namespace) -> int:
     select, ignore = _split(args.select), _split(args.ignore)
     select_codes(select, ignore)  # unknown codes are a usage error before any client connects
     tcp = parse_tcp(args.tcp) if args.tcp else None
+    limits.configure(limits.from_args(args))
     if args.root is not None and not args.root.is_dir():
         raise ValueError(f"root {args.root} is not a directory")
     logging.basicConfig(level=logging.INFO if args.log_file else logging.WARNING,

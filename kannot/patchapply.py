@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 import unidiff
-from unidiff.constants import LINE_TYPE_ADDED, LINE_TYPE_CONTEXT, LINE_TYPE_EMPTY, LINE_TYPE_NO_NEWLINE, LINE_TYPE_REMOVED
+from unidiff.constants import RE_HUNK_HEADER, LINE_TYPE_ADDED, LINE_TYPE_CONTEXT, LINE_TYPE_EMPTY, LINE_TYPE_NO_NEWLINE, LINE_TYPE_REMOVED
 
 from .sources import SOURCE_SUFFIXES, read_source
 
@@ -34,6 +34,8 @@ class PatchedFile:
     target: str | None  # after (None: the patch deletes it)
     hunks: list  # unidiff hunks
     index_in_patch: int
+    copy: bool = False  # git's "copy from/copy to": the source stays
+    named: tuple[str, ...] = ()  # paths of "rename/copy from/to" lines, checked like the others
 
 
 @dataclass
@@ -97,6 +99,7 @@ def parse_patch(data: bytes) -> tuple[list[PatchedFile], int, int]:
         line_base += m.count(b"\n")
     files: list[PatchedFile] = []
     for text, base in texts:
+        _check_hunk_headers(text)
         try:
             ps = unidiff.PatchSet(text)
         except unidiff.UnidiffParseError as exc:
@@ -104,15 +107,49 @@ def parse_patch(data: bytes) -> tuple[list[PatchedFile], int, int]:
         for pf in ps:
             src = None if pf.is_added_file else _clean_path(pf.source_file, "a/")
             dst = None if pf.is_removed_file else _clean_path(pf.target_file, "b/")
+            if pf.is_binary_file and any(p is not None and p.endswith(SOURCE_SUFFIXES) for p in (src, dst)):
+                # nothing to apply in memory, and ignoring it would check the unpatched file
+                raise PatchError(f"cannot apply a binary diff to {dst or src}: kannot reads source text "
+                                 "(make the patch with git format-patch without --binary)")
+            copy, named = _rename_or_copy(pf, src, dst)
             if base >= 0:
                 for h in pf:
                     for line in h:
                         if line.diff_line_no is not None:
                             line.diff_line_no_input = base + line.diff_line_no
-            files.append(PatchedFile(src, dst, list(pf), len(files)))
+            files.append(PatchedFile(src, dst, list(pf), len(files), copy=copy, named=named))
     if not files:
         raise PatchError("no diff found in the input (expected a unified diff or an mbox of patches)")
     return files, len(messages), data.count(b"\n")
+
+
+def _check_hunk_headers(text: str) -> None:
+    """unidiff skips a line like ``@@ -x,1 +1,2 @@`` as noise, and the hunk under it with it: a
+    patch would then be checked without its change. Every ``@@`` line after a file's ``---``/``+++``
+    header must be a hunk header."""
+    in_diff = False
+    prev = ""
+    for no, line in enumerate(text.splitlines(), 1):
+        if line.startswith("+++ ") and prev.startswith("--- "):
+            in_diff = True
+        elif in_diff and line.startswith("@@") and not RE_HUNK_HEADER.match(line):
+            raise PatchError(f"cannot read the patch: malformed hunk header at line {no}: {line[:80]!r}")
+        prev = line
+
+
+def _rename_or_copy(pf, src: str | None, dst: str | None) -> tuple[bool, tuple[str, ...]]:
+    """(is a copy, the paths of its "rename/copy from/to" lines). The lines must name the files
+    the ``diff --git`` header names: a patch whose parts disagree is refused, not guessed at."""
+    info = str(pf.patch_info or "")
+    froms = re.findall(r"^(?:rename|copy) from (.+)$", info, re.M)
+    tos = re.findall(r"^(?:rename|copy) to (.+)$", info, re.M)
+    copy = bool(re.search(r"^copy from ", info, re.M))
+    named = tuple(_clean_path(p, "") for p in froms + tos)
+    for p in named:
+        if p not in (src, dst):
+            raise PatchError(f"refusing path {p!r} in the patch: its rename/copy lines and its diff header "
+                             f"name different files ({src!r} -> {dst!r})")
+    return copy, named
 
 
 def _clean_path(raw: str, prefix: str) -> str:
@@ -251,10 +288,14 @@ def _apply_all(root: Path, files: list[PatchedFile], reverse: bool) -> tuple[dic
         content = load(src)
         if content is None:
             raise PatchError(f"patch does not apply: {src}: no such file in the tree")
-        if not pf.hunks and dst is not None and src != dst:  # pure rename
-            current[dst] = content
-            load(dst)
+        if pf.copy and reverse:  # undoing a copy: the copy goes, the source was never touched
             current[src] = None
+            continue
+        if not pf.hunks and dst is not None and src != dst:  # pure rename or copy
+            load(dst)
+            current[dst] = content
+            if not pf.copy:
+                current[src] = None
             continue
         new = _apply_file(src, content, pf, reverse, None if reverse else patch_lines)
         if dst is None:
@@ -262,7 +303,8 @@ def _apply_all(root: Path, files: list[PatchedFile], reverse: bool) -> tuple[dic
         else:
             if dst != src:
                 load(dst)
-                current[src] = None
+                if not pf.copy:
+                    current[src] = None
             current[dst] = new
     return original, current, patch_lines
 
@@ -270,6 +312,8 @@ def _apply_all(root: Path, files: list[PatchedFile], reverse: bool) -> tuple[dic
 def apply_patch(root: Path, data: bytes) -> Change:
     files, n_patches, n_lines = parse_patch(data)
     for pf in files:  # every path is checked before anything is read
+        for p in pf.named:
+            check_path(root, p)
         if pf.source is not None:
             pf.source = check_path(root, pf.source)
         if pf.target is not None:

@@ -459,7 +459,9 @@ def cmd_check(args, opts: Options) -> int:
         for n in notes:
             print(n, file=sys.stderr)
     if not n_files:
-        print("kannot: error: no C files found under the root", file=sys.stderr)
+        from .cli import nothing_read
+
+        print(f"kannot: error: {nothing_read(errors)}", file=sys.stderr)
         return EXIT_FATAL
     return EXIT_FINDINGS if findings else EXIT_CLEAN
 

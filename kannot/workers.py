@@ -1,0 +1,123 @@
+"""Worker processes that cannot lose a run.
+
+``concurrent.futures``' ``pool.map`` loses everything when one worker dies: a segfault in a C
+extension on one odd file, the kernel's OOM killer, a ``kill`` from outside all end in
+``BrokenProcessPool`` for every pending task. Here:
+
+- work goes out in chunks with a bounded number in flight, and results come back in input order;
+- when the pool breaks, the chunks that were in flight are re-run one item at a time (one in
+  flight), so the item that breaks the pool again is known: it gets ``on_crash``'s result (one
+  line in ``errors``) and the run goes on in a fresh pool;
+- a pool that gives no answer for ``watchdog`` seconds (a worker stuck in C code that no time
+  limit reaches) is treated the same way: its workers are killed, the items in flight are re-run
+  one at a time under the same watchdog.
+
+Test hooks (real processes, real signals): ``KANNOT_TEST_CRASH_FILE=rel`` makes the worker that
+reads ``rel`` kill itself with SIGSEGV; ``KANNOT_TEST_HANG_FILE=rel`` makes it sleep forever;
+``KANNOT_TEST_WATCHDOG=seconds`` shortens the watchdog.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, Callable, Iterator, Sequence
+
+CHUNK = 32
+
+
+def _run_chunk(fn: Callable[[Any], Any], chunk: list) -> list:
+    hooks = "KANNOT_TEST_CRASH_FILE" in os.environ or "KANNOT_TEST_HANG_FILE" in os.environ
+    out = []
+    for item in chunk:
+        if hooks:
+            _test_hooks(item)
+        out.append(fn(item))
+    return out
+
+
+def _test_hooks(item: Any) -> None:
+    """Only in worker processes (see the module docstring); items are (root, rel, ...) tuples."""
+    rel = item[1] if isinstance(item, tuple) and len(item) > 1 else None
+    if rel is not None and os.environ.get("KANNOT_TEST_CRASH_FILE") == rel:
+        os.kill(os.getpid(), signal.SIGSEGV)
+    if rel is not None and os.environ.get("KANNOT_TEST_HANG_FILE") == rel:
+        while True:
+            time.sleep(3600)
+
+
+def watchdog_seconds(time_limit: float) -> float | None:
+    """How long a pool may stay silent: far beyond any file's time limit (None: no watchdog)."""
+    env = os.environ.get("KANNOT_TEST_WATCHDOG")
+    if env:
+        return float(env)
+    if time_limit <= 0:
+        return None
+    return max(120.0, 20 * time_limit)
+
+
+def run(fn: Callable[[Any], Any], items: Sequence, jobs: int, on_crash: Callable[[Any, str], Any],
+        initializer: Callable | None = None, initargs: tuple = (), watchdog: float | None = None) -> Iterator:
+    """``fn(item)`` for every item in worker processes, yielded in input order."""
+    results: dict[int, Any] = {}
+    todo: deque[list[int]] = deque(list(range(i, min(i + CHUNK, len(items)))) for i in range(0, len(items), CHUNK))
+    suspects: deque[int] = deque()  # items of chunks that were in flight when a pool broke
+    emitted = 0
+
+    def drain() -> Iterator:
+        nonlocal emitted
+        while emitted in results:
+            yield results.pop(emitted)
+            emitted += 1
+
+    while todo or suspects:
+        # one item at a time while there are suspects: the one that breaks the pool is the culprit
+        alone = bool(suspects)
+        window = 1 if alone else 2 * jobs
+        pool = ProcessPoolExecutor(max_workers=1 if alone else jobs, initializer=initializer, initargs=initargs)
+        in_flight: dict[Future, list[int]] = {}
+        broken: str | None = None
+        try:
+            while (todo or suspects or in_flight) and broken is None:
+                while len(in_flight) < window and (suspects if alone else todo):
+                    idx = [suspects.popleft()] if alone else todo.popleft()
+                    in_flight[pool.submit(_run_chunk, fn, [items[i] for i in idx])] = idx
+                if not in_flight:
+                    break  # suspects done: back to chunks in a fresh pool
+                done, _ = wait(in_flight, timeout=watchdog, return_when=FIRST_COMPLETED)
+                if not done:
+                    broken = f"no answer for {watchdog:g} s (the worker was killed)"
+                    _kill_workers(pool)
+                    break
+                for fut in done:
+                    idx = in_flight.pop(fut)
+                    try:
+                        for i, r in zip(idx, fut.result()):
+                            results[i] = r
+                    except BrokenProcessPool:
+                        broken = "the worker process died"
+                        in_flight[fut] = idx  # handled with the others below
+                        break
+                yield from drain()
+        finally:
+            pool.shutdown(wait=broken is None, cancel_futures=True)
+        if broken is not None:
+            lost = sorted(i for idx in in_flight.values() for i in idx)
+            if alone and len(lost) == 1:
+                results[lost[0]] = on_crash(items[lost[0]], broken)  # the culprit
+            else:
+                suspects.extend(lost)
+            yield from drain()
+    yield from drain()
+
+
+def _kill_workers(pool: ProcessPoolExecutor) -> None:
+    # ProcessPoolExecutor has no public way to stop a worker that does not answer
+    for proc in list(getattr(pool, "_processes", {}).values()):
+        try:
+            proc.kill()
+        except (OSError, AttributeError):
+            pass
