@@ -225,6 +225,8 @@ class FactsCache:
     def put_catalog(self, key: str, blob: bytes, texts: list[tuple[str, bytes]], notices: list[str]) -> None:
         """The index blob and the per-file entries it was built from, in one transaction: a
         killed run leaves both old or both new (a mix would take the wrong names out)."""
+        if getattr(self, "_read_only", False):
+            return
         try:
             self.conn.execute("BEGIN IMMEDIATE")
             self.conn.execute("INSERT OR REPLACE INTO blobs VALUES (?, ?)", (key, blob))
@@ -235,14 +237,21 @@ class FactsCache:
                 self.conn.execute("ROLLBACK")
             except sqlite3.DatabaseError:
                 pass
-            notices.append(f"cache {self.path}: could not be written ({exc}); results are unaffected")
+            self._write_failed(notices, exc)
+
+    def _write_failed(self, notices: list[str], exc: BaseException) -> None:
+        """Said once per run: after one failed write (a full disk) the cache is only read."""
+        if not getattr(self, "_read_only", False):
+            self._read_only = True
+            notices.append(f"cache {self.path}: could not be written ({_describe(exc)}); results are unaffected")
 
     def put(self, rel: str, size: int, mtime_ns: int, h: str, blob: bytes) -> None:
         self._pending.append((rel, size, mtime_ns, h, blob))
 
     def commit(self, notices: list[str]) -> None:
         """One transaction: a run killed mid-write leaves the previous, consistent state."""
-        if not self._pending:
+        if not self._pending or getattr(self, "_read_only", False):
+            self._pending = []
             return
         try:
             self.conn.execute("BEGIN IMMEDIATE")
@@ -253,7 +262,7 @@ class FactsCache:
                 self.conn.execute("ROLLBACK")
             except sqlite3.DatabaseError:
                 pass
-            notices.append(f"cache {self.path}: could not be written ({_describe(exc)}); results are unaffected")
+            self._write_failed(notices, exc)
         self._pending = []
 
     def close(self) -> None:

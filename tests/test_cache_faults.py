@@ -175,7 +175,7 @@ def _file_size_limit(limit: int):
 
 @pytest.mark.parametrize("limit,notice", [
     (0, "running without a cache"),  # not even the empty database can be created
-    (48 * 1024, "could not be written"),  # the facts do not fit (the WAL index alone is 32 KiB)
+    (96 * 1024, "could not be written"),  # the facts and the catalog do not fit (the WAL index alone is 32 KiB)
 ])
 def test_full_disk_never_changes_the_findings(tree, fresh, tmp_path, limit, notice):
     """RLIMIT_FSIZE makes every write past ``limit`` bytes fail with EFBIG, as a full disk would."""
