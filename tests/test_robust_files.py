@@ -259,13 +259,31 @@ def test_a_file_that_vanishes_after_its_facts_were_read(tmp_path):
 
     root = copy_tree(BROKEN, tmp_path)
     errors: list = []
-    opts = Options(root=root, jobs=1)
+    opts = Options(root=root, jobs=1, lazy=False)  # every file's facts read up front
     index = build_index(opts, errors)
     os.unlink(root / "kernel" / "good.c")
     findings = check_index(index, opts, errors)
     assert not [f for f in findings if f.file == "kernel/good.c"]
     assert [e.message for e in errors if e.file == "kernel/good.c"] == [
         "vanished while being read after its facts were read; its functions were not checked"]
+    assert [f for f in findings if f.file == "kernel/broken.c"]
+
+
+def test_a_file_that_vanishes_after_the_catalog_scan(tmp_path):
+    """The lazy index reads a file's facts when the check needs them: gone by then, it is said once."""
+    from kannot.engine import Options, build_index, check_index, close_index
+
+    root = copy_tree(BROKEN, tmp_path)
+    errors: list = []
+    opts = Options(root=root, jobs=1)
+    index = build_index(opts, errors)
+    os.unlink(root / "kernel" / "good.c")
+    try:
+        findings = check_index(index, opts, errors)
+    finally:
+        close_index(index)
+    assert not [f for f in findings if f.file == "kernel/good.c"]
+    assert [e.message for e in errors if e.file == "kernel/good.c"] == ["vanished while being read"]
     assert [f for f in findings if f.file == "kernel/broken.c"]
 
 
