@@ -176,24 +176,23 @@ class FactsCache:
 
     def lookup(self, rels: list[str]) -> dict[str, tuple[int, int, str, bytes]]:
         """Stored (size, mtime_ns, hash, blob) for ``rels``."""
-        out: dict[str, tuple[int, int, str, bytes]] = {}
         try:
-            if len(rels) > 2000:  # most of the table: one scan beats many lookups
-                cur = self.conn.execute("SELECT path, size, mtime_ns, hash, blob FROM facts")
-                wanted = set(rels)
-                for path, size, mtime, h, blob in cur:
-                    if path in wanted:
-                        out[path] = (size, mtime, h, blob)
-                return out
-            for i in range(0, len(rels), 500):
-                chunk = rels[i : i + 500]
-                marks = ",".join("?" * len(chunk))
-                for path, size, mtime, h, blob in self.conn.execute(
-                        f"SELECT path, size, mtime_ns, hash, blob FROM facts WHERE path IN ({marks})", chunk):
-                    out[path] = (size, mtime, h, blob)
+            return {row[0]: tuple(row[1:]) for row in self._rows("facts", "path, size, mtime_ns, hash, blob", rels)}
         except sqlite3.DatabaseError as exc:
             self._notices.append(f"cache {self.path}: cannot be read ({_describe(exc)}); reading every file")
             return {}
+
+    def _rows(self, table: str, columns: str, rels: list[str]) -> list[tuple]:
+        """Rows of ``table`` whose path is in ``rels``: by key in chunks, or one scan when
+        ``rels`` is most of the table (many lookups would cost more)."""
+        if len(rels) > 2000:
+            wanted = set(rels)
+            return [row for row in self.conn.execute(f"SELECT {columns} FROM {table}") if row[0] in wanted]
+        out: list[tuple] = []
+        for i in range(0, len(rels), 500):
+            chunk = rels[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            out += self.conn.execute(f"SELECT {columns} FROM {table} WHERE path IN ({marks})", chunk).fetchall()
         return out
 
     def get_blob(self, key: str) -> bytes | None:
@@ -206,21 +205,10 @@ class FactsCache:
 
     def get_texts(self, rels: list[str]) -> dict[str, bytes]:
         """The catalog's stored per-file entries."""
-        out: dict[str, bytes] = {}
         try:
-            if len(rels) > 2000:
-                wanted = set(rels)
-                for path, blob in self.conn.execute("SELECT path, blob FROM texts"):
-                    if path in wanted:
-                        out[path] = blob
-                return out
-            for i in range(0, len(rels), 500):
-                chunk = rels[i : i + 500]
-                q = f"SELECT path, blob FROM texts WHERE path IN ({','.join('?' * len(chunk))})"
-                out.update(self.conn.execute(q, chunk).fetchall())
+            return dict(self._rows("texts", "path, blob", rels))
         except sqlite3.DatabaseError:
             return {}
-        return out
 
     def put_catalog(self, key: str, blob: bytes, texts: list[tuple[str, bytes]], notices: list[str]) -> None:
         """The index blob and the per-file entries it was built from, in one transaction: a

@@ -341,12 +341,7 @@ class Index:
         if name in self._tried:
             return
         self._tried.add(name)
-        parts = name.split("_")
-        keys = {name}
-        for i in range(len(parts)):
-            for j in range(i + 1, len(parts) + 1):
-                keys.add("_".join(parts[i:j]))
-        for key in keys:
+        for key in generate_keys(name):
             for path, inv in self._invocations_by_arg.get(key, ()):
                 if id(inv) in self._expanded:
                     continue
@@ -406,10 +401,7 @@ class Index:
         todo = [path]
         while todo:
             cur = todo.pop()
-            facts = self.files.get(cur)
-            if facts is None:
-                continue
-            for kind, inc in facts.includes:
+            for kind, inc in self._includes_of(cur):
                 for target in self.resolve_include(cur, kind, inc, list(arches)):
                     if target not in seen:
                         seen.add(target)
@@ -447,6 +439,10 @@ class Index:
 
     def _exists(self, path: str) -> bool:
         return path in self.files
+
+    def _includes_of(self, path: str) -> list[tuple[str, str]]:
+        facts = self.files.get(path)
+        return facts.includes if facts is not None else []
 
     def has_macro(self, name: str) -> bool:
         return name in self.macros
@@ -707,6 +703,17 @@ class Index:
             if section == ".kprobes.text":
                 cl = frozenset({C.KPROBES})
             add(FuncDef(name, path, line, 1, cl, events=[], asm_section=section))
+
+
+def generate_keys(name: str) -> set[str]:
+    """The invocation arguments that may produce ``name`` by pasting (``trace_##event``)."""
+    parts = name.split("_")
+    keys = {name}
+    for i in range(len(parts)):
+        for j in range(i + 1, len(parts) + 1):
+            keys.add("_".join(parts[i:j]))
+    keys.discard("")
+    return keys
 
 
 def _file_shape(f: FileFacts) -> tuple:

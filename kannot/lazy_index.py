@@ -22,7 +22,7 @@ from . import classes as C
 from . import cpp
 from .catalog import Catalog
 from .facts import FileFacts
-from .index import _IDENT_RE, FuncDef, Index, MacroRef
+from .index import _IDENT_RE, FuncDef, Index, MacroRef, generate_keys
 
 Loader = Callable[[list[str]], dict[str, FileFacts]]
 _WORD_RE = re.compile(r"[A-Za-z_]\w*")
@@ -221,16 +221,18 @@ class LazyIndex(Index):
         if name in self._tried or name in self._prepared:
             return
         self._prepared.add(name)
-        for key in _generate_keys(name):
+        for key in generate_keys(name):
             # only invocations of macros that can define a function matter (not MODULE_DEVICE_TABLE(of, ...))
             files = sorted({p for p, macro in self.catalog.invokers_of(key) if p not in self.files and self._may_generate(macro)})
             self.ensure_files(files)
 
-    def _may_generate(self, macro: str) -> bool:
+    def _may_generate(self, macro: str, depth: int = 0) -> bool:
+        """Can ``MACRO(...)`` at file scope define a function? (expand_invocation's test,
+        following ``#define TRACE_EVENT_RCU TRACE_EVENT`` aliases the same way)"""
         refs = self.macros_for(macro, "")
         alias = [r for r in refs if not r.macro.function_like and _IDENT_RE.fullmatch(r.macro.body)]
-        if alias and alias[0].macro.body != macro:
-            return self._may_generate(alias[0].macro.body) if alias[0].macro.body not in self.__dict__.setdefault("_gen_seen", set()) else True
+        if alias and alias[0].macro.body != macro and depth < 6:
+            return self._may_generate(alias[0].macro.body, depth + 1)
         return self.may_define(macro)
 
     def generate_for(self, name: str) -> None:
@@ -305,26 +307,6 @@ class LazyIndex(Index):
         if not hasattr(self, "_arches"):
             self._arches = sorted({p.split("/")[1] for p in self.catalog.files if p.startswith("arch/") and p.count("/") >= 2})
         return self._arches
-
-    def include_closure(self, path: str, arches: tuple[str, ...] | None = None) -> frozenset[str]:
-        if arches is None or path.startswith("arch/"):
-            arches = tuple(self._arch_dirs(path))
-        key = (path, arches)
-        got = self._closure.get(key)
-        if got is not None:
-            return got
-        seen = {path}
-        todo = [path]
-        while todo:
-            cur = todo.pop()
-            for kind, inc in self._includes_of(cur):
-                for target in self.resolve_include(cur, kind, inc, list(arches)):
-                    if target not in seen:
-                        seen.add(target)
-                        todo.append(target)
-        result = frozenset(seen)
-        self._closure[key] = result
-        return result
 
     def _includes_of(self, path: str) -> list[tuple[str, str]]:
         facts = self.files.get(path)
@@ -425,12 +407,3 @@ def _insert(lst: list, item) -> None:
         lst.append(item)
     else:
         bisect.insort(lst, item, key=lambda x: x._order)
-
-
-def _generate_keys(name: str) -> set[str]:
-    parts = name.split("_")
-    keys = {name}
-    for i in range(len(parts)):
-        for j in range(i + 1, len(parts) + 1):
-            keys.add("_".join(parts[i:j]))
-    return {k for k in keys if k}
