@@ -1,14 +1,17 @@
 """Time a whole-tree ``kannot check`` against ctags and a bare tree-sitter parse of the same files.
 
     python bench/bench.py --tree /root/.cache/kernel-trees/linux-source-6.12 [--runs 3] [--arch x86]
-                          [--warm] [--edit FILE] [--why FUNC] [--eager] [--timeout 3600] [--json OUT]
+                          [--warm] [--edit FILE] [--edit-unrelated FILE] [--why FUNC] [--eager]
+                          [--timeout 3600] [--json OUT]
 
 Rows (each the median of --runs runs):
 - kannot check (cold): an empty cache directory each run: the catalog scan of every file, then the
   files the check needs parsed (and both written to the cache);
 - with --warm: kannot check (warm), nothing changed; kannot check (1 file edited): a comment line
   appended to --edit FILE (default arch/x86/kernel/traps.c) before each run, the file restored at
-  the end; kannot why FUNC (warm) (default rcu_is_watching);
+  the end; kannot check (unrelated file edited): the same with --edit-unrelated FILE (default
+  fs/ext4/inode.c, which no protected function's check depends on: the stored result stands);
+  kannot why FUNC (warm) (default rcu_is_watching), after one untimed why has stored the map;
 - with --eager: kannot check --eager --no-cache (every file parsed: the old way, for comparison);
 - ctags and the bare parse (baselines).
 The findings of cold, warm and eager runs must be identical; the table says whether they are.
@@ -156,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warm", action="store_true",
                     help="also time kannot with a warm cache, after a one-file edit, and kannot why")
     ap.add_argument("--edit", default="arch/x86/kernel/traps.c", help="the file --warm edits (restored afterwards)")
+    ap.add_argument("--edit-unrelated", default="fs/ext4/inode.c",
+                    help="a file --warm edits that no check depends on (restored afterwards)")
     ap.add_argument("--why", default="rcu_is_watching", help="the function --warm asks kannot why about")
     ap.add_argument("--eager", action="store_true", help="also time kannot check --eager (every file parsed)")
     args = ap.parse_args(argv)
@@ -198,6 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     edited = root / args.edit
     original = edited.read_bytes() if args.warm and edited.is_file() else None
     original_times = edited.stat() if original is not None else None
+    unrelated = root / args.edit_unrelated
+    unrelated_original = unrelated.read_bytes() if args.warm and unrelated.is_file() else None
+    unrelated_times = unrelated.stat() if unrelated_original is not None else None
     if args.eager:
         eager = Tool("kannot check --eager", [sys.executable, "-m", "kannot", "check", "--root", str(root), "-q", "--format",
                                                "json", "--no-cache", "--eager", *arch], ok_codes=(0, 1))
@@ -218,9 +226,18 @@ def main(argv: list[str] | None = None) -> int:
 
         edit_tool = Tool("kannot check (1 file edited)", warm_argv, ok_codes=(0, 1), before=edit,
                          check=kannot_json(f"{args.edit} edited"))
+
+        def edit_unrelated() -> None:
+            if unrelated_original is None:
+                raise RuntimeError(f"--edit-unrelated {args.edit_unrelated}: not a file of the tree")
+            edits[0] += 1
+            unrelated.write_bytes(unrelated_original + f"/* kannot bench edit {edits[0]} */\n".encode())
+
+        unrelated_tool = Tool("kannot check (unrelated edit)", warm_argv, ok_codes=(0, 1), before=edit_unrelated,
+                              check=kannot_json(f"{args.edit_unrelated} edited"))
         why_tool = Tool(f"kannot why {args.why} (warm)", [sys.executable, "-m", "kannot", "why", args.why, "--root", str(root),
                         "-q", "--format", "json", "--cache-dir", str(tmp / "cache"), *arch], check=why_json)
-        tools[1:1] = [warm_tool, edit_tool, why_tool]
+        tools[1:1] = [warm_tool, edit_tool, unrelated_tool, why_tool]
         primer = Tool("prime", warm_argv, ok_codes=(0, 1), check=kannot_json(""))
         try:
             run_once(primer, args.timeout, tmp / "prime.out")
@@ -228,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
             run_once(primer2, args.timeout, tmp / "prime-why.out")
             print(f"  cache filled in {primer.walls[0]:.1f}s + {primer2.walls[0]:.1f}s for why (not counted)", flush=True)
         except (RuntimeError, OSError) as exc:
-            for t in (warm_tool, edit_tool, why_tool):
+            for t in (warm_tool, edit_tool, unrelated_tool, why_tool):
                 t.error = f"filling the cache failed: {exc}"
     for tool in tools:
         for i in range(args.runs if tool.error is None else 0):
@@ -243,6 +260,9 @@ def main(argv: list[str] | None = None) -> int:
         if tool.name == "kannot check (1 file edited)" and original is not None:
             edited.write_bytes(original)  # the user's tree as it was
             os.utime(edited, ns=(original_times.st_atime_ns, original_times.st_mtime_ns))
+        if tool.name == "kannot check (unrelated edit)" and unrelated_original is not None:
+            unrelated.write_bytes(unrelated_original)
+            os.utime(unrelated, ns=(unrelated_times.st_atime_ns, unrelated_times.st_mtime_ns))
     shutil.rmtree(tmp, ignore_errors=True)
     if code_stamp() != stamp0:
         print("warning: kannot's code changed while the benchmark ran: the kannot runs used different code",

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from . import classes as C
 from . import cpp
+from .findings import Link  # noqa: F401  (re-exported: the chain's links)
 from .flow import Flow, States, clamp, shift
 from .index import FuncDef, Index, MacroRef
 from .ir import IRBuilder
@@ -34,21 +35,6 @@ COMPILE_TIME = re.compile(
 MAX_DEPTH = 24
 MAX_CORRELATED = 4  # #if conditions enumerated together in one body (2**4 runs at most)
 _STRING_MACRO_RE = re.compile(r"\b[A-Z][A-Z0-9_]*\s+(?=\"|pr_fmt\s*\(|[A-Z][A-Z0-9_]*\s+\")")
-
-
-@dataclass(frozen=True, slots=True)
-class Link:
-    function: str
-    file: str
-    line: int
-    kind: str = "function"  # function | always_inline | macro | callee
-    condition: str = ""  # for a macro: the CONFIG_ condition its #define is under
-
-    def to_json(self) -> dict:
-        d = {"function": self.function, "file": self.file, "line": self.line, "kind": self.kind}
-        if self.condition:
-            d["condition"] = self.condition
-        return d
 
 
 @dataclass(slots=True)

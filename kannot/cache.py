@@ -15,9 +15,12 @@ import os
 import sqlite3
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from . import __version__
-from .cpp import MacroDef
-from .facts import AllowComment, FileFacts, FunctionFact, PrototypeFact
+
+if TYPE_CHECKING:
+    from .facts import FileFacts
 
 SCHEMA = 4  # bump when FileFacts or the blob format changes shape
 BUSY_TIMEOUT = 60.0  # seconds a run waits for another run's write transaction (WAL: readers never wait)
@@ -90,6 +93,9 @@ def decode(blob: bytes) -> tuple[FileFacts, list[str]]:
     """(facts, the notes reading the file gave); raises ValueError on a damaged blob."""
     if not isinstance(blob, bytes) or len(blob) < _DIGEST or _digest(blob[_DIGEST:]) != blob[:_DIGEST]:
         raise ValueError("damaged cache entry: checksum mismatch")
+    from .cpp import MacroDef
+    from .facts import AllowComment, FileFacts, FunctionFact, PrototypeFact
+
     try:
         (path, functions, prototypes, pointer_vars, macros, macro_names, includes, nokprobe, allows,
          asm_symbols, invocations, parse_errors, first_error_line, notes) = marshal.loads(blob[_DIGEST:])
@@ -125,7 +131,7 @@ class FactsCache:
         self._notices = notices if notices is not None else []  # where lookup() reports trouble
 
     @classmethod
-    def open(cls, cache_dir: Path, notices: list[str]) -> "FactsCache | None":
+    def open(cls, cache_dir: Path, notices: list[str], verify: bool = True) -> "FactsCache | None":
         """The cache in ``cache_dir``, or None (run without one); each problem is one notice.
 
         A database that is damaged (not a database, malformed pages, a failed quick_check) or was
@@ -146,6 +152,8 @@ class FactsCache:
                 conn.execute(f"CREATE TABLE IF NOT EXISTS facts ({_FACTS_COLUMNS})")
                 conn.execute("CREATE TABLE IF NOT EXISTS blobs (key TEXT PRIMARY KEY, blob BLOB)")
                 conn.execute("CREATE TABLE IF NOT EXISTS texts (path TEXT PRIMARY KEY, blob BLOB)")
+                conn.execute("CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, used INTEGER, blob BLOB)")
+                conn.execute("CREATE TABLE IF NOT EXISTS result_rows (key TEXT, name TEXT, blob BLOB, PRIMARY KEY (key, name))")
                 stamp = code_stamp()
                 row = conn.execute("SELECT value FROM meta WHERE key='stamp'").fetchone()
                 if row is None or row[0] != stamp:
@@ -158,9 +166,13 @@ class FactsCache:
                     conn.execute(f"CREATE TABLE facts ({_FACTS_COLUMNS})")
                     conn.execute("DELETE FROM blobs")  # the catalog: its format may have changed too
                     conn.execute("DELETE FROM texts")
+                    conn.execute("DELETE FROM results")
+                    conn.execute("DELETE FROM result_rows")
                     conn.execute("INSERT OR REPLACE INTO meta VALUES ('stamp', ?)", (stamp,))
                     conn.execute("COMMIT")
-                check = conn.execute("PRAGMA quick_check").fetchall()
+                # (``verify`` False: a reader of a few rows that treats any read error as a miss
+                # skips the check, which reads the whole file)
+                check = conn.execute("PRAGMA quick_check").fetchall() if verify else [("ok",)]
                 if check != [("ok",)]:
                     raise _Damaged(f"quick_check: {check[0][0] if check else 'no answer'}")
                 return cls(conn, path, notices)
@@ -219,6 +231,57 @@ class FactsCache:
             self.conn.execute("BEGIN IMMEDIATE")
             self.conn.execute("INSERT OR REPLACE INTO blobs VALUES (?, ?)", (key, blob))
             self.conn.executemany("INSERT OR REPLACE INTO texts VALUES (?, ?)", texts)
+            # a new generation: results stored against the old catalog entries are void (kannot.memo)
+            self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('catalog_generation', ?)",
+                              (str(self.catalog_generation() + 1),))
+            self.conn.execute("COMMIT")
+        except (sqlite3.DatabaseError, OSError) as exc:
+            try:
+                self.conn.execute("ROLLBACK")
+            except sqlite3.DatabaseError:
+                pass
+            self._write_failed(notices, exc)
+
+    def catalog_generation(self) -> int:
+        """How many times the stored catalog was written (0: never, or unreadable)."""
+        try:
+            row = self.conn.execute("SELECT value FROM meta WHERE key='catalog_generation'").fetchone()
+            return int(row[0]) if row is not None else 0
+        except (sqlite3.DatabaseError, ValueError):
+            return 0
+
+    def get_result(self, key: str) -> bytes | None:
+        """A stored check result (:mod:`kannot.memo`), or None."""
+        try:
+            row = self.conn.execute("SELECT blob FROM results WHERE key=?", (key,)).fetchone()
+        except sqlite3.DatabaseError:
+            return None
+        return row[0] if row is not None else None
+
+    def get_result_row(self, key: str, name: str) -> bytes | None:
+        """One named row stored with a result (a function's entry of the reverse map)."""
+        try:
+            row = self.conn.execute("SELECT blob FROM result_rows WHERE key=? AND name=?", (key, name)).fetchone()
+        except sqlite3.DatabaseError:
+            return None
+        return row[0] if row is not None else None
+
+    def put_result(self, key: str, blob: bytes, notices: list[str], keep: int = 16,
+                   rows: list[tuple[str, bytes]] | None = None) -> None:
+        """Store a result (and, with ``rows``, its named rows, replacing the old ones) in one
+        transaction; only the ``keep`` most recently stored results stay (one per set of options
+        and paths: a developer checking file after file must not grow the cache forever)."""
+        if getattr(self, "_read_only", False):
+            return
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+            used = self.conn.execute("SELECT COALESCE(MAX(used), 0) + 1 FROM results").fetchone()[0]
+            self.conn.execute("INSERT OR REPLACE INTO results VALUES (?, ?, ?)", (key, used, blob))
+            if rows is not None:
+                self.conn.execute("DELETE FROM result_rows WHERE key=?", (key,))
+                self.conn.executemany("INSERT INTO result_rows VALUES (?, ?, ?)", [(key, n, b) for n, b in rows])
+            self.conn.execute("DELETE FROM results WHERE key NOT IN (SELECT key FROM results ORDER BY used DESC LIMIT ?)", (keep,))
+            self.conn.execute("DELETE FROM result_rows WHERE key NOT IN (SELECT key FROM results)")
             self.conn.execute("COMMIT")
         except (sqlite3.DatabaseError, OSError) as exc:
             try:

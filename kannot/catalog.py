@@ -171,6 +171,11 @@ class Catalog:
     unreadable: set[str] = field(default_factory=set)
     entries: dict[int, TextFacts] = field(default_factory=dict)  # rank -> its facts (to replace a file)
     notes: dict[str, str] = field(default_factory=dict)  # file -> what reading it said
+    # every name looked up, per index: what a stored result depends on (kannot.memo); an
+    # optimisation's guesses (prefetch) pass ``record=False``
+    asked_heads: set[str] = field(default_factory=set)
+    asked_defines: set[str] = field(default_factory=set)
+    asked_invocations: set[str] = field(default_factory=set)
 
     def add(self, rel: str, tf: TextFacts) -> None:
         i = self.rank[rel]
@@ -213,16 +218,21 @@ class Catalog:
                     del self.invocations_index[arg]
         self.marks.pop(i, None)
 
-    def heads_of(self, name: str) -> list[str]:
+    def heads_of(self, name: str, record: bool = True) -> list[str]:
         """Files that may define or declare ``name`` at file scope."""
+        if record:
+            self.asked_heads.add(name)
         return [self.files[i] for i in self.heads_index.get(name, ())]
 
-    def definers_of(self, name: str) -> list[str]:
+    def definers_of(self, name: str, record: bool = True) -> list[str]:
         """Files that may ``#define name``."""
+        if record:
+            self.asked_defines.add(name)
         return [self.files[i] for i in self.defines_index.get(name, ())]
 
     def invokers_of(self, arg: str) -> list[tuple[str, str]]:
         """(file, macro) of the file-scope ``MACRO(arg, ...)`` / ``MACRO(x, arg, ...)`` lines."""
+        self.asked_invocations.add(arg)
         return [(self.files[i], macro) for i, macro in self.invocations_index.get(arg, ())]
 
     def marked(self, bits: int) -> list[str]:
@@ -292,14 +302,16 @@ def _unmarshal(blob: bytes):
 
 def load_or_build(root: Path, rels: list[str], jobs: int, errors: list[FileError], cache, notices: list[str],
                   progress: Callable[[int, int], None] | None = None,
-                  overrides: dict[str, bytes] | None = None) -> Catalog:
+                  overrides: dict[str, bytes] | None = None, sigs: list[tuple[int, int]] | None = None) -> Catalog:
     """The catalog of ``rels``, from the cache (``cache``: a FactsCache or None) for the files
     whose size and modification time are unchanged; the others are scanned again and stored.
 
     The cache holds the name indexes as one blob (what a warm run reads) and each file's entry
-    apart (read only to take a changed file's old names out of the indexes)."""
+    apart (read only to take a changed file's old names out of the indexes). ``sigs``: the
+    files' (size, mtime_ns), when the caller has them."""
     root_s = str(root)
-    sigs = [_signature(root_s, r) for r in rels]
+    if sigs is None:  # the listing's walk usually brings them (kannot.sources.scan_tree)
+        sigs = [_signature(root_s, r) for r in rels]
     state = None
     blob = cache.get_blob(_INDEX_KEY) if cache is not None else None
     if blob is not None:

@@ -9,67 +9,12 @@ Which functions are checked, and by which family:
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
 
 from . import classes as C
 from .analysis import Analyzer, Leaf, Link
+from .findings import Finding  # noqa: F401  (re-exported)
 from .index import FuncDef, Index
 from .rules import ALL_RULES
-
-
-@dataclass
-class Finding:
-    code: str
-    file: str
-    line: int
-    column: int
-    end_line: int
-    end_column: int
-    caller: str
-    callee: str | None
-    message: str
-    chain: list[Link]
-    candidates: list[dict] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    fingerprint: str = ""
-    detail: str = ""  # what is called when callee is None (pointer expression, region call)
-    conditions: list[str] = field(default_factory=list)  # CONFIG_ conditions of macros on the chain
-    baseline_state: str = ""  # "new" in --diff-base/--patch runs
-    causes: list[dict] = field(default_factory=list)  # {file, line, message}: the changed line that made it new
-
-    @property
-    def rule(self) -> str:
-        return ALL_RULES[self.code].family
-
-    @property
-    def severity(self) -> str:
-        return ALL_RULES[self.code].severity
-
-    def fingerprint_material(self) -> str:
-        funcs = "/".join(l.function for l in self.chain)
-        return "|".join([self.code, self.file, self.caller, self.callee or self.detail, funcs])
-
-    def to_json(self) -> dict:
-        return {
-            "code": self.code,
-            "rule": self.rule,
-            "severity": self.severity,
-            "file": self.file,
-            "line": self.line,
-            "column": self.column,
-            "end_line": self.end_line,
-            "end_column": self.end_column,
-            "caller": self.caller,
-            "callee": self.callee,
-            "message": self.message,
-            "chain": [l.to_json() for l in self.chain],
-            "candidates": self.candidates,
-            "notes": self.notes,
-            "conditions": self.conditions,
-            "fingerprint": self.fingerprint,
-            **({"baseline_state": self.baseline_state} if self.baseline_state else {}),
-            **({"causes": self.causes} if self.causes else {}),
-        }
 
 
 NOINSTR_SAFE = frozenset({C.NOINSTR})

@@ -14,7 +14,8 @@ from . import __version__
 from . import limits
 from .config import ConfigError, find_config, load_config
 from . import patchflow
-from .engine import WHY_FAMILIES, Options, analyze, build_index, callees_of, close_index, why
+from .engine import Options, analyze, build_index, callees_of, close_index
+from .why import answer as why_answer
 from .report.json import format_json
 from .report.text import format_errors, format_text
 from .rules import ALL_RULES
@@ -78,7 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("code", nargs="?", help="rule code (omit to list all rules)")
 
     ls = sub.add_parser("lsp", help="language server for editors (stdio; --tcp for debugging)")
-    _lsp_arguments(ls)
+    lsp_arguments(ls)
     return p
 
 
@@ -279,12 +280,7 @@ def cmd_callees(args, opts: Options) -> int:
 
 
 def cmd_why(args, opts: Options) -> int:
-    errors: list[FileError] = []
-    index = build_index(opts, errors, families=set(WHY_FAMILIES))
-    try:
-        answer = why(index, args.function)
-    finally:
-        close_index(index)
+    answer = why_answer(opts, args.function)
     if args.format == "json":
         print(json.dumps(answer, indent=2))
         return EXIT_CLEAN
@@ -297,13 +293,20 @@ def cmd_why(args, opts: Options) -> int:
     return EXIT_CLEAN
 
 
-def _lsp_arguments(sp: argparse.ArgumentParser) -> None:
-    try:
-        from .lsp import add_arguments
-    except ImportError:  # pygls missing: `kannot lsp` says so when run
-        sp.add_argument("rest", nargs=argparse.REMAINDER)
-        return
-    add_arguments(sp)
+def lsp_arguments(p: argparse.ArgumentParser) -> None:
+    """``kannot lsp``'s options (here, not in kannot.lsp: building the parser must not import
+    pygls, which would cost every `kannot check` a second)."""
+    p.add_argument("--tcp", metavar="HOST:PORT", help="serve one client over TCP on a loopback address (debugging); default: stdio")
+    p.add_argument("--root", type=Path, help="kernel tree top (default: the client's workspace folder, walking up to the tree's top)")
+    p.add_argument("--arch", help="keep only arch/NAME of the arch/ directories (default: all, or [check] arch)")
+    p.add_argument("--select", action="append", default=[], help="enable codes, prefixes or families (comma-separated)")
+    p.add_argument("--ignore", action="append", default=[], help="disable codes, prefixes or families")
+    p.add_argument("--diagnostics", choices=["auto", "push", "pull"], default="auto", help="publish diagnostics, or let the client pull them (default: pull when the client can pull and refresh)")
+    p.add_argument("-j", "--jobs", type=int, default=0, help="parallel parse jobs for the first index (default: all cores)")
+    p.add_argument("--cache-dir", type=Path, help="facts cache for the first index (default: ROOT/.kannot-cache)")
+    p.add_argument("--no-cache", action="store_true", help="neither read nor write the facts cache")
+    p.add_argument("--log-file", type=Path, help="write the server's log here")
+    limits.add_arguments(p)
 
 
 def cmd_lsp(args) -> int:

@@ -13,17 +13,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
+from typing import TYPE_CHECKING
+
 from . import classes as C
-from . import limits, workers
-from .analysis import Analyzer
-from .checks import Checker, Finding, assign_fingerprints
+from . import limits
 from .cache import FactsCache, content_hash, decode, encode
 from .config import Config
-from .kconfig import KernelConfig
-from .facts import FileFacts
-from .index import FuncDef, Index
+from .findings import Finding
 from .rules import ALL_RULES, FAMILIES as FAMILY_NAMES, select_codes
-from .sources import FileError, fs_path, list_sources, read_source
+from .sources import FileError, fs_path, read_source, scan_tree
+from .why import FAMILIES as WHY_FAMILIES, why  # noqa: F401  (the reverse question, kannot/why.py)
+
+if TYPE_CHECKING:  # the parser and the analysis are imported when a check runs, not before
+    from .checks import Checker
+    from .facts import FileFacts
+    from .index import FuncDef, Index
+    from .kconfig import KernelConfig
 
 MAX_PARSE_ERRORS_LISTED = 1
 
@@ -58,6 +63,7 @@ class Result:
     files_analyzed: int = 0  # files parsed (a lazy index parses only what the check needs)
     files_listed: int = 0  # files of the tree (or of the editor's view of it)
     files_readable: int = 0  # of those, the ones that could be read
+    reused: bool = False  # the stored findings of the last run stood (kannot.memo); ``index`` is None
 
     def to_json(self) -> dict:
         return {
@@ -95,9 +101,9 @@ def _facts_job(args: tuple[str, str, bytes | None, str | None]) -> tuple:
     return rel, facts, notes, size, mtime, h, blob
 
 
-def _crashed_job(args: tuple, why: str) -> tuple:
+def _crashed_job(args: tuple, reason: str) -> tuple:
     """_facts_job's answer for a file whose worker died or hung on it."""
-    return args[1], None, [f"skipped: {why} while reading this file"], 0, 0, None, None
+    return args[1], None, [f"skipped: {reason} while reading this file"], 0, 0, None, None
 
 
 def _parse_notes(facts: FileFacts) -> list[str]:
@@ -116,10 +122,12 @@ class FactsLoader:
         self.jobs = opts.jobs or os.cpu_count() or 1
         self.notices: list[str] = []
         self.cache = FactsCache.open(opts.cache_dir, self.notices) if opts.cache_dir is not None else None
+        self.cache_writable = self.cache is not None  # False after a failed write (a full disk)
         self.total = 0  # files asked for so far (the progress bar's denominator)
         self.done = 0
         self.parsed = 0  # of those, read and parsed (the others came from the cache)
         self.batches = 0
+        self.hashes: dict[str, str | None] = {}  # content hash of every file asked for (None: unreadable)
 
     def load(self, rels: list[str]) -> dict[str, FileFacts]:
         opts = self.opts
@@ -137,6 +145,7 @@ class FactsLoader:
                     st = os.stat(fs_path(opts.root, rel))
                     if st.st_size == row[0] and st.st_mtime_ns == row[1]:
                         facts[rel], notes_by_file[rel] = decode(row[3])
+                        self.hashes[rel] = row[2]
                         continue
                 except (OSError, ValueError):
                     pass
@@ -156,6 +165,7 @@ class FactsLoader:
                     blob = stored[rel][3]
                 except ValueError:  # a damaged row: never trusted, the file is read again
                     rel, ff, notes, size, mtime, h, blob = _facts_job((str(opts.root), rel, None, None))
+            self.hashes[rel] = h if ff is not None else None
             if ff is not None:
                 facts[rel] = ff
                 notes_by_file[rel] = notes
@@ -168,7 +178,8 @@ class FactsLoader:
             for w in work:
                 take(_facts_job(w))
         else:
-            # a worker that dies or hangs costs its file, not the run (kannot/workers.py)
+            from . import workers  # a worker that dies or hangs costs its file, not the run
+
             for item in workers.run(_facts_job, work, self.jobs, _crashed_job, initializer=limits.configure,
                                     initargs=(limits.current(),),
                                     watchdog=workers.watchdog_seconds(limits.current().file_time_limit)):
@@ -186,6 +197,7 @@ class FactsLoader:
     def close(self) -> None:
         if self.cache is not None:
             self.cache.commit(self.notices)
+            self.cache_writable = not getattr(self.cache, "_read_only", False)
             self.cache.close()
             self.cache = None
         self.opts.notices.extend(self.notices)  # said on stderr: the JSON must not depend on the cache's state
@@ -201,19 +213,21 @@ def collect_facts(opts: Options, rels: list[str], errors: list[FileError]) -> di
         loader.close()
 
 
-def _listed(opts: Options, errors: list[FileError]) -> list[str]:
-    rels = list_sources(opts.root, opts.arch, errors)
+def _listed_with_signatures(opts: Options, errors: list[FileError]) -> dict[str, tuple[int, int]]:
+    """The files of this check, sorted, with their (size, mtime_ns) on disk ((-1, -1): none)."""
+    listed = dict(scan_tree(opts.root, opts.arch, errors))
     if opts.only_built and opts.kconfig is not None:
         from .kbuild import not_built
 
-        dropped = not_built(opts.root, opts.kconfig, rels)
-        rels = [r for r in rels if r not in dropped]
-    for rel in opts.overrides:
-        if rel not in rels:
-            rels.append(rel)
-    if opts.removed:
-        rels = [r for r in rels if r not in opts.removed]
-    return sorted(rels)
+        for rel in not_built(opts.root, opts.kconfig, list(listed)):
+            listed.pop(rel, None)
+    if any(rel not in listed for rel in opts.overrides):
+        for rel in opts.overrides:
+            listed.setdefault(rel, (-1, -1))
+        listed = dict(sorted(listed.items()))
+    for rel in opts.removed:
+        listed.pop(rel, None)
+    return listed  # sorted: scan_tree's order
 
 
 def _reader(opts: Options, errors: list[FileError]) -> Callable[[str], bytes | None]:
@@ -232,28 +246,36 @@ def _reader(opts: Options, errors: list[FileError]) -> Callable[[str], bytes | N
     return read
 
 
-WHY_FAMILIES = ("noinstr", "nokprobe", "notrace")
-
-
-def build_index(opts: Options, errors: list[FileError], families: set[str] | None = None) -> Index:
+def build_index(opts: Options, errors: list[FileError], families: set[str] | None = None,
+                listed: dict[str, tuple[int, int]] | None = None) -> Index:
     """The index ``opts`` asks for: lazy (only the files the check needs are parsed) by default,
-    eager (every file parsed) with ``opts.lazy`` False."""
-    rels = _listed(opts, errors)
+    eager (every file parsed) with ``opts.lazy`` False. ``listed``: the tree's files with their
+    signatures, when the caller has already walked it."""
+    if listed is None:
+        listed = _listed_with_signatures(opts, errors)
+    rels = list(listed)
     if not opts.lazy:
         facts = collect_facts(opts, rels, errors)
+        from .index import Index
+
         return Index.build(opts.root, opts.arch, facts, _reader(opts, errors), opts.kconfig)
     from .catalog import load_or_build
     from .lazy_index import LazyIndex
 
     if families is None:
-        families = {ALL_RULES[c].family for c in opts.enabled_codes() if c in ALL_RULES}
+        families = _families(opts)
     loader = FactsLoader(opts, errors)
     catalog = load_or_build(opts.root, rels, opts.jobs or os.cpu_count() or 1, errors, loader.cache,
-                            loader.notices, overrides=opts.overrides)
+                            loader.notices, overrides=opts.overrides, sigs=list(listed.values()))
     index = LazyIndex.create(opts.root, opts.arch, catalog, loader.load, _reader(opts, errors), opts.kconfig)
     index.facts_loader = loader
     index.families = families
+    index.catalog_generation = loader.cache.catalog_generation() if loader.cache is not None else 0
     return index
+
+
+def _families(opts: Options) -> set[str]:
+    return {ALL_RULES[c].family for c in opts.enabled_codes() if c in ALL_RULES}
 
 
 # rules --------------------------------------------------------------------------------------------
@@ -273,9 +295,20 @@ def protected_functions(index: Index, paths: list[str] | None) -> Iterable[FuncD
     from .lazy_index import LazyIndex
 
     if isinstance(index, LazyIndex):
-        # every file that can hold a protected function is loaded first; their classes are final
-        index.protected_candidates(getattr(index, "families", set(FAMILY_NAMES)))
-        protected = [d for defs in index.funcs.values() for d in defs if families_of(d) and in_paths(d.path, paths)]
+        few = _few_files(index, paths)
+        if few is not None:
+            # a check of a few files (an editor's buffer, a pre-commit of staged files, `check
+            # FILE`): their own definitions are all the protected functions there can be; each
+            # name is finished (prototypes, NOKPROBE_SYMBOL()s elsewhere) before it is judged
+            index.ensure_files(few)
+            mine = [d for r in few for d in index.defs_in(r)]
+            for name in sorted({d.name for d in mine}):
+                index.defs_named(name)
+            protected = [d for d in mine if families_of(d)]
+        else:
+            # every file that can hold a protected function is loaded first; their classes are final
+            index.protected_candidates(getattr(index, "families", set(FAMILY_NAMES)))
+            protected = [d for defs in index.funcs.values() for d in defs if families_of(d) and in_paths(d.path, paths)]
         index.prefetch(protected)
         names = sorted({d.name for d in protected})
         for name in names:
@@ -295,8 +328,22 @@ def protected_functions(index: Index, paths: list[str] | None) -> Iterable[FuncD
                 yield d
 
 
+FEW_FILES_MAX = 64  # a check of at most this many files loads them, not every marked file of the tree
+
+
+def _few_files(index, paths: list[str] | None) -> list[str] | None:
+    """The files under ``paths`` when they are few, else None (a whole-tree or big-folder check)."""
+    if not paths:
+        return None
+    files = [r for r in index.catalog.files if in_paths(r, paths) and r not in index.catalog.unreadable]
+    return files if len(files) <= FEW_FILES_MAX else None
+
+
 def check_index(index: Index, opts: Options, errors: list[FileError]) -> list[Finding]:
     enabled = opts.enabled_codes()
+    from .analysis import Analyzer
+    from .checks import Checker, assign_fingerprints
+
     analyzer = Analyzer(index)
     checker = Checker(index, analyzer, enabled)
     raw: list[Finding] = []
@@ -362,8 +409,31 @@ def apply_suppressions(findings: list[Finding], index: Index, opts: Options, ena
 
 
 def analyze(opts: Options) -> Result:
+    """Check the tree as ``opts`` says. With a cache, a lazy run first asks :mod:`kannot.memo`
+    whether the last run's findings still stand (nothing they depend on changed)."""
     errors: list[FileError] = []
-    index = build_index(opts, errors)
+    listed = key = None
+    if opts.lazy and opts.cache_dir is not None and not opts.overrides and not opts.removed:
+        from . import memo
+
+        listing_errors: list[FileError] = []
+        listed = _listed_with_signatures(opts, listing_errors)
+        key = memo.result_key(opts, _families(opts))
+        said: list[str] = []
+        cache = FactsCache.open(opts.cache_dir, said, verify=False)
+        if cache is None:
+            key = None  # no usable cache: the facts loader will say why, once
+        else:
+            opts.notices.extend(said)
+            try:
+                rec = memo.reusable(cache, key, opts.root, listed, listing_errors, opts.notices)
+            finally:
+                cache.close()
+            if rec is not None:
+                findings, errors = rec.result_parts()
+                return Result(findings, errors, None, *rec.counts, reused=True)
+        errors.extend(listing_errors)
+    index = build_index(opts, errors, listed=listed)
     try:
         findings = check_index(index, opts, errors)
     finally:
@@ -371,10 +441,34 @@ def analyze(opts: Options) -> Result:
     errors = sorted(set(errors), key=lambda e: (e.file, e.message))
     catalog = getattr(index, "catalog", None)
     if catalog is not None:
-        listed, readable = len(catalog.files), len(catalog.files) - len(catalog.unreadable)
+        n_listed, readable = len(catalog.files), len(catalog.files) - len(catalog.unreadable)
     else:
-        listed = readable = len(index.files)
-    return Result(findings, errors, index, len(index.files), listed, readable)
+        n_listed = readable = len(index.files)
+    counts = (len(index.files), n_listed, readable)
+    loader = getattr(index, "facts_loader", None)
+    # a file that could not be parsed this time (a crashed or stuck worker, a race) may parse
+    # next time with the same signature: such a result is not stored
+    if key is not None and loader is not None and loader.cache_writable and None not in loader.hashes.values():
+        _store_result(opts, key, listed, listing_errors, index, findings, errors, counts)
+    opts.notices[:] = list(dict.fromkeys(opts.notices))  # one cache problem, one line
+    return Result(findings, errors, index, *counts)
+
+
+def _store_result(opts: Options, key: str, listed, listing_errors, index, findings, errors, counts) -> None:
+    from . import memo
+
+    loader = index.facts_loader
+    cache = FactsCache.open(opts.cache_dir, opts.notices)
+    if cache is None:
+        return
+    try:
+        cat = index.catalog
+        asked = (cat.asked_heads, cat.asked_defines, cat.asked_invocations, index.non_generating)
+        rec = memo.make_record(listed, listing_errors, index.catalog_generation, loader.hashes,
+                               asked, findings, errors, counts)
+        memo.store(cache, key, rec, listed, opts.notices)
+    finally:
+        cache.close()
 
 
 def close_index(index: Index) -> None:
@@ -394,6 +488,9 @@ def callees_of(index: Index, name: str, gcc_inlined: bool = True) -> list[dict]:
     inlines such helpers at -O2 (always
     when called once), and objtool then sees their calls as FUNC's own.
     """
+    from .analysis import Analyzer
+    from .checks import Checker
+
     analyzer = Analyzer(index)
     checker = Checker(index, analyzer, set(ALL_RULES))
     out: list[dict] = []
@@ -448,64 +545,3 @@ def _verdict(checker: Checker, leaf) -> str:
         return "inline (may be out-of-lined)" + region
     return "instrumentable" + region
 
-
-def why(index: Index, name: str) -> dict:
-    """The reverse question: which protected contexts reach ``name`` with instrumentation off?
-
-    A context reaches ``name`` when a protected function's summary (after inlining always-inline
-    helpers and macros) has a call to it, or passes through it as a helper, outside an
-    instrumentation region (noinstr family) or at all (nokprobe/notrace families: they have no
-    regions). Returns a JSON-ready dict with a one-line ``verdict``.
-    """
-    from .checks import families_of
-
-    analyzer = Analyzer(index)
-    defs = [d for d in index.defs_named(name) if d.asm_section is None] or index.defs_named(name)
-    own = sorted({C.describe(d.classes) for d in defs}) or ["unknown"]
-    reached: list[dict] = []
-    if getattr(index, "catalog", None) is not None:
-        index.families = set(WHY_FAMILIES)
-    for d in list(protected_functions(index, None)):
-        fams = families_of(d)
-        if not fams or d.name == name:
-            continue
-        summ = analyzer.analyze_function(d)
-        for leaf in summ.leaves:
-            names = [l.function for l in leaf.chain[1:]] + ([leaf.callee] if leaf.callee else [])
-            if name not in names:
-                continue
-            fam = fams[0]
-            if fam == "noinstr" and leaf.rel > 0:
-                continue  # inside instrumentation_begin()/end(): instrumentation allowed
-            chain = [l.to_json() for l in leaf.chain]
-            reached.append({"caller": d.name, "family": fam, "file": d.path, "line": leaf.pos[0],
-                            "via": [n for n in names if n != name], "chain": chain})
-    reached.sort(key=lambda r: ({"noinstr": 0, "nokprobe": 1, "notrace": 2}[r["family"]], r["file"], r["line"], r["caller"]))
-    seen = set()
-    unique = []
-    for r in reached:
-        key = (r["caller"], r["family"], r["file"], r["line"])
-        if key not in seen:
-            seen.add(key)
-            unique.append(r)
-    blacklisted = [c for c in own if c in ("noinstr", "cpuidle", "nokprobe")]
-    if not defs:
-        verdict = f"unknown: no definition of '{name}' in the tree"
-    elif all(C.ALWAYS_INLINE in d.classes for d in defs):
-        where = f"; inlined into noinstr '{unique[0]['caller']}'" if any(r["family"] == "noinstr" for r in unique) else ""
-        verdict = f"cannot be kprobed or traced on its own: '{name}' is __always_inline (no symbol of its own){where}"
-    elif blacklisted:
-        verdict = f"cannot be kprobed: '{name}' is itself {blacklisted[0]} (on the kprobe blacklist)"
-    elif any(r["family"] == "noinstr" for r in unique):
-        r = next(r for r in unique if r["family"] == "noinstr")
-        via = " -> ".join([r["caller"], *r["via"], name])
-        verdict = f"unsafe to kprobe or trace: reached from noinstr '{r['caller']}' outside an instrumentation region ({via}, {r['file']}:{r['line']})"
-    elif any(r["family"] == "nokprobe" for r in unique):
-        r = next(r for r in unique if r["family"] == "nokprobe")
-        verdict = f"unsafe to kprobe (advisory): called from NOKPROBE '{r['caller']}' ({r['file']}:{r['line']}); a probe there can recurse on the kprobe path"
-    elif any(r["family"] == "notrace" for r in unique):
-        r = next(r for r in unique if r["family"] == "notrace")
-        verdict = f"safe to kprobe; tracing it is advisory-unsafe: called from notrace '{r['caller']}' ({r['file']}:{r['line']})"
-    else:
-        verdict = f"safe to kprobe and trace: no noinstr, NOKPROBE or notrace context reaches '{name}' without a region"
-    return {"function": name, "class": own, "verdict": verdict, "reached_from": unique}

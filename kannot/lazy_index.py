@@ -59,6 +59,7 @@ class LazyIndex(Index):
         idx._flushing = False
         idx._draining = False
         idx._protected_words: set[str] = set()
+        idx.non_generating: set[str] = set()
         return idx
 
     # loading ------------------------------------------------------------------------------------
@@ -232,8 +233,12 @@ class LazyIndex(Index):
         refs = self.macros_for(macro, "")
         alias = [r for r in refs if not r.macro.function_like and _IDENT_RE.fullmatch(r.macro.body)]
         if alias and alias[0].macro.body != macro and depth < 6:
-            return self._may_generate(alias[0].macro.body, depth + 1)
-        return self.may_define(macro)
+            got = self._may_generate(alias[0].macro.body, depth + 1)
+        else:
+            got = self.may_define(macro)
+        if not got:
+            self.non_generating.add(macro)  # its invocations never matter (a stored result's dependency)
+        return got
 
     def generate_for(self, name: str) -> None:
         self._prepare_generate(name)
@@ -271,6 +276,10 @@ class LazyIndex(Index):
         self.ensure_files(near)
         refs = [r for r in self.macros.get(name, ()) if r.path in closure]
         return refs or None
+
+    def macro_known(self, name: str) -> bool | None:
+        self.catalog.asked_defines.add(name)  # the answer depends on which files #define it
+        return super().macro_known(name)
 
     def has_macro(self, name: str) -> bool:
         return self._any_definer(name, lambda: name in self.macros)
@@ -375,8 +384,9 @@ class LazyIndex(Index):
             asked |= names
             want: set[str] = set()
             for n in names:
-                heads = self.catalog.heads_of(n) if n not in self._heads_done else []
-                defines = self.catalog.definers_of(n) if n not in self._defines_done else []
+                # guesses, not dependencies of the result: the lookups made later are
+                heads = self.catalog.heads_of(n, record=False) if n not in self._heads_done else []
+                defines = self.catalog.definers_of(n, record=False) if n not in self._defines_done else []
                 if len(heads) + len(defines) <= PREFETCH_MAX_FILES:
                     want.update(heads)
                     want.update(defines)

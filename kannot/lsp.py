@@ -26,12 +26,10 @@ import os
 import re
 import socket
 import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from lsprotocol import types as T
 from pygls.lsp.server import LanguageServer
@@ -42,12 +40,9 @@ from . import classes as C
 from . import cpp
 from . import limits
 from .checks import Finding
-try:
-    from .cache import CACHE_DIR_NAME
-except ImportError:  # pragma: no cover - an engine without the facts cache
-    CACHE_DIR_NAME = ".kannot-cache"
+from .cache import CACHE_DIR_NAME
 from .config import Config, ConfigError, find_config, load_config
-from .engine import Options, analyze, build_index, check_index, collect_facts
+from .engine import Options, analyze, build_index, check_index
 from .facts import header_start
 from .index import Index
 from .parsing import parse
@@ -452,8 +447,10 @@ class KannotServer(LanguageServer):
                 # first diagnostics from the lazy engine (only the files the open ones need are
                 # parsed) on a thread of their own, while the full index the edits need is built
                 self._quick_opts = opts
-                for rel in list(self.docs):
-                    self._quick(rel)
+                quick = [self._quick(rel) for rel in list(self.docs)]
+                # the open files' diagnostics first: on two cores the full build would halve
+                # their speed (documents opened later are checked the same way, meanwhile)
+                await asyncio.gather(*[q for q in quick if q is not None], return_exceptions=True)
             errors: list[FileError] = []
             self.index = await loop.run_in_executor(self._worker, self._build_job, opts, errors)
             self.index_state = "ready"
@@ -483,10 +480,10 @@ class KannotServer(LanguageServer):
             return forced == "1"
         return len(list_sources(opts.root, opts.arch, [])) >= QUICK_FIRST_MIN_FILES
 
-    def _quick(self, rel: str) -> None:
+    def _quick(self, rel: str) -> "asyncio.Future | None":
         """A document opened while the full index builds: check it with the lazy engine."""
         if self._quick_opts is None or rel in self._quick_asked or self.index_state != "building":
-            return
+            return None
         self._quick_asked.add(rel)
         doc = self.docs[rel]
         snapshot = {rel: (doc.text, doc.version)}
@@ -503,7 +500,7 @@ class KannotServer(LanguageServer):
             self.applied_version[rel] = doc.version
             self._publish(quick, snapshot)
 
-        asyncio.ensure_future(run())
+        return asyncio.ensure_future(run())
 
     def _quick_job(self, snapshot: dict[str, tuple[bytes, int | None]], base: Options) -> dict[str, Published]:
         """Worker: the open files checked by a lazy index (engine.analyze), as diagnostics."""
@@ -518,7 +515,7 @@ class KannotServer(LanguageServer):
         for rel, (text, _version) in snapshot.items():
             fs = [f for f in result.findings if f.file == rel]
             lines = text.split(b"\n")
-            diags = [to_diagnostic(f, lines, self.encoding, result.index.root, self.related, self.code_description) for f in fs]
+            diags = [to_diagnostic(f, lines, self.encoding, opts.root, self.related, self.code_description) for f in fs]
             key = hashlib.sha256(repr([(d.code, d.range, d.message, d.related_information) for d in diags]).encode()).hexdigest()[:16]
             out[rel] = Published(None, fs, diags, key)
         log.info("quick check of %d open file(s): %d files parsed of %d", len(snapshot), result.files_analyzed, result.files_listed)
@@ -974,20 +971,6 @@ def _word_at(text: bytes, pos: T.Position, encoding: str) -> tuple[str | None, T
 
 # entry point --------------------------------------------------------------------------------------
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--tcp", metavar="HOST:PORT", help="serve one client over TCP on a loopback address (debugging); default: stdio")
-    p.add_argument("--root", type=Path, help="kernel tree top (default: the client's workspace folder, walking up to the tree's top)")
-    p.add_argument("--arch", help="keep only arch/NAME of the arch/ directories (default: all, or [check] arch)")
-    p.add_argument("--select", action="append", default=[], help="enable codes, prefixes or families (comma-separated)")
-    p.add_argument("--ignore", action="append", default=[], help="disable codes, prefixes or families")
-    p.add_argument("--diagnostics", choices=["auto", "push", "pull"], default="auto", help="publish diagnostics, or let the client pull them (default: pull when the client can pull and refresh)")
-    p.add_argument("-j", "--jobs", type=int, default=0, help="parallel parse jobs for the first index (default: all cores)")
-    p.add_argument("--cache-dir", type=Path, help="facts cache for the first index (default: ROOT/.kannot-cache)")
-    p.add_argument("--no-cache", action="store_true", help="neither read nor write the facts cache")
-    p.add_argument("--log-file", type=Path, help="write the server's log here")
-    limits.add_arguments(p)
-
-
 def _split(values: list[str]) -> list[str]:
     return [v.strip() for item in values for v in item.split(",") if v.strip()]
 
@@ -1038,8 +1021,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .cli import lsp_arguments
+
     p = argparse.ArgumentParser(prog="kannot lsp")
-    add_arguments(p)
+    lsp_arguments(p)
     return run(p.parse_args(argv))
 
 

@@ -23,11 +23,10 @@ import sys
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .checks import Finding
+from .findings import Finding
 from .engine import Options, analyze, build_index, check_index, close_index
-from .index import Index
-from .patchapply import Change, PatchError, apply_patch
 from .report.checkpatch import format_checkpatch
 from .report.concise import format_concise
 from .report.context import ReportContext
@@ -36,6 +35,10 @@ from .report.json import format_json
 from .report.sarif import format_sarif
 from .report.text import format_errors, format_text
 from .sources import SKIP_DIRS, SOURCE_SUFFIXES, FileError, arch_allowed, read_source
+
+if TYPE_CHECKING:
+    from .index import Index
+    from .patchapply import Change
 
 FORMATS = ["text", "json", "concise", "sarif", "github", "checkpatch"]
 ADVISORY = ["nokprobe", "notrace"]  # on by default when only new findings are reported
@@ -113,6 +116,8 @@ def git_change(root: Path, rev: str) -> Change:
     for path in _git(top, "ls-files", "--others", "--exclude-standard", "-z").split(b"\0"):
         if path:
             status.setdefault(path.decode("utf-8", "surrogateescape"), "A")
+
+    from .patchapply import Change
 
     change = Change()
     wanted: list[tuple[str, str]] = []  # (path from top, rel to root) read at REV
@@ -359,6 +364,8 @@ def cmd_check(args, opts: Options) -> int:
     if args.diff_base:
         change = git_change(opts.root, args.diff_base)
     elif args.patch:
+        from .patchapply import PatchError, apply_patch
+
         data = sys.stdin.buffer.read() if args.patch == "-" else _read_patch_file(args.patch)
         try:
             change = apply_patch(opts.root, data)
@@ -404,12 +411,13 @@ def cmd_check(args, opts: Options) -> int:
         add_causes(findings, index, lc, _reader(opts.root, change.after))
         after = change.after
         all_findings = work
-        n_files = len(index.files)
+        catalog = getattr(index, "catalog", None)
+        n_files = len(catalog.files) - len(catalog.unreadable) if catalog is not None else len(index.files)
     else:
         result = analyze(opts)
-        findings, errors, index = result.findings, result.errors, result.index
+        findings, errors = result.findings, result.errors
         all_findings = findings
-        n_files = len(index.files)
+        n_files = result.files_readable
     errors.sort(key=lambda e: (e.file, e.message))
 
     if args.baseline:

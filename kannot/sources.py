@@ -41,47 +41,179 @@ def arch_allowed(rel: str, arch: str | None) -> bool:
 
 def list_sources(root: Path, arch: str | None, errors: list[FileError]) -> list[str]:
     """Relative paths of the tree's C, header and assembly files, sorted."""
-    out: list[str] = []
-    root_s = str(root)
-    seen_dirs: set[tuple[int, int]] = set()
+    return [rel for rel, _sig in scan_tree(root, arch, errors)]
 
-    def onerror(exc: OSError) -> None:
-        errors.append(FileError(_rel(exc.filename or root_s, root_s), f"cannot list directory: {exc.strerror}"))
 
-    for dirpath, dirnames, filenames in os.walk(root_s, onerror=onerror):
-        try:
-            st = os.stat(dirpath)
-            key = (st.st_dev, st.st_ino)
-            if key in seen_dirs:
-                dirnames[:] = []
+def scan_tree(root: Path, arch: str | None, errors: list[FileError], jobs: int | None = None) -> list[tuple[str, tuple[int, int]]]:
+    """(rel, (size, mtime_ns)) of the tree's C, header and assembly files, sorted by rel: the
+    listing and every file's signature in one walk (a warm run's first question is "what
+    changed?", and on a kernel tree this walk is most of its answer's cost). A file that cannot
+    be stat'ed gets (-1, -1): it is read (and its problem said) later.
+
+    Like ``os.walk`` without following links: symlinked folders are not entered, a folder seen
+    twice (bind mounts) is listed once, and a folder that cannot be listed is an error line.
+    With ``jobs`` > 1 a forked child walks half of the second-level folders (the stat calls are
+    most of the time, and threads would only queue on the GIL)."""
+    top = _walk([(os.fsencode(str(root)), "", True)], arch, depth=2)
+    tasks = top.pop()  # the folders below depth 2, still to walk
+    records = [r for level in top for r in level]
+    jobs = jobs if jobs is not None else (os.cpu_count() or 1)
+    if jobs > 1 and len(tasks) > 1:
+        records += _walk_split(tasks, arch)
+    else:
+        records += _walk(tasks, arch)[0]
+    # merged in folder order: the first folder with a given identity wins (bind mounts)
+    records.sort(key=lambda r: r[0])
+    seen: set[tuple[int, int]] = set()
+    out: list[tuple[str, tuple[int, int]]] = []
+    for rel_dir, key, files, errs in records:
+        if key is not None:
+            if key in seen:
                 continue
-            seen_dirs.add(key)
-        except OSError:
-            continue
-        rel_dir = _rel(dirpath, root_s)
-        if rel_dir.endswith(SOURCE_SUFFIXES) and arch_allowed(rel_dir, arch):
-            # `foo.c/`: not a source file; what is inside it is read like any folder's files
-            errors.append(FileError(os.fsencode(rel_dir).decode("utf-8", "replace"), "is a directory, not a file (read as a folder)"))
-        dirnames[:] = sorted(
-            d for d in dirnames
-            if not (d in SKIP_DIRS and rel_dir == "") and not d.startswith(".")
-            and arch_allowed((f"{rel_dir}/{d}" if rel_dir else d) + "/", arch)
-        )
-        for name in filenames:
-            if name.endswith(SOURCE_SUFFIXES):
-                full = f"{rel_dir}/{name}" if rel_dir else name
-                # names are the bytes on disk read as UTF-8, whatever the locale decoded them as
-                # (a latin-1 or ASCII locale must not rename files in the report)
-                raw = os.fsencode(full)
-                try:
-                    rel = raw.decode("utf-8")
-                except UnicodeDecodeError:
-                    errors.append(FileError(raw.decode("utf-8", "replace"), "skipped: path is not valid UTF-8"))
-                    continue
-                if arch_allowed(rel, arch):
-                    out.append(rel)
+            seen.add(key)
+        out.extend(files)
+        errors.extend(FileError(f, m) for f, m in errs)
     out.sort()
     return out
+
+
+_Record = tuple  # (rel_dir, (dev, ino) or None, [(rel, sig)], [(file, message)])
+
+
+def _walk(tasks: list[tuple[bytes, str, bool]], arch: str | None, depth: int | None = None) -> list[list[_Record]]:
+    """Walk the folders of ``tasks`` (path, rel, rel is valid UTF-8). Without ``depth``: whole
+    subtrees, one list of records. With it: the records of each level down to ``depth``, then the
+    list of the folders found below it (not walked)."""
+    levels: list[list] = [[]]
+    current = list(tasks)
+    level = 0
+    while current:
+        if depth is not None and level >= depth:
+            levels.append(current)
+            return levels
+        nxt: list[tuple[bytes, str, bool]] = []
+        for dir_b, rel_dir, dir_ok in current:
+            rec, subdirs = _scan_dir(dir_b, rel_dir, dir_ok, arch)
+            if rec is not None:
+                levels[-1].append(rec)
+            if depth is None:
+                current.extend(subdirs)  # order does not matter: records are sorted when merged
+            else:
+                nxt.extend(subdirs)
+        if depth is None:
+            break
+        current = nxt
+        level += 1
+        levels.append([])
+    if depth is not None:
+        levels.append([])
+    return levels
+
+
+def _scan_dir(dir_b: bytes, rel_dir: str, dir_ok: bool, arch: str | None) -> tuple[_Record | None, list]:
+    """One folder: its record and its subfolders."""
+    try:
+        st = os.stat(dir_b)
+        key = (st.st_dev, st.st_ino)
+    except OSError:
+        return None, []
+    errs: list[tuple[str, str]] = []
+    try:
+        with os.scandir(dir_b) as it:
+            entries = list(it)
+    except OSError as exc:
+        return (rel_dir, key, [], [(_shown(rel_dir), f"cannot list directory: {exc.strerror}")]), []
+    if rel_dir.endswith(SOURCE_SUFFIXES) and arch_allowed(rel_dir, arch):
+        # `foo.c/`: not a source file; what is inside it is read like any folder's files
+        errs.append((_shown(rel_dir), "is a directory, not a file (read as a folder)"))
+    prefix = rel_dir + "/" if rel_dir else ""
+    files: list[tuple[str, tuple[int, int]]] = []
+    subdirs: list[tuple[bytes, str, bool]] = []
+    for entry in entries:
+        name_b = entry.name
+        try:
+            is_dir = entry.is_dir()
+        except OSError:
+            is_dir = False
+        # names are the bytes on disk read as UTF-8, whatever the locale (a latin-1 or ASCII
+        # locale must not rename files in the report)
+        if is_dir:
+            if name_b.startswith(b".") or entry.is_symlink():
+                continue
+            name = name_b.decode("utf-8", "surrogateescape")
+            if rel_dir == "" and name in SKIP_DIRS:
+                continue
+            if arch_allowed(prefix + name + "/", arch):
+                subdirs.append((entry.path, prefix + name, dir_ok and _utf8(name_b)))
+            continue
+        if not name_b.endswith((b".c", b".h", b".S")):
+            continue
+        rel = prefix + name_b.decode("utf-8", "surrogateescape")
+        if not (dir_ok and (name_b.isascii() or _utf8(name_b))):
+            errs.append((_shown(rel), "skipped: path is not valid UTF-8"))
+            continue
+        # (no arch test for files: other arches' folders were not entered, and a file directly
+        # in arch/ is everyone's)
+        try:
+            fst = entry.stat()
+            sig = (fst.st_size, fst.st_mtime_ns)
+        except OSError:
+            sig = (-1, -1)
+        files.append((rel, sig))
+    return (rel_dir, key, files, errs), subdirs
+
+
+def _walk_split(tasks: list[tuple[bytes, str, bool]], arch: str | None) -> list[_Record]:
+    """Walk ``tasks``, every other one in a forked child. Any trouble with the child (no fork,
+    threads running, a crash): the parent walks its share too."""
+    tasks = sorted(tasks, key=lambda t: t[1])
+    mine, theirs = tasks[0::2], tasks[1::2]
+    import threading
+
+    if not hasattr(os, "fork") or threading.active_count() > 1:
+        return _walk(tasks, arch)[0]  # forking a threaded process (the language server) is unsafe
+    import marshal
+
+    try:
+        r, w = os.pipe()
+        pid = os.fork()
+    except OSError:
+        return _walk(tasks, arch)[0]
+    if pid == 0:  # the child: walk, send, leave without running any cleanup of the parent's
+        code = 1
+        try:
+            os.close(r)
+            data = marshal.dumps(_walk(theirs, arch)[0])
+            with os.fdopen(w, "wb") as out:
+                out.write(data)
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(w)
+    records = _walk(mine, arch)[0]
+    with os.fdopen(r, "rb") as inp:
+        data = inp.read()
+    _pid, status = os.waitpid(pid, 0)
+    try:
+        if status != 0:
+            raise ValueError("the walking child failed")
+        records += marshal.loads(data)
+    except (ValueError, EOFError, TypeError):
+        records += _walk(theirs, arch)[0]
+    return records
+
+
+def _utf8(name: bytes) -> bool:
+    try:
+        name.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+def _shown(rel: str) -> str:
+    """A path for a message: undecodable bytes shown as U+FFFD."""
+    return rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _rel(path: str, root: str) -> str:

@@ -10,7 +10,7 @@ format: b4 counts every stderr line of a check command as a failure.
 """
 from __future__ import annotations
 
-from ..checks import Finding
+from ..findings import Finding
 from ..rules import ALL_RULES
 from ..sources import FileError
 from .context import ReportContext

@@ -1,7 +1,7 @@
 """One line per finding: `file:line:col: CODE message` (for editors' quickfix lists and grep)."""
 from __future__ import annotations
 
-from ..checks import Finding
+from ..findings import Finding
 from ..sources import FileError
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..checks import Finding
+from ..findings import Finding
 from ..rules import ALL_RULES
 from ..sources import FileError
 from .context import ReportContext

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from ..checks import Finding
+from ..findings import Finding
 from ..sources import FileError
 
 

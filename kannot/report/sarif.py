@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 
 from .. import __version__
-from ..checks import Finding
+from ..findings import Finding
 from ..rules import ALL_RULES
 from ..sources import FileError
 from .context import ReportContext

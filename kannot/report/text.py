@@ -1,7 +1,7 @@
 """gcc-style text: `file:line:col: warning: message [CODE]`, then `note:` lines for the chain."""
 from __future__ import annotations
 
-from ..checks import Finding
+from ..findings import Finding
 from ..rules import ALL_RULES
 from ..sources import FileError
 

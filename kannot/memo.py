@@ -1,0 +1,234 @@
+"""Stored check results: a warm run whose inputs did not change answers from the last run.
+
+A lazy check parses few files, but its findings depend on more than those: on every file it
+parsed, and, for every name it looked up, on which files the catalog says may define it. So the
+result is stored with what it was computed from (a :class:`Record`):
+
+- the listed files with their (size, mtime_ns), and the listing's own error lines: a file added
+  or removed voids the record;
+- the content hash of every parsed file;
+- every name asked of the catalog, per index (file-scope heads; ``#define``s, feature macros
+  included; invocation arguments), the macros found unable to define a function, and the
+  catalog's generation (bumped each time the stored catalog is rewritten).
+
+On the next run every file whose signature moved is examined: a parsed one must have the same
+content; any other must keep the names of its catalog entry out of the names asked of the same
+index (its invocations of a macro that cannot define a function do not count), and its family
+marks, ``#include`` lines and reading notes as they were. When every changed file passes,
+the stored findings are the answer (and the record's signatures are updated); otherwise the check
+runs and a new record replaces the old one. Any doubt (another kannot, other options, another
+catalog generation, more than :data:`MAX_CHANGED` changed files, a damaged record) means a run.
+
+Only whole runs of :func:`kannot.engine.analyze` with a cache are stored: not an editor's unsaved
+buffers, not a patch's in-memory tree.
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import marshal
+from array import array
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import limits
+from .cache import FactsCache, code_stamp, content_hash
+from .findings import Finding, Link
+from .sources import FileError, read_source
+
+RECORD_FORMAT = 1
+MAX_CHANGED = 64  # more changed files than this: just run the check
+
+
+def full_code_stamp() -> str:
+    """The facts stamp plus every module of the analysis (a stored finding is only as good as
+    the rules that made it)."""
+    global _FULL_STAMP
+    if _FULL_STAMP is None:
+        h = hashlib.blake2b(code_stamp().encode(), digest_size=8)
+        for path in sorted(Path(__file__).resolve().parent.glob("*.py")):
+            try:
+                h.update(path.name.encode() + path.read_bytes())
+            except OSError:
+                pass
+        _FULL_STAMP = h.hexdigest()
+    return _FULL_STAMP
+
+
+_FULL_STAMP: str | None = None
+
+
+def result_key(opts, families: set[str], paths: bool = True) -> str:
+    """What, besides the files, decides the findings: kannot's code, the tree, the options
+    (``paths`` False: a tree-wide answer, whatever paths were given)."""
+    cfg = opts.config
+    kconfig = sorted(opts.kconfig.values.items()) if opts.kconfig is not None else None
+    material = repr((
+        full_code_stamp(), str(opts.root), opts.arch, sorted(opts.enabled_codes()), sorted(families),
+        sorted(opts.paths) if opts.paths and paths else None, sorted((a.caller, a.callee, a.code) for a in cfg.allow),
+        kconfig, opts.only_built, repr(limits.current()),
+    ))
+    return "check:" + hashlib.blake2b(material.encode(), digest_size=16).hexdigest()
+
+
+@dataclass
+class Record:
+    """A stored result. Kept in packed parts, each unpacked only when needed: "nothing changed"
+    reads the digest and the findings; a changed file also needs the listing and the
+    dependencies; updating the signatures rewrites only the listing part."""
+
+    listing_errors: list[tuple[str, str]]
+    catalog_generation: int
+    findings: list[tuple]
+    errors: list[tuple[str, str]]
+    counts: tuple[int, int, int]  # files analysed, listed, readable
+    packed: dict[str, bytes]  # "head", "listing", "loaded", "asked": marshal-ed parts
+    unchanged: bool = False  # the listing's digest matched: no file was added, removed or touched
+
+    @classmethod
+    def make(cls, rels: list[str], sigs: list[tuple[int, int]], listing_errors: list[tuple[str, str]],
+             generation: int, loaded: dict[str, str | None], asked: tuple, findings: list[tuple],
+             errors: list[tuple[str, str]], counts: tuple[int, int, int]) -> "Record":
+        head = (listing_errors, generation, findings, errors, counts)
+        packed = {
+            "head": marshal.dumps(head),
+            "listing": _pack_listing(rels, sigs),
+            "loaded": marshal.dumps(loaded),
+            # one string per index: a set of 100,000 names costs a second to marshal, a string nothing
+            "asked": marshal.dumps(tuple("\0".join(sorted(a)) for a in asked)),
+        }
+        return cls(*head, packed)
+
+    def to_blob(self, digest: str) -> bytes:
+        return marshal.dumps((RECORD_FORMAT, digest, self.packed))
+
+    @classmethod
+    def from_blob(cls, blob: bytes, digest: str) -> "Record | None":
+        try:
+            fmt, stored_digest, packed = marshal.loads(blob)
+            if fmt != RECORD_FORMAT or not isinstance(packed, dict):
+                return None
+            rec = cls(*marshal.loads(packed["head"]), packed)
+        except (ValueError, EOFError, TypeError, KeyError):
+            return None
+        rec.unchanged = digest == stored_digest
+        return rec
+
+    def listing(self) -> tuple[list[str], list[tuple[int, int]]]:
+        rels_s, sigs_b = marshal.loads(self.packed["listing"])
+        flat = array("q")
+        flat.frombytes(sigs_b)
+        return (rels_s.split("\0") if rels_s else []), list(zip(flat[0::2], flat[1::2]))
+
+    def loaded(self) -> dict[str, str | None]:
+        return marshal.loads(self.packed["loaded"])
+
+    def asked(self) -> tuple[frozenset[str], ...]:
+        """heads, defines, invocation arguments asked; macros found unable to define a function"""
+        return tuple(frozenset(s.split("\0")) if s else frozenset() for s in marshal.loads(self.packed["asked"]))
+
+    def result_parts(self) -> tuple[list[Finding], list[FileError]]:
+        return [_finding(t) for t in self.findings], [FileError(f, m) for f, m in self.errors]
+
+
+def _pack_listing(rels: list[str], sigs: list[tuple[int, int]]) -> bytes:
+    return marshal.dumps(("\0".join(rels), array("q", itertools.chain.from_iterable(sigs)).tobytes()))
+
+
+def listing_digest(rels: list[str], sigs: list[tuple[int, int]]) -> str:
+    h = hashlib.blake2b(digest_size=16)
+    h.update("\0".join(rels).encode("utf-8", "surrogateescape"))
+    h.update(array("q", itertools.chain.from_iterable(sigs)).tobytes())
+    return h.hexdigest()
+
+
+def _finding_tuple(f: Finding) -> tuple:
+    return (f.code, f.file, f.line, f.column, f.end_line, f.end_column, f.caller, f.callee, f.message,
+            [(l.function, l.file, l.line, l.kind, l.condition) for l in f.chain], f.candidates, f.notes,
+            f.fingerprint, f.detail, f.conditions, f.baseline_state, f.causes)
+
+
+def _finding(t: tuple) -> Finding:
+    (code, file, line, column, end_line, end_column, caller, callee, message, chain, candidates, notes,
+     fingerprint, detail, conditions, baseline_state, causes) = t
+    return Finding(code, file, line, column, end_line, end_column, caller, callee, message,
+                   [Link(*l) for l in chain], candidates, notes, fingerprint, detail, conditions,
+                   baseline_state, causes)
+
+
+def make_record(listed: dict[str, tuple[int, int]], listing_errors: list[FileError], generation: int,
+                loaded: dict[str, str | None], asked: tuple, findings: list[Finding],
+                errors: list[FileError], counts: tuple[int, int, int]) -> Record:
+    return Record.make(list(listed), list(listed.values()), [(e.file, e.message) for e in listing_errors],
+                       generation, dict(loaded), asked, [_finding_tuple(f) for f in findings],
+                       [(e.file, e.message) for e in errors], counts)
+
+
+def store(cache: FactsCache, key: str, rec: Record, listed: dict[str, tuple[int, int]], notices: list[str],
+          rows: list[tuple[str, bytes]] | None = None) -> None:
+    cache.put_result(key, rec.to_blob(listing_digest(list(listed), list(listed.values()))), notices, rows=rows)
+
+
+def reusable(cache: FactsCache, key: str, root: Path, listed: dict[str, tuple[int, int]],
+             listing_errors: list[FileError], notices: list[str]) -> Record | None:
+    """The stored record for ``key`` if nothing it depends on changed, else None."""
+    blob = cache.get_result(key)
+    if blob is None:
+        return None
+    rels, sigs = list(listed), list(listed.values())
+    digest = listing_digest(rels, sigs)
+    rec = Record.from_blob(blob, digest)
+    if rec is None or rec.catalog_generation != cache.catalog_generation():
+        return None
+    if rec.listing_errors != [(e.file, e.message) for e in listing_errors]:
+        return None
+    if rec.unchanged:
+        return rec
+    try:
+        old_rels, old_sigs = rec.listing()
+        loaded, asked = rec.loaded(), rec.asked()
+    except (ValueError, EOFError, TypeError):
+        return None
+    if old_rels != rels or len(old_sigs) != len(sigs):
+        return None
+    changed = [rel for rel, new, old in zip(rels, sigs, old_sigs) if new != old or new == (-1, -1)]
+    if len(changed) > MAX_CHANGED:
+        return None
+    old_texts = cache.get_texts([c for c in changed if c not in loaded])
+    for rel in changed:
+        if not _unaffected(loaded, asked, root, rel, old_texts.get(rel)):
+            return None
+    # the changed files did not matter: the next run need not look at them again
+    rec.packed["listing"] = _pack_listing(rels, sigs)
+    cache.put_result(key, rec.to_blob(digest), notices)
+    return rec
+
+
+def _unaffected(loaded: dict[str, str | None], asked: tuple, root: Path, rel: str, old_text: bytes | None) -> bool:
+    """Does the record stand whatever ``rel`` now holds?"""
+    if rel in loaded:
+        data, _note = read_source(root, rel)
+        return data is not None and loaded[rel] is not None and content_hash(data) == loaded[rel]
+    if old_text is None:
+        return False
+    from .catalog import ALL_FAMILIES, _scan_job
+
+    try:
+        old, old_note = marshal.loads(old_text)
+    except (ValueError, EOFError, TypeError):
+        return False
+    _rel, new, new_note = _scan_job((str(root), rel, ALL_FAMILIES))
+    if old_note != new_note or (old is None) != (new is None):
+        return False
+    if old is None:
+        return True
+    heads, defines, includes, invocations, marks = old
+    if marks != new.marks or [tuple(i) for i in includes] != [tuple(i) for i in new.includes]:
+        return False
+    asked_heads, asked_defines, asked_invocations, non_generating = asked
+    if not asked_heads.isdisjoint(heads) or not asked_heads.isdisjoint(new.heads):
+        return False
+    if not asked_defines.isdisjoint(defines) or not asked_defines.isdisjoint(new.defines):
+        return False
+    return not any(arg in asked_invocations and macro not in non_generating
+                   for arg, macro in [*invocations, *new.invocations])

@@ -1,0 +1,184 @@
+"""The reverse question, ``kannot why FUNC``: which protected contexts reach FUNC with
+instrumentation off, and may a kprobe or a tracer go there?
+
+A context reaches FUNC when a protected function's summary (after inlining always-inline helpers
+and macros) has a call to it, or passes through it as a helper, outside an instrumentation region
+(noinstr family) or at all (nokprobe/notrace families: they have no regions).
+
+Two ways to the same answer:
+- :func:`why` walks every protected function for one name (the language server's hover);
+- :func:`answer` (the CLI) builds the whole reverse map once, stores it beside the check results
+  (one row per name, with the dependencies of :mod:`kannot.memo`), and answers later questions
+  about any function from that row while nothing the map depends on changed.
+"""
+from __future__ import annotations
+
+import marshal
+from collections import defaultdict
+from typing import TYPE_CHECKING, Iterable
+
+from . import classes as C
+from .findings import Link
+from .sources import FileError
+
+if TYPE_CHECKING:
+    from .engine import Options
+    from .index import FuncDef, Index
+
+FAMILIES = ("noinstr", "nokprobe", "notrace")
+_FAMILY_ORDER = {"noinstr": 0, "nokprobe": 1, "notrace": 2}
+# a reached leaf: (caller, family, file, line, chain as Link tuples, the names on its way)
+Reach = tuple
+
+
+def why(index: "Index", name: str) -> dict:
+    """The answer for ``name``, walking every protected function of ``index``."""
+    from .analysis import Analyzer
+
+    analyzer = Analyzer(index)
+    own = own_info(index, name)
+    reached = [r for d, fams in _protected(index) if d.name != name
+               for r in _reaches(analyzer, d, fams) if name in r[5]]
+    return _answer(name, own, reached)
+
+
+def why_map(index: "Index") -> tuple[dict[str, list[Reach]], dict[str, tuple]]:
+    """Every name any protected context reaches, with the reaching leaves; and the own classes
+    of those names and of the protected functions."""
+    from .analysis import Analyzer
+
+    analyzer = Analyzer(index)
+    reach: dict[str, list[Reach]] = defaultdict(list)
+    protected: set[str] = set()
+    for d, fams in _protected(index):
+        protected.add(d.name)
+        for r in _reaches(analyzer, d, fams):
+            for n in set(r[5]):
+                if n != d.name:  # a function is not its own context
+                    reach[n].append(r)
+    own = {n: own_info(index, n) for n in sorted(set(reach) | protected)}
+    return dict(reach), own
+
+
+def own_info(index: "Index", name: str) -> tuple[list[str], bool, bool]:
+    """(its classes as words, has a definition, every definition is __always_inline)"""
+    defs = [d for d in index.defs_named(name) if d.asm_section is None] or index.defs_named(name)
+    own = sorted({C.describe(d.classes) for d in defs}) or ["unknown"]
+    return own, bool(defs), all(C.ALWAYS_INLINE in d.classes for d in defs)
+
+
+def _protected(index: "Index") -> Iterable[tuple["FuncDef", list[str]]]:
+    from .checks import families_of
+    from .engine import protected_functions
+
+    if getattr(index, "catalog", None) is not None:
+        index.families = set(FAMILIES)
+    for d in list(protected_functions(index, None)):
+        fams = families_of(d)
+        if fams:
+            yield d, fams
+
+
+def _reaches(analyzer, d: "FuncDef", fams: list[str]) -> Iterable[Reach]:
+    fam = fams[0]
+    for leaf in analyzer.analyze_function(d).leaves:
+        names = [l.function for l in leaf.chain[1:]] + ([leaf.callee] if leaf.callee else [])
+        if not names:
+            continue
+        if fam == "noinstr" and leaf.rel > 0:
+            continue  # inside instrumentation_begin()/end(): instrumentation allowed
+        chain = [(l.function, l.file, l.line, l.kind, l.condition) for l in leaf.chain]
+        yield (d.name, fam, d.path, leaf.pos[0], chain, names)
+
+
+def _answer(name: str, own: tuple[list[str], bool, bool], reached: list[Reach]) -> dict:
+    """The JSON answer: reaching contexts (first per caller and line, noinstr first) and a verdict."""
+    classes, has_defs, all_always_inline = own
+    rows = [{"caller": caller, "family": fam, "file": file, "line": line,
+             "via": [n for n in names if n != name], "chain": [Link(*l).to_json() for l in chain]}
+            for caller, fam, file, line, chain, names in reached]
+    rows.sort(key=lambda r: (_FAMILY_ORDER[r["family"]], r["file"], r["line"], r["caller"]))
+    seen = set()
+    unique = []
+    for r in rows:
+        key = (r["caller"], r["family"], r["file"], r["line"])
+        if key not in seen:
+            seen.add(key)
+            unique.append(r)
+    blacklisted = [c for c in classes if c in ("noinstr", "cpuidle", "nokprobe")]
+    first = {fam: next((r for r in unique if r["family"] == fam), None) for fam in FAMILIES}
+    if not has_defs:
+        verdict = f"unknown: no definition of '{name}' in the tree"
+    elif all_always_inline:
+        where = f"; inlined into noinstr '{first['noinstr']['caller']}'" if first["noinstr"] else ""
+        verdict = f"cannot be kprobed or traced on its own: '{name}' is __always_inline (no symbol of its own){where}"
+    elif blacklisted:
+        verdict = f"cannot be kprobed: '{name}' is itself {blacklisted[0]} (on the kprobe blacklist)"
+    elif (r := first["noinstr"]) is not None:
+        via = " -> ".join([r["caller"], *r["via"], name])
+        verdict = f"unsafe to kprobe or trace: reached from noinstr '{r['caller']}' outside an instrumentation region ({via}, {r['file']}:{r['line']})"
+    elif (r := first["nokprobe"]) is not None:
+        verdict = f"unsafe to kprobe (advisory): called from NOKPROBE '{r['caller']}' ({r['file']}:{r['line']}); a probe there can recurse on the kprobe path"
+    elif (r := first["notrace"]) is not None:
+        verdict = f"safe to kprobe; tracing it is advisory-unsafe: called from notrace '{r['caller']}' ({r['file']}:{r['line']})"
+    else:
+        verdict = f"safe to kprobe and trace: no noinstr, NOKPROBE or notrace context reaches '{name}' without a region"
+    return {"function": name, "class": classes, "verdict": verdict, "reached_from": unique}
+
+
+# the CLI: a stored reverse map -------------------------------------------------------------------
+
+def answer(opts: "Options", name: str) -> dict:
+    """``kannot why NAME`` for the tree of ``opts``: from the stored reverse map when nothing it
+    depends on changed, else by building (and storing) the map."""
+    from . import memo
+    from .cache import FactsCache
+    from .engine import _listed_with_signatures, build_index, close_index
+
+    errors: list[FileError] = []
+    key = listed = listing_errors = None
+    if opts.lazy and opts.cache_dir is not None and not opts.overrides and not opts.removed:
+        listing_errors = []
+        listed = _listed_with_signatures(opts, listing_errors)
+        key = "why:" + memo.result_key(opts, set(FAMILIES), paths=False)
+        said: list[str] = []
+        cache = FactsCache.open(opts.cache_dir, said, verify=False)
+        if cache is None:
+            key = None
+        else:
+            opts.notices.extend(said)
+            try:
+                rec = memo.reusable(cache, key, opts.root, listed, listing_errors, opts.notices)
+                row = cache.get_result_row(key, name) if rec is not None else None
+            finally:
+                cache.close()
+            if rec is not None:
+                if row is not None:
+                    own, reached = marshal.loads(row)
+                    return _answer(name, own, reached)
+                # not reached by any protected context: only its own classes are missing
+                index = build_index(opts, [], families=set(FAMILIES), listed=listed)
+                try:
+                    return _answer(name, own_info(index, name), [])
+                finally:
+                    close_index(index)
+        errors.extend(listing_errors)
+    index = build_index(opts, errors, families=set(FAMILIES), listed=listed)
+    try:
+        reach, own = why_map(index)
+        got = _answer(name, own[name] if name in own else own_info(index, name), reach.get(name, []))
+    finally:
+        close_index(index)
+    loader = getattr(index, "facts_loader", None)
+    if key is not None and loader is not None and loader.cache_writable and None not in loader.hashes.values():
+        rows = [(n, marshal.dumps((own[n], reach.get(n, [])))) for n in own]
+        cat = index.catalog
+        asked = (cat.asked_heads, cat.asked_defines, cat.asked_invocations, index.non_generating)
+        rec = memo.make_record(listed, listing_errors, index.catalog_generation, loader.hashes, asked, [], [], (0, 0, 0))
+        cache = FactsCache.open(opts.cache_dir, opts.notices)
+        if cache is not None:
+            try:
+                memo.store(cache, key, rec, listed, opts.notices, rows=rows)
+            finally:
+                cache.close()
+    return got

@@ -1,0 +1,198 @@
+"""Stored results (kannot.memo): a warm run answers from the last run only when nothing its
+findings depend on changed; every other case runs the check. Each answer is compared with a run
+without any cache."""
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from kannot.engine import Options, analyze
+
+MINI = Path(__file__).resolve().parents[1] / "examples" / "kernel-mini"
+
+
+@pytest.fixture
+def tree(tmp_path):
+    root = tmp_path / "tree"
+    shutil.copytree(MINI, root, ignore=shutil.ignore_patterns(".kannot-cache"))
+    (root / "kernel/unrelated.c").write_text("// nothing protected calls this\nvoid unrelated_helper(void)\n{\n}\n")
+    return root
+
+
+def _run(root: Path, cache: Path | None, **kw):
+    return analyze(Options(root=root, jobs=1, cache_dir=cache, **kw))
+
+
+def _json(result) -> str:
+    return json.dumps(result.to_json(), sort_keys=True)
+
+
+def _same_as_without_cache(result, root: Path, **kw) -> None:
+    assert _json(result) == _json(_run(root, None, **kw))
+
+
+def test_nothing_changed_reuses_the_stored_findings(tree, tmp_path):
+    cache = tmp_path / "cache"
+    first = _run(tree, cache)
+    assert not first.reused and first.findings
+    second = _run(tree, cache)
+    assert second.reused
+    assert _json(second) == _json(first)
+    assert (second.files_listed, second.files_readable) == (first.files_listed, first.files_readable)
+    _same_as_without_cache(second, tree)
+
+
+def test_an_edit_nothing_depends_on_keeps_the_stored_findings(tree, tmp_path):
+    cache = tmp_path / "cache"
+    _run(tree, cache)
+    f = tree / "kernel/unrelated.c"
+    f.write_text(f.read_text() + "\n/* a comment */\nvoid another_unrelated_helper(void)\n{\n}\n")
+    again = _run(tree, cache)
+    assert again.reused
+    _same_as_without_cache(again, tree)
+    assert _run(tree, cache).reused  # the record now carries the new signature
+
+
+def test_an_edit_to_a_parsed_file_runs_the_check(tree, tmp_path):
+    cache = tmp_path / "cache"
+    before = _run(tree, cache)
+    handle = tree / "kernel/irq/handle.c"
+    handle.write_text(handle.read_text().replace("\tirq_enter();\n", "\tinstrumentation_begin();\n\tirq_enter();\n\tinstrumentation_end();\n"))
+    after = _run(tree, cache)
+    assert not after.reused
+    assert _json(after) != _json(before)
+    _same_as_without_cache(after, tree)
+
+
+def test_a_touch_without_a_change_keeps_the_stored_findings(tree, tmp_path):
+    cache = tmp_path / "cache"
+    _run(tree, cache)
+    handle = tree / "kernel/irq/handle.c"
+    handle.write_bytes(handle.read_bytes())  # a new mtime, the same bytes
+    again = _run(tree, cache)
+    assert again.reused
+    _same_as_without_cache(again, tree)
+
+
+def test_a_new_definition_of_a_called_name_in_an_unparsed_file_runs_the_check(tree, tmp_path):
+    cache = tmp_path / "cache"
+    _run(tree, cache)
+    f = tree / "kernel/unrelated.c"
+    f.write_text(f.read_text() + "\nvoid irq_exit(void)\n{\n}\n")  # a second candidate for irq_exit
+    again = _run(tree, cache)
+    assert not again.reused
+    _same_as_without_cache(again, tree)
+
+
+def test_an_added_or_removed_file_runs_the_check(tree, tmp_path):
+    cache = tmp_path / "cache"
+    _run(tree, cache)
+    (tree / "kernel/new_file.c").write_text("void new_helper(void)\n{\n}\n")
+    added = _run(tree, cache)
+    assert not added.reused
+    _same_as_without_cache(added, tree)
+    (tree / "kernel/new_file.c").unlink()
+    removed = _run(tree, cache)
+    assert not removed.reused
+    _same_as_without_cache(removed, tree)
+
+
+def test_a_record_is_void_once_another_run_rewrote_the_catalog(tree, tmp_path):
+    """Run A is stored; an unparsed file gains a definition A depends on; a run with other
+    options rescans it (the stored catalog entry is now the new one); A must not compare
+    against that entry and call the change harmless."""
+    cache = tmp_path / "cache"
+    _run(tree, cache)
+    f = tree / "kernel/unrelated.c"
+    f.write_text(f.read_text() + "\nvoid irq_exit(void)\n{\n}\n")
+    other = _run(tree, cache, paths=["kernel/irq/handle.c"])
+    assert not other.reused
+    again = _run(tree, cache)
+    assert not again.reused
+    _same_as_without_cache(again, tree)
+
+
+def test_other_options_are_other_records(tree, tmp_path):
+    cache = tmp_path / "cache"
+    whole = _run(tree, cache)
+    one = _run(tree, cache, paths=["arch/x86/kernel/traps.c"])
+    assert not one.reused
+    assert _run(tree, cache).reused and _run(tree, cache, paths=["arch/x86/kernel/traps.c"]).reused
+    everything = _run(tree, cache, select=["ALL"])
+    assert not everything.reused
+    _same_as_without_cache(everything, tree, select=["ALL"])
+    assert _json(_run(tree, cache)) == _json(whole)
+
+
+def test_a_damaged_record_is_not_trusted(tree, tmp_path):
+    cache = tmp_path / "cache"
+    first = _run(tree, cache)
+    with sqlite3.connect(cache / "facts.sqlite") as db:
+        db.execute("UPDATE results SET blob = ?", (b"\x00garbage",))
+    again = _run(tree, cache)
+    assert not again.reused
+    assert _json(again) == _json(first)
+
+
+def test_the_stored_records_are_bounded(tree, tmp_path):
+    cache = tmp_path / "cache"
+    files = sorted(str(p.relative_to(tree)) for p in tree.rglob("*.[ch]"))
+    for rel in files * 2:
+        _run(tree, cache, paths=[rel])
+    with sqlite3.connect(cache / "facts.sqlite") as db:
+        n = db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+    assert n == min(len(files), 16)
+
+
+# `kannot why`: the stored reverse map ----------------------------------------------------------
+
+from kannot import why as why_module  # noqa: E402
+from kannot.engine import WHY_FAMILIES, build_index, close_index, why  # noqa: E402
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def _names(root: Path) -> list[str]:
+    index = build_index(Options(root=root, jobs=1, lazy=False), [])
+    names = {n for n, defs in index.funcs.items()}
+    names |= {"no_such_function_anywhere"}
+    return sorted(names)
+
+
+def _walked(root: Path, name: str) -> str:
+    index = build_index(Options(root=root, jobs=1, lazy=False), [], families=set(WHY_FAMILIES))
+    try:
+        return json.dumps(why(index, name), sort_keys=True)
+    finally:
+        close_index(index)
+
+
+@pytest.mark.parametrize("root", [FIXTURES / "mini", MINI], ids=lambda p: p.name)
+def test_stored_why_answers_equal_the_walk_for_every_name(root, tmp_path, monkeypatch):
+    tree = tmp_path / "tree"
+    shutil.copytree(root, tree, ignore=shutil.ignore_patterns(".kannot-cache"))
+    cache = tmp_path / "cache"
+    names = _names(tree)
+    first = why_module.answer(Options(root=tree, jobs=1, cache_dir=cache), names[0])
+    assert json.dumps(first, sort_keys=True) == _walked(tree, names[0])
+
+    def no_map(index):
+        raise AssertionError("the reverse map was built again: the stored one should answer")
+
+    monkeypatch.setattr(why_module, "why_map", no_map)
+    for name in names:
+        stored = why_module.answer(Options(root=tree, jobs=1, cache_dir=cache), name)
+        assert json.dumps(stored, sort_keys=True) == _walked(tree, name), name
+
+
+def test_stored_why_map_follows_edits(tree, tmp_path):
+    cache = tmp_path / "cache"
+    opts = lambda: Options(root=tree, jobs=1, cache_dir=cache)  # noqa: E731
+    assert "unsafe" in why_module.answer(opts(), "irq_enter")["verdict"]
+    handle = tree / "kernel/irq/handle.c"
+    handle.write_text(handle.read_text().replace("\tirq_enter();\n", "\tinstrumentation_begin();\n\tirq_enter();\n\tinstrumentation_end();\n"))
+    after = why_module.answer(opts(), "irq_enter")
+    assert json.dumps(after, sort_keys=True) == _walked(tree, "irq_enter")
+    assert not any(r["caller"] == "generic_handle_arch_irq" for r in after["reached_from"])
