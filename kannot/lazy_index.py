@@ -67,7 +67,8 @@ class LazyIndex(Index):
         files = self.files
         if isinstance(rels, list) and all(r in files for r in rels):
             return
-        new = sorted({r for r in rels if r not in files and r not in self.catalog.unreadable})
+        # (only the tree's files: a lookup made without a file of its own asks for "")
+        new = sorted({r for r in rels if r not in files and r in self._file_set and r not in self.catalog.unreadable})
         if not new:
             return
         for r in new:

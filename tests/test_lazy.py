@@ -110,3 +110,18 @@ def test_cached_catalog_sees_edits_added_and_removed_files(tmp_path):
     (root / "kernel/added.c").unlink()
     removed, fresh = both()
     assert removed == fresh == edited
+
+
+def test_a_lookup_without_a_file_of_its_own_reads_no_file(tmp_path):
+    """A macro defined in many files, looked up on behalf of no file (is an invocation able to
+    define a function?), once made the lazy index try to read the path "" (the tree's root)."""
+    root = tmp_path / "tree"
+    (root / "include/linux").mkdir(parents=True)
+    for i in range(6):
+        (root / f"include/linux/def{i}.h").write_text("#define DEFINE_THING(n) int n##_thing;\n")
+    (root / "kernel").mkdir()
+    (root / "kernel/user.c").write_text("noinstr void entry(void)\n{\n\tfoo_thing();\n}\n")  # pasted: foo_##thing
+    (root / "kernel/other.c").write_text("#include <linux/def0.h>\nDEFINE_THING(foo)\n")
+    for lazy in (True, False):
+        result = analyze(Options(root=root, jobs=1, lazy=lazy))
+        assert not [e for e in result.errors if e.file in ("", ".")], result.errors
