@@ -26,6 +26,7 @@ SCHEMA = 4  # bump when FileFacts or the blob format changes shape
 BUSY_TIMEOUT = 60.0  # seconds a run waits for another run's write transaction (WAL: readers never wait)
 _DIGEST = 16  # bytes of blake2b checksum in front of each blob
 _FACTS_COLUMNS = "path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, hash TEXT, blob BLOB"
+_TEXTS_COLUMNS = "path TEXT PRIMARY KEY, blob BLOB, gen INTEGER"  # gen: the catalog generation that wrote it
 CACHE_DIR_NAME = ".kannot-cache"
 
 
@@ -151,7 +152,7 @@ class FactsCache:
                 conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
                 conn.execute(f"CREATE TABLE IF NOT EXISTS facts ({_FACTS_COLUMNS})")
                 conn.execute("CREATE TABLE IF NOT EXISTS blobs (key TEXT PRIMARY KEY, blob BLOB)")
-                conn.execute("CREATE TABLE IF NOT EXISTS texts (path TEXT PRIMARY KEY, blob BLOB)")
+                conn.execute(f"CREATE TABLE IF NOT EXISTS texts ({_TEXTS_COLUMNS})")
                 conn.execute("CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, used INTEGER, blob BLOB)")
                 conn.execute("CREATE TABLE IF NOT EXISTS result_rows (key TEXT, name TEXT, blob BLOB, PRIMARY KEY (key, name))")
                 stamp = code_stamp()
@@ -165,7 +166,8 @@ class FactsCache:
                     conn.execute("DROP TABLE IF EXISTS facts")
                     conn.execute(f"CREATE TABLE facts ({_FACTS_COLUMNS})")
                     conn.execute("DELETE FROM blobs")  # the catalog: its format may have changed too
-                    conn.execute("DELETE FROM texts")
+                    conn.execute("DROP TABLE IF EXISTS texts")
+                    conn.execute(f"CREATE TABLE texts ({_TEXTS_COLUMNS})")
                     conn.execute("DELETE FROM results")
                     conn.execute("DELETE FROM result_rows")
                     conn.execute("INSERT OR REPLACE INTO meta VALUES ('stamp', ?)", (stamp,))
@@ -215,6 +217,13 @@ class FactsCache:
             return None
         return row[0] if row is not None else None
 
+    def get_texts_and_generations(self, rels: list[str]) -> dict[str, tuple[bytes, int]]:
+        """The catalog's stored entries with the generation that wrote each."""
+        try:
+            return {row[0]: (row[1], row[2]) for row in self._rows("texts", "path, blob, gen", rels)}
+        except sqlite3.DatabaseError:
+            return {}
+
     def get_texts(self, rels: list[str]) -> dict[str, bytes]:
         """The catalog's stored per-file entries."""
         try:
@@ -229,11 +238,12 @@ class FactsCache:
             return
         try:
             self.conn.execute("BEGIN IMMEDIATE")
+            # a new generation, written on the entries it changed: a stored result (kannot.memo)
+            # compares a changed file only with an entry at most as new as itself
+            gen = self.catalog_generation() + 1
             self.conn.execute("INSERT OR REPLACE INTO blobs VALUES (?, ?)", (key, blob))
-            self.conn.executemany("INSERT OR REPLACE INTO texts VALUES (?, ?)", texts)
-            # a new generation: results stored against the old catalog entries are void (kannot.memo)
-            self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('catalog_generation', ?)",
-                              (str(self.catalog_generation() + 1),))
+            self.conn.executemany("INSERT OR REPLACE INTO texts VALUES (?, ?, ?)", [(p, b, gen) for p, b in texts])
+            self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('catalog_generation', ?)", (str(gen),))
             self.conn.execute("COMMIT")
         except (sqlite3.DatabaseError, OSError) as exc:
             try:

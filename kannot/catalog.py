@@ -47,7 +47,9 @@ ALL_FAMILIES = 0xFF  # the cached catalog has every family's marks: `why` and --
 _COL0_RE = re.compile(rb"\n[A-Za-z_*][^\n]*")
 # On such lines, what can be defined or declared there (parameter names are left out: they are
 # most of a head's words and never what a lookup asks for):
-_NAME_BEFORE_PAREN_RE = re.compile(rb"([A-Za-z_]\w*)\s*\(")  # a function, a macro invocation
+# (a name starts after a non-word character, and ``\w*+`` never gives back: without both, the
+# engine retried every suffix of every word, most of the scan's time)
+_NAME_BEFORE_PAREN_RE = re.compile(rb"(?<!\w)([A-Za-z_]\w*+)\s*\(")  # a function, a macro invocation
 _LINE_INVOCATION_RE = re.compile(rb"(?m)^[A-Za-z_]\w*\s*\(([^()\n]*)")  # MACRO(arg, arg...: its args
 _INVOCATION_ARGS_RE = re.compile(rb"(?m)^([A-Za-z_]\w*)\s*\(\s*([A-Za-z_]\w*)?\s*(?:,\s*([A-Za-z_]\w*))?")
 _POINTER_DECL_RE = re.compile(rb"\(\s*\*\s*([A-Za-z_]\w*)\s*\)")  # void (*handler)(void)

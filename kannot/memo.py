@@ -9,15 +9,17 @@ result is stored with what it was computed from (a :class:`Record`):
 - the content hash of every parsed file;
 - every name asked of the catalog, per index (file-scope heads; ``#define``s, feature macros
   included; invocation arguments), the macros found unable to define a function, and the
-  catalog's generation (bumped each time the stored catalog is rewritten).
+  catalog's generation (bumped each time the stored catalog is rewritten; each stored catalog
+  entry carries the generation that wrote it).
 
 On the next run every file whose signature moved is examined: a parsed one must have the same
 content; any other must keep the names of its catalog entry out of the names asked of the same
 index (its invocations of a macro that cannot define a function do not count), and its family
 marks, ``#include`` lines and reading notes as they were. When every changed file passes,
 the stored findings are the answer (and the record's signatures are updated); otherwise the check
-runs and a new record replaces the old one. Any doubt (another kannot, other options, another
-catalog generation, more than :data:`MAX_CHANGED` changed files, a damaged record) means a run.
+runs and a new record replaces the old one. Any doubt (another kannot, other options, a changed
+file whose catalog entry another run has rewritten since, more than :data:`MAX_CHANGED` changed
+files, a damaged record) means a run.
 
 Only whole runs of :func:`kannot.engine.analyze` with a cache are stored: not an editor's unsaved
 buffers, not a patch's in-memory tree.
@@ -178,7 +180,7 @@ def reusable(cache: FactsCache, key: str, root: Path, listed: dict[str, tuple[in
     rels, sigs = list(listed), list(listed.values())
     digest = listing_digest(rels, sigs)
     rec = Record.from_blob(blob, digest)
-    if rec is None or rec.catalog_generation != cache.catalog_generation():
+    if rec is None:
         return None
     if rec.listing_errors != [(e.file, e.message) for e in listing_errors]:
         return None
@@ -194,9 +196,12 @@ def reusable(cache: FactsCache, key: str, root: Path, listed: dict[str, tuple[in
     changed = [rel for rel, new, old in zip(rels, sigs, old_sigs) if new != old or new == (-1, -1)]
     if len(changed) > MAX_CHANGED:
         return None
-    old_texts = cache.get_texts([c for c in changed if c not in loaded])
+    old_texts = cache.get_texts_and_generations([c for c in changed if c not in loaded])
     for rel in changed:
-        if not _unaffected(loaded, asked, root, rel, old_texts.get(rel)):
+        text, gen = old_texts.get(rel, (None, 0))
+        if rel not in loaded and gen > rec.catalog_generation:
+            return None  # rescanned since by another run: the entry this result saw is gone
+        if not _unaffected(loaded, asked, root, rel, text):
             return None
     # the changed files did not matter: the next run need not look at them again
     rec.packed["listing"] = _pack_listing(rels, sigs)

@@ -2,6 +2,7 @@
 findings depend on changed; every other case runs the check. Each answer is compared with a run
 without any cache."""
 import json
+import os
 import shutil
 import sqlite3
 from pathlib import Path
@@ -196,3 +197,19 @@ def test_stored_why_map_follows_edits(tree, tmp_path):
     after = why_module.answer(opts(), "irq_enter")
     assert json.dumps(after, sort_keys=True) == _walked(tree, "irq_enter")
     assert not any(r["caller"] == "generic_handle_arch_irq" for r in after["reached_from"])
+
+
+def test_a_record_stands_when_the_files_are_back_as_it_saw_them(tree, tmp_path):
+    """Another run rescanned a file (a newer catalog entry); the file is then restored with its
+    old bytes and mtime: the first record saw exactly these files and still answers."""
+    cache = tmp_path / "cache"
+    _run(tree, cache)
+    f = tree / "kernel/unrelated.c"
+    before, st = f.read_bytes(), f.stat()
+    f.write_bytes(before + b"\nvoid irq_exit(void)\n{\n}\n")
+    assert not _run(tree, cache, paths=["kernel/irq/handle.c"]).reused
+    f.write_bytes(before)
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+    again = _run(tree, cache)
+    assert again.reused
+    _same_as_without_cache(again, tree)
