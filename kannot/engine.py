@@ -11,9 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from . import classes as C
 from . import limits
@@ -340,10 +338,10 @@ def _few_files(index, paths: list[str] | None) -> list[str] | None:
 
 
 def check_index(index: Index, opts: Options, errors: list[FileError]) -> list[Finding]:
-    enabled = opts.enabled_codes()
     from .analysis import Analyzer
     from .checks import Checker, assign_fingerprints
 
+    enabled = opts.enabled_codes()
     analyzer = Analyzer(index)
     checker = Checker(index, analyzer, enabled)
     raw: list[Finding] = []
@@ -412,28 +410,16 @@ def analyze(opts: Options) -> Result:
     """Check the tree as ``opts`` says. With a cache, a lazy run first asks :mod:`kannot.memo`
     whether the last run's findings still stand (nothing they depend on changed)."""
     errors: list[FileError] = []
-    listed = key = None
+    looked = None
     if opts.lazy and opts.cache_dir is not None and not opts.overrides and not opts.removed:
         from . import memo
 
-        listing_errors: list[FileError] = []
-        listed = _listed_with_signatures(opts, listing_errors)
-        key = memo.result_key(opts, _families(opts))
-        said: list[str] = []
-        cache = FactsCache.open(opts.cache_dir, said, verify=False)
-        if cache is None:
-            key = None  # no usable cache: the facts loader will say why, once
-        else:
-            opts.notices.extend(said)
-            try:
-                rec = memo.reusable(cache, key, opts.root, listed, listing_errors, opts.notices)
-            finally:
-                cache.close()
-            if rec is not None:
-                findings, errors = rec.result_parts()
-                return Result(findings, errors, None, *rec.counts, reused=True)
-        errors.extend(listing_errors)
-    index = build_index(opts, errors, listed=listed)
+        looked = memo.lookup(opts, memo.result_key(opts, _families(opts)))
+        if looked.record is not None:
+            findings, errors = looked.record.result_parts()
+            return Result(findings, errors, None, *looked.record.counts, reused=True)
+        errors.extend(looked.listing_errors)
+    index = build_index(opts, errors, listed=looked.listed if looked is not None else None)
     try:
         findings = check_index(index, opts, errors)
     finally:
@@ -445,30 +431,10 @@ def analyze(opts: Options) -> Result:
     else:
         n_listed = readable = len(index.files)
     counts = (len(index.files), n_listed, readable)
-    loader = getattr(index, "facts_loader", None)
-    # a file that could not be parsed this time (a crashed or stuck worker, a race) may parse
-    # next time with the same signature: such a result is not stored
-    if key is not None and loader is not None and loader.cache_writable and None not in loader.hashes.values():
-        _store_result(opts, key, listed, listing_errors, index, findings, errors, counts)
+    if looked is not None:
+        memo.save(opts, looked, index, findings, errors, counts)
     opts.notices[:] = list(dict.fromkeys(opts.notices))  # one cache problem, one line
     return Result(findings, errors, index, *counts)
-
-
-def _store_result(opts: Options, key: str, listed, listing_errors, index, findings, errors, counts) -> None:
-    from . import memo
-
-    loader = index.facts_loader
-    cache = FactsCache.open(opts.cache_dir, opts.notices)
-    if cache is None:
-        return
-    try:
-        cat = index.catalog
-        asked = (cat.asked_heads, cat.asked_defines, cat.asked_invocations, index.non_generating)
-        rec = memo.make_record(listed, listing_errors, index.catalog_generation, loader.hashes,
-                               asked, findings, errors, counts)
-        memo.store(cache, key, rec, listed, opts.notices)
-    finally:
-        cache.close()
 
 
 def close_index(index: Index) -> None:

@@ -237,3 +237,56 @@ def _unaffected(loaded: dict[str, str | None], asked: tuple, root: Path, rel: st
         return False
     return not any(arg in asked_invocations and macro not in non_generating
                    for arg, macro in [*invocations, *new.invocations])
+
+
+# what the engine and `kannot why` call ---------------------------------------------------------
+
+@dataclass
+class Lookup:
+    """The tree's listing, and the stored result for ``key`` if it still stands."""
+
+    listed: dict[str, tuple[int, int]]
+    listing_errors: list[FileError]
+    key: str | None  # None: no usable cache (nothing is stored either)
+    record: Record | None = None
+    row: bytes | None = None  # with ``row_name``: that named row of the record
+
+
+def lookup(opts, key: str, row_name: str | None = None) -> Lookup:
+    """Walk the tree and look for a stored result that still stands (``opts.cache_dir`` set)."""
+    from .engine import _listed_with_signatures
+
+    listing_errors: list[FileError] = []
+    listed = _listed_with_signatures(opts, listing_errors)
+    said: list[str] = []
+    cache = FactsCache.open(opts.cache_dir, said, verify=False)
+    if cache is None:
+        return Lookup(listed, listing_errors, None)  # the facts loader will say why, once
+    opts.notices.extend(said)
+    try:
+        rec = reusable(cache, key, opts.root, listed, listing_errors, opts.notices)
+        row = cache.get_result_row(key, row_name) if rec is not None and row_name is not None else None
+    finally:
+        cache.close()
+    return Lookup(listed, listing_errors, key, rec, row)
+
+
+def save(opts, looked: Lookup, index, findings: list[Finding], errors: list[FileError],
+         counts: tuple[int, int, int], rows: list[tuple[str, bytes]] | None = None) -> None:
+    """Store what ``index`` answered, with what it looked at. Not when some file could not be
+    parsed this time (a crashed or stuck worker, a race: the next run may parse it with the same
+    signature) or the cache could not be written."""
+    loader = getattr(index, "facts_loader", None)
+    if looked.key is None or loader is None or not loader.cache_writable or None in loader.hashes.values():
+        return
+    cat = index.catalog
+    asked = (cat.asked_heads, cat.asked_defines, cat.asked_invocations, index.non_generating)
+    rec = make_record(looked.listed, looked.listing_errors, index.catalog_generation, loader.hashes, asked,
+                      findings, errors, counts)
+    cache = FactsCache.open(opts.cache_dir, opts.notices)
+    if cache is not None:
+        try:
+            store(cache, looked.key, rec, looked.listed, opts.notices, rows=rows)
+        finally:
+            cache.close()
+

@@ -132,53 +132,30 @@ def answer(opts: "Options", name: str) -> dict:
     """``kannot why NAME`` for the tree of ``opts``: from the stored reverse map when nothing it
     depends on changed, else by building (and storing) the map."""
     from . import memo
-    from .cache import FactsCache
-    from .engine import _listed_with_signatures, build_index, close_index
+    from .engine import build_index, close_index
 
     errors: list[FileError] = []
-    key = listed = listing_errors = None
+    looked = None
     if opts.lazy and opts.cache_dir is not None and not opts.overrides and not opts.removed:
-        listing_errors = []
-        listed = _listed_with_signatures(opts, listing_errors)
-        key = "why:" + memo.result_key(opts, set(FAMILIES), paths=False)
-        said: list[str] = []
-        cache = FactsCache.open(opts.cache_dir, said, verify=False)
-        if cache is None:
-            key = None
-        else:
-            opts.notices.extend(said)
+        looked = memo.lookup(opts, "why:" + memo.result_key(opts, set(FAMILIES), paths=False), row_name=name)
+        if looked.record is not None and looked.row is not None:
+            own, reached = marshal.loads(looked.row)
+            return _answer(name, own, reached)
+        if looked.record is not None:
+            # no protected context reaches it (else it would have a row): only its classes are missing
+            index = build_index(opts, [], families=set(FAMILIES), listed=looked.listed)
             try:
-                rec = memo.reusable(cache, key, opts.root, listed, listing_errors, opts.notices)
-                row = cache.get_result_row(key, name) if rec is not None else None
+                return _answer(name, own_info(index, name), [])
             finally:
-                cache.close()
-            if rec is not None:
-                if row is not None:
-                    own, reached = marshal.loads(row)
-                    return _answer(name, own, reached)
-                # not reached by any protected context: only its own classes are missing
-                index = build_index(opts, [], families=set(FAMILIES), listed=listed)
-                try:
-                    return _answer(name, own_info(index, name), [])
-                finally:
-                    close_index(index)
-        errors.extend(listing_errors)
-    index = build_index(opts, errors, families=set(FAMILIES), listed=listed)
+                close_index(index)
+        errors.extend(looked.listing_errors)
+    index = build_index(opts, errors, families=set(FAMILIES), listed=looked.listed if looked is not None else None)
     try:
         reach, own = why_map(index)
         got = _answer(name, own[name] if name in own else own_info(index, name), reach.get(name, []))
     finally:
         close_index(index)
-    loader = getattr(index, "facts_loader", None)
-    if key is not None and loader is not None and loader.cache_writable and None not in loader.hashes.values():
+    if looked is not None:
         rows = [(n, marshal.dumps((own[n], reach.get(n, [])))) for n in own]
-        cat = index.catalog
-        asked = (cat.asked_heads, cat.asked_defines, cat.asked_invocations, index.non_generating)
-        rec = memo.make_record(listed, listing_errors, index.catalog_generation, loader.hashes, asked, [], [], (0, 0, 0))
-        cache = FactsCache.open(opts.cache_dir, opts.notices)
-        if cache is not None:
-            try:
-                memo.store(cache, key, rec, listed, opts.notices, rows=rows)
-            finally:
-                cache.close()
+        memo.save(opts, looked, index, [], [], (0, 0, 0), rows=rows)
     return got
