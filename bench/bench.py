@@ -52,6 +52,28 @@ HERE = Path(__file__).resolve().parent
 TIME = "/usr/bin/time"
 
 
+class EditedFile:
+    """A file of the tree the warm rows edit (a numbered comment appended before each run) and
+    restore afterwards, bytes and times."""
+
+    def __init__(self, root: Path, rel: str, option: str):
+        self.path, self.rel, self.option = root / rel, rel, option
+        self.original = self.path.read_bytes() if self.path.is_file() else None
+        self.times = self.path.stat() if self.original is not None else None
+        self.edits = 0
+
+    def edit(self) -> None:
+        if self.original is None:
+            raise RuntimeError(f"{self.option} {self.rel}: not a file of the tree")
+        self.edits += 1
+        self.path.write_bytes(self.original + f"/* kannot bench edit {self.edits} */\n".encode())
+
+    def restore(self) -> None:
+        if self.original is not None and self.edits:
+            self.path.write_bytes(self.original)
+            os.utime(self.path, ns=(self.times.st_atime_ns, self.times.st_mtime_ns))
+
+
 @dataclass
 class Tool:
     name: str
@@ -200,12 +222,8 @@ def main(argv: list[str] | None = None) -> int:
         Tool("bare tree-sitter parse", [sys.executable, str(HERE / "bare_parse.py"), str(root), str(tmp / "c.txt")],
              check=bare_json),
     ]
-    edited = root / args.edit
-    original = edited.read_bytes() if args.warm and edited.is_file() else None
-    original_times = edited.stat() if original is not None else None
-    unrelated = root / args.edit_unrelated
-    unrelated_original = unrelated.read_bytes() if args.warm and unrelated.is_file() else None
-    unrelated_times = unrelated.stat() if unrelated_original is not None else None
+    edited = EditedFile(root, args.edit, "--edit") if args.warm else None
+    unrelated = EditedFile(root, args.edit_unrelated, "--edit-unrelated") if args.warm else None
     if args.eager:
         eager = Tool("kannot check --eager", [sys.executable, "-m", "kannot", "check", "--root", str(root), "-q", "--format",
                                                "json", "--no-cache", "--eager", *arch], ok_codes=(0, 1))
@@ -216,24 +234,9 @@ def main(argv: list[str] | None = None) -> int:
                      "--cache-dir", str(tmp / "cache"), *arch]
         warm_tool = Tool("kannot check (warm)", warm_argv, ok_codes=(0, 1))
         warm_tool.check = kannot_json("nothing changed", warm_tool.findings)
-        edits = [0]
-
-        def edit() -> None:
-            if original is None:
-                raise RuntimeError(f"--edit {args.edit}: not a file of the tree")
-            edits[0] += 1
-            edited.write_bytes(original + f"/* kannot bench edit {edits[0]} */\n".encode())
-
-        edit_tool = Tool("kannot check (1 file edited)", warm_argv, ok_codes=(0, 1), before=edit,
+        edit_tool = Tool("kannot check (1 file edited)", warm_argv, ok_codes=(0, 1), before=edited.edit,
                          check=kannot_json(f"{args.edit} edited"))
-
-        def edit_unrelated() -> None:
-            if unrelated_original is None:
-                raise RuntimeError(f"--edit-unrelated {args.edit_unrelated}: not a file of the tree")
-            edits[0] += 1
-            unrelated.write_bytes(unrelated_original + f"/* kannot bench edit {edits[0]} */\n".encode())
-
-        unrelated_tool = Tool("kannot check (unrelated edit)", warm_argv, ok_codes=(0, 1), before=edit_unrelated,
+        unrelated_tool = Tool("kannot check (unrelated edit)", warm_argv, ok_codes=(0, 1), before=unrelated.edit,
                               check=kannot_json(f"{args.edit_unrelated} edited"))
         why_tool = Tool(f"kannot why {args.why} (warm)", [sys.executable, "-m", "kannot", "why", args.why, "--root", str(root),
                         "-q", "--format", "json", "--cache-dir", str(tmp / "cache"), *arch], check=why_json)
@@ -257,12 +260,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {tool.name}: run {i + 1} failed: {exc}", file=sys.stderr, flush=True)
                 break
             print(f"  {tool.name}: run {i + 1}: {tool.walls[-1]:.1f}s, {tool.rss_kb[-1] / 1024:.0f} MB", flush=True)
-        if tool.name == "kannot check (1 file edited)" and original is not None:
-            edited.write_bytes(original)  # the user's tree as it was
-            os.utime(edited, ns=(original_times.st_atime_ns, original_times.st_mtime_ns))
-        if tool.name == "kannot check (unrelated edit)" and unrelated_original is not None:
-            unrelated.write_bytes(unrelated_original)
-            os.utime(unrelated, ns=(unrelated_times.st_atime_ns, unrelated_times.st_mtime_ns))
+        if tool.name == "kannot check (1 file edited)":
+            edited.restore()  # the user's tree as it was
+        if tool.name == "kannot check (unrelated edit)":
+            unrelated.restore()
     shutil.rmtree(tmp, ignore_errors=True)
     if code_stamp() != stamp0:
         print("warning: kannot's code changed while the benchmark ran: the kannot runs used different code",

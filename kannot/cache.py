@@ -15,7 +15,7 @@ import os
 import sqlite3
 from pathlib import Path
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from . import __version__
 
@@ -209,13 +209,33 @@ class FactsCache:
             out += self.conn.execute(f"SELECT {columns} FROM {table} WHERE path IN ({marks})", chunk).fetchall()
         return out
 
-    def get_blob(self, key: str) -> bytes | None:
-        """A whole-tree blob (the catalog), or None."""
+    def _value(self, sql: str, args: tuple):
+        """The first column of the first row, or None (also when the database cannot be read)."""
         try:
-            row = self.conn.execute("SELECT blob FROM blobs WHERE key=?", (key,)).fetchone()
+            row = self.conn.execute(sql, args).fetchone()
         except sqlite3.DatabaseError:
             return None
         return row[0] if row is not None else None
+
+    def _write(self, notices: list[str], write: Callable[[sqlite3.Connection], None]) -> None:
+        """``write`` in one transaction: a run killed mid-write leaves the previous, consistent
+        state; a failed write (a full disk) is said once and the cache is only read after it."""
+        if getattr(self, "_read_only", False):
+            return
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+            write(self.conn)
+            self.conn.execute("COMMIT")
+        except (sqlite3.DatabaseError, OSError) as exc:
+            try:
+                self.conn.execute("ROLLBACK")
+            except sqlite3.DatabaseError:
+                pass
+            self._write_failed(notices, exc)
+
+    def get_blob(self, key: str) -> bytes | None:
+        """A whole-tree blob (the catalog), or None."""
+        return self._value("SELECT blob FROM blobs WHERE key=?", (key,))
 
     def get_texts_and_generations(self, rels: list[str]) -> dict[str, tuple[bytes, int]]:
         """The catalog's stored entries with the generation that wrote each."""
@@ -234,71 +254,49 @@ class FactsCache:
     def put_catalog(self, key: str, blob: bytes, texts: list[tuple[str, bytes]], notices: list[str]) -> None:
         """The index blob and the per-file entries it was built from, in one transaction: a
         killed run leaves both old or both new (a mix would take the wrong names out)."""
-        if getattr(self, "_read_only", False):
-            return
-        try:
-            self.conn.execute("BEGIN IMMEDIATE")
+
+        def write(conn: sqlite3.Connection) -> None:
             # a new generation, written on the entries it changed: a stored result (kannot.memo)
             # compares a changed file only with an entry at most as new as itself
             gen = self.catalog_generation() + 1
-            self.conn.execute("INSERT OR REPLACE INTO blobs VALUES (?, ?)", (key, blob))
-            self.conn.executemany("INSERT OR REPLACE INTO texts VALUES (?, ?, ?)", [(p, b, gen) for p, b in texts])
-            self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('catalog_generation', ?)", (str(gen),))
-            self.conn.execute("COMMIT")
-        except (sqlite3.DatabaseError, OSError) as exc:
-            try:
-                self.conn.execute("ROLLBACK")
-            except sqlite3.DatabaseError:
-                pass
-            self._write_failed(notices, exc)
+            conn.execute("INSERT OR REPLACE INTO blobs VALUES (?, ?)", (key, blob))
+            conn.executemany("INSERT OR REPLACE INTO texts VALUES (?, ?, ?)", [(p, b, gen) for p, b in texts])
+            conn.execute("INSERT OR REPLACE INTO meta VALUES ('catalog_generation', ?)", (str(gen),))
+
+        self._write(notices, write)
 
     def catalog_generation(self) -> int:
         """How many times the stored catalog was written (0: never, or unreadable)."""
+        value = self._value("SELECT value FROM meta WHERE key='catalog_generation'", ())
         try:
-            row = self.conn.execute("SELECT value FROM meta WHERE key='catalog_generation'").fetchone()
-            return int(row[0]) if row is not None else 0
-        except (sqlite3.DatabaseError, ValueError):
+            return int(value) if value is not None else 0
+        except ValueError:
             return 0
 
     def get_result(self, key: str) -> bytes | None:
         """A stored check result (:mod:`kannot.memo`), or None."""
-        try:
-            row = self.conn.execute("SELECT blob FROM results WHERE key=?", (key,)).fetchone()
-        except sqlite3.DatabaseError:
-            return None
-        return row[0] if row is not None else None
+        return self._value("SELECT blob FROM results WHERE key=?", (key,))
 
     def get_result_row(self, key: str, name: str) -> bytes | None:
         """One named row stored with a result (a function's entry of the reverse map)."""
-        try:
-            row = self.conn.execute("SELECT blob FROM result_rows WHERE key=? AND name=?", (key, name)).fetchone()
-        except sqlite3.DatabaseError:
-            return None
-        return row[0] if row is not None else None
+        return self._value("SELECT blob FROM result_rows WHERE key=? AND name=?", (key, name))
 
     def put_result(self, key: str, blob: bytes, notices: list[str], keep: int = 16,
                    rows: list[tuple[str, bytes]] | None = None) -> None:
         """Store a result (and, with ``rows``, its named rows, replacing the old ones) in one
         transaction; only the ``keep`` most recently stored results stay (one per set of options
         and paths: a developer checking file after file must not grow the cache forever)."""
-        if getattr(self, "_read_only", False):
-            return
-        try:
-            self.conn.execute("BEGIN IMMEDIATE")
-            used = self.conn.execute("SELECT COALESCE(MAX(used), 0) + 1 FROM results").fetchone()[0]
-            self.conn.execute("INSERT OR REPLACE INTO results VALUES (?, ?, ?)", (key, used, blob))
+
+        def write(conn: sqlite3.Connection) -> None:
+            used = conn.execute("SELECT COALESCE(MAX(used), 0) + 1 FROM results").fetchone()[0]
+            conn.execute("INSERT OR REPLACE INTO results VALUES (?, ?, ?)", (key, used, blob))
             if rows is not None:
-                self.conn.execute("DELETE FROM result_rows WHERE key=?", (key,))
-                self.conn.executemany("INSERT INTO result_rows VALUES (?, ?, ?)", [(key, n, b) for n, b in rows])
-            self.conn.execute("DELETE FROM results WHERE key NOT IN (SELECT key FROM results ORDER BY used DESC LIMIT ?)", (keep,))
-            self.conn.execute("DELETE FROM result_rows WHERE key NOT IN (SELECT key FROM results)")
-            self.conn.execute("COMMIT")
-        except (sqlite3.DatabaseError, OSError) as exc:
-            try:
-                self.conn.execute("ROLLBACK")
-            except sqlite3.DatabaseError:
-                pass
-            self._write_failed(notices, exc)
+                conn.execute("DELETE FROM result_rows WHERE key=?", (key,))
+                conn.executemany("INSERT INTO result_rows VALUES (?, ?, ?)", [(key, n, b) for n, b in rows])
+            conn.execute("DELETE FROM results WHERE key NOT IN (SELECT key FROM results ORDER BY used DESC LIMIT ?)", (keep,))
+            conn.execute("DELETE FROM result_rows WHERE key NOT IN (SELECT key FROM results)")
+
+        self._write(notices, write)
 
     def _write_failed(self, notices: list[str], exc: BaseException) -> None:
         """Said once per run: after one failed write (a full disk) the cache is only read."""
@@ -311,20 +309,9 @@ class FactsCache:
 
     def commit(self, notices: list[str]) -> None:
         """One transaction: a run killed mid-write leaves the previous, consistent state."""
-        if not self._pending or getattr(self, "_read_only", False):
-            self._pending = []
-            return
-        try:
-            self.conn.execute("BEGIN IMMEDIATE")
-            self.conn.executemany("INSERT OR REPLACE INTO facts VALUES (?, ?, ?, ?, ?)", self._pending)
-            self.conn.execute("COMMIT")
-        except (sqlite3.DatabaseError, OSError) as exc:
-            try:
-                self.conn.execute("ROLLBACK")
-            except sqlite3.DatabaseError:
-                pass
-            self._write_failed(notices, exc)
-        self._pending = []
+        pending, self._pending = self._pending, []
+        if pending:
+            self._write(notices, lambda conn: conn.executemany("INSERT OR REPLACE INTO facts VALUES (?, ?, ?, ?, ?)", pending))
 
     def close(self) -> None:
         try:
