@@ -43,14 +43,15 @@ MAX_CHANGED = 64  # more changed files than this: just run the check
 
 
 def full_code_stamp() -> str:
-    """The facts stamp plus every module of the analysis (a stored finding is only as good as
-    the rules that made it)."""
+    """The facts stamp plus every module of the package, rules included (a stored finding is
+    only as good as the code that made it)."""
     global _FULL_STAMP
     if _FULL_STAMP is None:
         h = hashlib.blake2b(code_stamp().encode(), digest_size=8)
-        for path in sorted(Path(__file__).resolve().parent.glob("*.py")):
+        here = Path(__file__).resolve().parent
+        for path in sorted(here.rglob("*.py")):
             try:
-                h.update(path.name.encode() + path.read_bytes())
+                h.update(str(path.relative_to(here)).encode() + path.read_bytes())
             except OSError:
                 pass
         _FULL_STAMP = h.hexdigest()

@@ -213,3 +213,20 @@ def test_a_record_stands_when_the_files_are_back_as_it_saw_them(tree, tmp_path):
     again = _run(tree, cache)
     assert again.reused
     _same_as_without_cache(again, tree)
+
+
+def test_the_stamp_of_stored_results_covers_the_rules(monkeypatch):
+    """Editing a rule module (its message, its family) voids stored findings: the stamp changes."""
+    from kannot import memo
+
+    monkeypatch.setattr(memo, "_FULL_STAMP", None)
+    before = memo.full_code_stamp()
+    real = Path.read_bytes
+
+    def edited(self):
+        data = real(self)
+        return data + b"# edited" if self.parent.name == "rules" and self.name.startswith("kn001") else data
+
+    monkeypatch.setattr(Path, "read_bytes", edited)
+    monkeypatch.setattr(memo, "_FULL_STAMP", None)
+    assert memo.full_code_stamp() != before
