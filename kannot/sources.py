@@ -54,14 +54,12 @@ def scan_tree(root: Path, arch: str | None, errors: list[FileError], jobs: int |
     twice (bind mounts) is listed once, and a folder that cannot be listed is an error line.
     With ``jobs`` > 1 a forked child walks half of the second-level folders (the stat calls are
     most of the time, and threads would only queue on the GIL)."""
-    top = _walk([(os.fsencode(str(root)), "", True)], arch, depth=2)
-    tasks = top.pop()  # the folders below depth 2, still to walk
-    records = [r for level in top for r in level]
+    records, tasks = _top(os.fsencode(str(root)), arch, depth=2)
     jobs = jobs if jobs is not None else (os.cpu_count() or 1)
     if jobs > 1 and len(tasks) > 1:
         records += _walk_split(tasks, arch)
     else:
-        records += _walk(tasks, arch)[0]
+        records += _walk(tasks, arch)
     # merged in folder order: the first folder with a given identity wins (bind mounts)
     records.sort(key=lambda r: r[0])
     seen: set[tuple[int, int]] = set()
@@ -80,34 +78,31 @@ def scan_tree(root: Path, arch: str | None, errors: list[FileError], jobs: int |
 _Record = tuple  # (rel_dir, (dev, ino) or None, [(rel, sig)], [(file, message)])
 
 
-def _walk(tasks: list[tuple[bytes, str, bool]], arch: str | None, depth: int | None = None) -> list[list[_Record]]:
-    """Walk the folders of ``tasks`` (path, rel, rel is valid UTF-8). Without ``depth``: whole
-    subtrees, one list of records. With it: the records of each level down to ``depth``, then the
-    list of the folders found below it (not walked)."""
-    levels: list[list] = [[]]
-    current = list(tasks)
-    level = 0
-    while current:
-        if depth is not None and level >= depth:
-            levels.append(current)
-            return levels
-        nxt: list[tuple[bytes, str, bool]] = []
-        for dir_b, rel_dir, dir_ok in current:
-            rec, subdirs = _scan_dir(dir_b, rel_dir, dir_ok, arch)
+def _top(root_b: bytes, arch: str | None, depth: int) -> tuple[list[_Record], list[tuple[bytes, str, bool]]]:
+    """The records of the folders above ``depth``, and the folders at ``depth`` (not walked)."""
+    records: list[_Record] = []
+    current = [(root_b, "", True)]  # (path, rel, rel is valid UTF-8)
+    for _level in range(depth):
+        below: list[tuple[bytes, str, bool]] = []
+        for task in current:
+            rec, subdirs = _scan_dir(*task, arch)
             if rec is not None:
-                levels[-1].append(rec)
-            if depth is None:
-                current.extend(subdirs)  # order does not matter: records are sorted when merged
-            else:
-                nxt.extend(subdirs)
-        if depth is None:
-            break
-        current = nxt
-        level += 1
-        levels.append([])
-    if depth is not None:
-        levels.append([])
-    return levels
+                records.append(rec)
+            below += subdirs
+        current = below
+    return records, current
+
+
+def _walk(tasks: list[tuple[bytes, str, bool]], arch: str | None) -> list[_Record]:
+    """The records of the whole subtrees of ``tasks`` (in no order: they are sorted when merged)."""
+    records: list[_Record] = []
+    stack = list(tasks)
+    while stack:
+        rec, subdirs = _scan_dir(*stack.pop(), arch)
+        if rec is not None:
+            records.append(rec)
+        stack += subdirs
+    return records
 
 
 def _scan_dir(dir_b: bytes, rel_dir: str, dir_ok: bool, arch: str | None) -> tuple[_Record | None, list]:
@@ -171,26 +166,26 @@ def _walk_split(tasks: list[tuple[bytes, str, bool]], arch: str | None) -> list[
     import threading
 
     if not hasattr(os, "fork") or threading.active_count() > 1:
-        return _walk(tasks, arch)[0]  # forking a threaded process (the language server) is unsafe
+        return _walk(tasks, arch)  # forking a threaded process (the language server) is unsafe
     import marshal
 
     try:
         r, w = os.pipe()
         pid = os.fork()
     except OSError:
-        return _walk(tasks, arch)[0]
+        return _walk(tasks, arch)
     if pid == 0:  # the child: walk, send, leave without running any cleanup of the parent's
         code = 1
         try:
             os.close(r)
-            data = marshal.dumps(_walk(theirs, arch)[0])
+            data = marshal.dumps(_walk(theirs, arch))
             with os.fdopen(w, "wb") as out:
                 out.write(data)
             code = 0
         finally:
             os._exit(code)
     os.close(w)
-    records = _walk(mine, arch)[0]
+    records = _walk(mine, arch)
     with os.fdopen(r, "rb") as inp:
         data = inp.read()
     _pid, status = os.waitpid(pid, 0)
@@ -199,7 +194,7 @@ def _walk_split(tasks: list[tuple[bytes, str, bool]], arch: str | None) -> list[
             raise ValueError("the walking child failed")
         records += marshal.loads(data)
     except (ValueError, EOFError, TypeError):
-        records += _walk(theirs, arch)[0]
+        records += _walk(theirs, arch)
     return records
 
 

@@ -39,6 +39,16 @@ def make_repo(tmp_path: Path, name: str = "linux") -> Path:
     return repo
 
 
+
+def repo_linking_outside(tmp_path: Path) -> Path:
+    """A repository whose kernel/link is a symlink to a folder outside it (holding x.c)."""
+    repo = make_repo(tmp_path)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "x.c").write_text("// SPDX-License-Identifier: GPL-2.0\n")
+    os.symlink(outside, repo / "kernel" / "link")
+    return repo
+
 def commit(repo: Path, message: str) -> None:
     git(repo, "commit", "-q", "-a", "-m", message)
 

@@ -7,6 +7,7 @@ import random
 import shutil
 import subprocess
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +46,20 @@ def no_root_powers() -> list[str]:
         pytest.skip("running as root without setpriv: permission bits cannot be made to apply")
     caps = "-dac_override,-dac_read_search"
     return [setpriv, f"--inh-caps={caps}", f"--bounding-set={caps}"]
+
+
+@contextmanager
+def tmpfs(mnt: Path, size: str):
+    """A tmpfs of ``size`` mounted on ``mnt`` for the block (needs root and mount rights: the
+    test is skipped otherwise), unmounted after."""
+    mnt.mkdir(exist_ok=True)
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", str(mnt)], capture_output=True)
 
 
 def permissions_apply(path: Path) -> bool:

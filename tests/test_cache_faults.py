@@ -5,16 +5,14 @@ said in one notice on stderr, and the findings are those of a run without a cach
 from __future__ import annotations
 
 import marshal
-import os
 import resource
 import shutil
 import sqlite3
-import subprocess
 
 import pytest
 
 from kannot.cache import _digest
-from robust_helpers import MINI, kannot, no_root_powers, permissions_apply
+from robust_helpers import MINI, kannot, no_root_powers, permissions_apply, tmpfs
 
 
 @pytest.fixture(scope="module")
@@ -193,12 +191,7 @@ def test_full_disk_never_changes_the_findings(tree, fresh, tmp_path, limit, noti
 
 def test_tiny_file_system(tree, fresh, tmp_path):
     """A real full file system: a 64 KiB tmpfs (needs root and mount rights; skipped otherwise)."""
-    mnt = tmp_path / "tiny"
-    mnt.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)],
-                                           capture_output=True).returncode != 0:
-        pytest.skip("cannot mount a tmpfs here")
-    try:
+    with tmpfs(tmp_path / "tiny", "64k") as mnt:
         (mnt / "filler").write_bytes(b"\0" * (40 * 1024))  # leaves about 24 KiB
         p = check(tree, mnt / "c")
         assert p.out == fresh and p.rc == 1, p.err
@@ -208,5 +201,3 @@ def test_tiny_file_system(tree, fresh, tmp_path):
         again = check(tree, mnt / "c")
         assert again.out == fresh
         assert integrity(mnt / "c" / "facts.sqlite") == "ok"
-    finally:
-        subprocess.run(["umount", str(mnt)], capture_output=True)

@@ -1,18 +1,14 @@
 """`kannot check --patch FILE|-`: unified diffs and mboxes applied in memory to the tree at --root."""
 from __future__ import annotations
 
-import base64
-import contextlib
 import io
-import os
 import sys
 from email.message import EmailMessage
 
 import pytest
 
 from conftest import cli
-from kannot.cli import main
-from patchrepo import SCENARIOS, commit, git, line_of, make_repo, tree_state
+from patchrepo import SCENARIOS, commit, git, line_of, make_repo, repo_linking_outside, tree_state
 
 
 def patch_check(repo, patch, *args, fmt="json"):
@@ -140,16 +136,12 @@ def test_bad_paths_are_refused_and_nothing_is_written(tmp_path, a, b, word):
 
 
 def test_a_symlink_out_of_the_root_is_refused(tmp_path):
-    repo = make_repo(tmp_path)
-    outside = tmp_path / "outside"
-    outside.mkdir()
-    (outside / "x.c").write_text("// SPDX-License-Identifier: GPL-2.0\n")
-    os.symlink(outside, repo / "kernel" / "link")
+    repo = repo_linking_outside(tmp_path)
     patch = tmp_path / "link.patch"
     patch.write_text(_diff("a/kernel/link/x.c", "b/kernel/link/x.c"))
     run = patch_check(repo, patch)
     assert run.rc == 2 and "outside the root" in run.err
-    assert (outside / "x.c").read_text() == "// SPDX-License-Identifier: GPL-2.0\n"
+    assert (tmp_path / "outside" / "x.c").read_text() == "// SPDX-License-Identifier: GPL-2.0\n"
 
 
 def test_new_and_deleted_files(tmp_path):

@@ -1,9 +1,7 @@
 """`kannot check --diff-base REV`: only what a change introduces, across files, on real git repos."""
 from __future__ import annotations
 
-import json
 
-import pytest
 
 from conftest import cli
 from patchrepo import (add_unprotected_call, comment_only, commit, drop_noinstr, edit, git, line_of,

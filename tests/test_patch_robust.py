@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from patchrepo import git, make_repo
+from patchrepo import git, repo_linking_outside
 from robust_helpers import kannot
 
 SPDX = " // SPDX-License-Identifier: GPL-2.0\n"
@@ -28,12 +28,7 @@ def snapshot(top: Path) -> dict[str, tuple]:
 
 @pytest.fixture
 def repo(tmp_path):
-    r = make_repo(tmp_path)
-    outside = tmp_path / "outside"
-    outside.mkdir()
-    (outside / "x.c").write_text("// SPDX-License-Identifier: GPL-2.0\n")
-    os.symlink(outside, r / "kernel" / "link")
-    return r
+    return repo_linking_outside(tmp_path)
 
 
 def run_patch(repo: Path, text: str | bytes, *extra: str):
