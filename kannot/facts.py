@@ -235,7 +235,7 @@ def _functions(src: bytes, root: Node, items: dict | None = None) -> list[Functi
             if fdecl is None:
                 continue
             inner = fdecl.child_by_field_name("declarator")
-            name = declarator_name(inner) if inner is not None else None
+            name = declarator_name(inner, src) if inner is not None else None
             if not name:
                 continue
             name_node = inner
@@ -259,7 +259,7 @@ def _functions(src: bytes, root: Node, items: dict | None = None) -> list[Functi
                 body_end=body.end_byte,
                 head_macro=head_macro,
                 head_args=head_args,
-                params=tuple(sorted(param_names(decl))),
+                params=tuple(sorted(param_names(decl, src))),
             )
         )
     return out
@@ -277,11 +277,11 @@ def _declarations(src: bytes, root: Node, items: dict | None = None) -> tuple[li
             if target.type == "function_declarator":
                 inner = target.child_by_field_name("declarator")
                 if inner is not None and inner.type == "parenthesized_declarator":
-                    name = declarator_name(inner)
+                    name = declarator_name(inner, src)
                     if name:
                         pointers.append(name)  # void (*handler)(...)
                     continue
-                name = declarator_name(inner) if inner is not None else None
+                name = declarator_name(inner, src) if inner is not None else None
                 if not name:
                     continue
                 start = header_start(src, node.start_byte)
@@ -289,7 +289,7 @@ def _declarations(src: bytes, root: Node, items: dict | None = None) -> tuple[li
                 if INTERESTING_PROTO_WORDS.intersection(words):
                     protos.append(PrototypeFact(name, node.start_point[0] + 1, words))
             elif target.type == "pointer_declarator" and "(" in src[target.start_byte : target.end_byte].decode("utf-8", "replace"):
-                name = declarator_name(target)
+                name = declarator_name(target, src)
                 if name:
                     pointers.append(name)
     return protos, pointers

@@ -195,7 +195,7 @@ class IRBuilder:
 
     def declare(self, node: Node) -> None:
         for child in node.named_children:
-            name = declarator_name(child)
+            name = declarator_name(child, self.src)
             if name:
                 self.locals.add(name)
 
@@ -229,7 +229,7 @@ class IRBuilder:
             return
         if fn.type == "parenthesized_expression" and fn.named_child_count == 1 and fn.named_children[0].type == "identifier":
             fn = fn.named_children[0]  # (func)(args): a direct call that bypasses a function-like macro
-        if _is_cast(fn, self.text(fn)):
+        if _is_cast(fn, self.text(fn), self.src):
             self.expr(args, out)  # (u64)(x), (typeof(*p) *)(x): a cast, not a call
             return
         if fn.type == "identifier":
@@ -266,11 +266,11 @@ _TYPE_WORDS = frozenset(
 )
 
 
-def _is_cast(fn: Node, text: str) -> bool:
+def _is_cast(fn: Node, text: str, src: bytes) -> bool:
     """tree-sitter reads ``(type)(expr)`` as a call when it does not know ``type``."""
     if fn.type == "call_expression":  # (T *)(uintptr_t)(p): a chain of casts
         inner = fn.child_by_field_name("function")
-        return inner is not None and inner.type == "parenthesized_expression" and _is_cast(inner, inner.text.decode("utf-8", "replace") if inner.text else "")
+        return inner is not None and inner.type == "parenthesized_expression" and _is_cast(inner, src[inner.start_byte : inner.end_byte].decode("utf-8", "replace"), src)
     if fn.type == "identifier":
         return text in _TYPE_WORDS or (text.endswith("_t") and text not in ("__x86_indirect_thunk_t",))
     if fn.type != "parenthesized_expression":
@@ -332,14 +332,16 @@ def _safe_eval(expr: str):
     return ev(tree)
 
 
-def declarator_name(node: Node) -> str | None:
-    """The identifier a declarator declares (through pointers, arrays, init, parens)."""
+def declarator_name(node: Node, src: bytes) -> str | None:
+    """The identifier a declarator declares (through pointers, arrays, init, parens). ``src``: the
+    parsed bytes (a slice of them, not ``Node.text``: a tree parsed from a read callback, as
+    under a deadline, re-reads the text on every ``.text``, 60 times slower)."""
     cur: Node | None = node
     for _ in range(12):
         if cur is None:
             return None
         if cur.type == "identifier":
-            return cur.text.decode("utf-8", "replace") if cur.text is not None else None
+            return src[cur.start_byte : cur.end_byte].decode("utf-8", "replace")
         nxt = cur.child_by_field_name("declarator")
         if nxt is None:
             if cur.type == "parenthesized_declarator" and cur.named_child_count:
@@ -350,7 +352,7 @@ def declarator_name(node: Node) -> str | None:
     return None
 
 
-def param_names(declarator: Node | None) -> set[str]:
+def param_names(declarator: Node | None, src: bytes) -> set[str]:
     """Parameter names of the innermost function declarator under ``declarator``."""
     names: set[str] = set()
     cur = declarator
@@ -362,7 +364,7 @@ def param_names(declarator: Node | None) -> set[str]:
     for p in params.named_children if params is not None else ():
         d = p.child_by_field_name("declarator")
         if d is not None:
-            n = declarator_name(d)
+            n = declarator_name(d, src)
             if n:
                 names.add(n)
     return names
