@@ -192,7 +192,9 @@ class Analyzer:
         macro_refs = self.index.macros_for(name, unit.path, unit.arches)
         if tail is None:
             macro_refs = [r for r in macro_refs if r.macro.function_like or not _is_self_alias(r)]
-        func_defs = self.index.funcs_for(name, unit.path, unit.arches)
+        # a macro of that name is what the call expands: functions generated under that name
+        # elsewhere (by a pasting TRACE_EVENT()-like macro) are not searched for
+        func_defs = self.index.funcs_for(name, unit.path, unit.arches, generated=not macro_refs)
         if any(r.path.startswith("arch/") for r in macro_refs) or any(d.path.startswith("arch/") for d in func_defs):
             # the arch's own definition (macro or function) overrides the asm-generic fallback
             macro_refs = [r for r in macro_refs if not r.path.startswith("include/asm-generic/")]

@@ -43,8 +43,11 @@ FAMILY_MARKS: dict[str, tuple[bytes, ...]] = {
 ALLOW_MARK = b"kannot:"
 ALL_FAMILIES = 0xFF  # the cached catalog has every family's marks: `why` and --select reuse it  # allow comments: KN007 must see every one
 
-# A line starting in column 0 (after a newline): where file-scope declarations begin.
-_COL0_RE = re.compile(rb"\n[A-Za-z_*][^\n]*")
+# A line starting in column 0 (after a newline): where file-scope declarations begin; up to its
+# first '=', as what follows is an initializer (``static bool x = IS_ENABLED(...);``): uses,
+# never what the line defines (with them, every file with such a line was parsed to look for
+# a function IS_ENABLED)
+_COL0_RE = re.compile(rb"\n[A-Za-z_*][^\n=]*")
 # On such lines, what can be defined or declared there (parameter names are left out: they are
 # most of a head's words and never what a lookup asks for):
 # (a name starts after a non-word character, and ``\w*+`` never gives back: without both, the

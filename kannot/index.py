@@ -349,9 +349,14 @@ class Index:
                 for g in self.expand_invocation(path, *inv):
                     self._add(g)
 
-    def funcs_for(self, name: str, ctx: str, arches: tuple[str, ...] | None = None) -> list[FuncDef]:
+    def funcs_for(self, name: str, ctx: str, arches: tuple[str, ...] | None = None,
+                  generated: bool = True) -> list[FuncDef]:
+        """The definitions a call of ``name`` from file ``ctx`` may reach. ``generated=False``:
+        without searching the functions that file-scope macro invocations generate (a search of
+        every invocation whose argument is a part of the name: costly, and pointless for a name
+        that is a macro where it is called)."""
         defs = self.funcs.get(name)
-        if not defs:
+        if not defs and generated:
             self.generate_for(name)
             defs = self.funcs.get(name)
         if not defs:

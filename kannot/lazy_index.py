@@ -205,11 +205,12 @@ class LazyIndex(Index):
             d.classes = cl
 
     # lookups: each makes sure the files that can answer are loaded -----------------------------
-    def funcs_for(self, name: str, ctx: str, arches: tuple[str, ...] | None = None) -> list[FuncDef]:
+    def funcs_for(self, name: str, ctx: str, arches: tuple[str, ...] | None = None,
+                  generated: bool = True) -> list[FuncDef]:
         self._finish(name)
-        if not self.funcs.get(name):
+        if generated and not self.funcs.get(name):
             self._prepare_generate(name)
-        return super().funcs_for(name, ctx, arches)
+        return super().funcs_for(name, ctx, arches, generated)
 
     def defs_named(self, name: str) -> list[FuncDef]:
         self._finish(name)

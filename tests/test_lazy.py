@@ -125,3 +125,17 @@ def test_a_lookup_without_a_file_of_its_own_reads_no_file(tmp_path):
     for lazy in (True, False):
         result = analyze(Options(root=root, jobs=1, lazy=lazy))
         assert not [e for e in result.errors if e.file in ("", ".")], result.errors
+
+
+def test_catalog_heads_leave_out_initializers():
+    """What follows a column-0 line's '=' is used there, not defined: a function of that name
+    is never looked for in this file (every file with ``x = IS_ENABLED(...)`` was parsed)."""
+    src = (b"static bool xen_safe = IS_ENABLED(CONFIG_XEN_SAFE);\n"
+           b"static const struct ops my_ops = { .fn = helper_fn };\n"
+           b"int (*hook)(int) = default_hook;\n"
+           b"DEFINE_PER_CPU(int, counter) = INIT_COUNT(3);\n")
+    tf = scan_text(src)
+    for name in ("xen_safe", "my_ops", "hook", "DEFINE_PER_CPU", "counter"):
+        assert name in tf.heads, name
+    for name in ("IS_ENABLED", "helper_fn", "default_hook", "INIT_COUNT"):
+        assert name not in tf.heads, name

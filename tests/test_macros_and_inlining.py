@@ -182,3 +182,32 @@ def test_macro_under_a_config_condition_says_so(tmp_path):
     assert any("CONFIG_LOCKDEP" in c for c in f.get("conditions", []))
     # the include guard is not a condition worth showing
     assert "_LOCKDEP_ASSERT_H" not in f["message"]
+
+
+def test_a_macro_name_is_not_searched_among_generated_functions(tmp_path):
+    """A call of a name that is a macro where it is called follows the macro only: functions
+    that a pasting file-scope macro generates under the same name elsewhere are not candidates
+    (the search for them reads every invocation whose argument is a part of the name). A name
+    that is no macro is still found among the generated functions."""
+    root = copy_tree(MINI, tmp_path)
+    (root / "include/linux/gen.h").write_text(
+        "#ifndef _GEN_H\n#define _GEN_H\n"
+        "#define DEFINE_LOCAL(x) void local_##x(void) { plain_check(); }\n"
+        "#define local_irq_off() arch_irq_off()\n"
+        "void local_other(void);\n"
+        "#endif\n"
+    )
+    (root / "kernel/gen.c").write_text(
+        "#include <linux/kernel.h>\n#include <linux/gen.h>\n\n"
+        "DEFINE_LOCAL(irq_off);\nDEFINE_LOCAL(other);\n\n"
+        "noinstr void arch_irq_off(void)\n{\n}\n"
+    )
+    (root / "kernel/use.c").write_text(
+        "#include <linux/kernel.h>\n#include <linux/gen.h>\n\n"
+        "noinstr void use_macro(void)\n{\n\tlocal_irq_off();\n}\n\n"
+        "noinstr void use_generated(void)\n{\n\tlocal_other();\n}\n"
+    )
+    for mode in ((), ("--eager",)):
+        run = check(root, *mode, "kernel/use.c")
+        got = sorted((f["caller"], f["code"], f["callee"], tuple(chain(f))) for f in run.findings)
+        assert got == [("use_generated", "KN001", "local_other", ("use_generated", "local_other"))], mode
