@@ -126,6 +126,7 @@ class FactsLoader:
         self.parsed = 0  # of those, read and parsed (the others came from the cache)
         self.batches = 0
         self.hashes: dict[str, str | None] = {}  # content hash of every file asked for (None: unreadable)
+        self.workers = None  # kannot.workers.Workers, once a batch is worth sending out
 
     def load(self, rels: list[str]) -> dict[str, FileFacts]:
         opts = self.opts
@@ -172,15 +173,11 @@ class FactsLoader:
             else:
                 notes_by_file[rel] = notes
 
-        if self.jobs <= 1 or len(work) < 48:
+        if self.jobs <= 1 or len(work) < 2:
             for w in work:
                 take(_facts_job(w))
         else:
-            from . import workers  # a worker that dies or hangs costs its file, not the run
-
-            for item in workers.run(_facts_job, work, self.jobs, _crashed_job, initializer=limits.configure,
-                                    initargs=(limits.current(),),
-                                    watchdog=workers.watchdog_seconds(limits.current().file_time_limit)):
+            for item in self._workers().map(_facts_job, work):
                 take(item)
         if opts.progress is not None:
             opts.progress(self.done, self.total)
@@ -192,7 +189,20 @@ class FactsLoader:
                     self.errors.append(FileError(rel, n))
         return facts
 
+    def _workers(self):
+        """The run's worker processes, started at the first batch that needs them."""
+        if self.workers is None:
+            from . import workers  # a worker that dies or hangs costs its file, not the run
+
+            self.workers = workers.Workers(self.jobs, _crashed_job, initializer=limits.configure,
+                                           initargs=(limits.current(),),
+                                           watchdog=workers.watchdog_seconds(limits.current().file_time_limit))
+        return self.workers
+
     def close(self) -> None:
+        if self.workers is not None:
+            self.workers.close()
+            self.workers = None
         if self.cache is not None:
             self.cache.commit(self.notices)
             self.cache_writable = not getattr(self.cache, "_read_only", False)

@@ -59,59 +59,100 @@ def watchdog_seconds(time_limit: float) -> float | None:
     return max(120.0, 20 * time_limit)
 
 
+class Workers:
+    """Worker processes kept for a whole run: a lazy check loads files in many small batches,
+    and forking a pool for each cost more than the batch itself. ``map`` has the guarantees of
+    the module docstring; a pool that broke is replaced for the next call."""
+
+    def __init__(self, jobs: int, on_crash: Callable[[Any, str], Any], initializer: Callable | None = None,
+                 initargs: tuple = (), watchdog: float | None = None):
+        self.jobs = jobs
+        self.on_crash = on_crash
+        self.initializer = initializer
+        self.initargs = initargs
+        self.watchdog = watchdog
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _shared(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(max_workers=self.jobs, initializer=self.initializer, initargs=self.initargs)
+        return self._pool
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def map(self, fn: Callable[[Any], Any], items: Sequence) -> Iterator:
+        """``fn(item)`` for every item in worker processes, yielded in input order."""
+        results: dict[int, Any] = {}
+        # small batches are split finely: every worker gets a share
+        size = max(1, min(CHUNK, -(-len(items) // (2 * self.jobs))))
+        todo: deque[list[int]] = deque(list(range(i, min(i + size, len(items)))) for i in range(0, len(items), size))
+        suspects: deque[int] = deque()  # items of chunks that were in flight when a pool broke
+        emitted = 0
+
+        def drain() -> Iterator:
+            nonlocal emitted
+            while emitted in results:
+                yield results.pop(emitted)
+                emitted += 1
+
+        while todo or suspects:
+            # one item at a time while there are suspects: the one that breaks the pool is the culprit
+            alone = bool(suspects)
+            window = 1 if alone else 2 * self.jobs
+            pool = ProcessPoolExecutor(max_workers=1, initializer=self.initializer, initargs=self.initargs) if alone else self._shared()
+            in_flight: dict[Future, list[int]] = {}
+            broken: str | None = None
+            try:
+                while (todo or suspects or in_flight) and broken is None:
+                    while len(in_flight) < window and (suspects if alone else todo):
+                        idx = [suspects.popleft()] if alone else todo.popleft()
+                        in_flight[pool.submit(_run_chunk, fn, [items[i] for i in idx])] = idx
+                    if not in_flight:
+                        break  # suspects done: back to chunks in the shared pool
+                    done, _ = wait(in_flight, timeout=self.watchdog, return_when=FIRST_COMPLETED)
+                    if not done:
+                        broken = f"no answer for {self.watchdog:g} s (the worker was killed)"
+                        _kill_workers(pool)
+                        break
+                    for fut in done:
+                        idx = in_flight.pop(fut)
+                        try:
+                            for i, r in zip(idx, fut.result()):
+                                results[i] = r
+                        except BrokenProcessPool:
+                            broken = "the worker process died"
+                            in_flight[fut] = idx  # handled with the others below
+                            break
+                    yield from drain()
+            finally:
+                if alone or broken is not None:
+                    pool.shutdown(wait=broken is None, cancel_futures=True)
+                    if pool is self._pool:
+                        self._pool = None
+                elif in_flight:  # the caller stopped early: nothing of this call may stay queued
+                    for fut in in_flight:
+                        fut.cancel()
+            if broken is not None:
+                lost = sorted(i for idx in in_flight.values() for i in idx)
+                if alone and len(lost) == 1:
+                    results[lost[0]] = self.on_crash(items[lost[0]], broken)  # the culprit
+                else:
+                    suspects.extend(lost)
+                yield from drain()
+        yield from drain()
+
+
 def run(fn: Callable[[Any], Any], items: Sequence, jobs: int, on_crash: Callable[[Any, str], Any],
         initializer: Callable | None = None, initargs: tuple = (), watchdog: float | None = None) -> Iterator:
-    """``fn(item)`` for every item in worker processes, yielded in input order."""
-    results: dict[int, Any] = {}
-    todo: deque[list[int]] = deque(list(range(i, min(i + CHUNK, len(items)))) for i in range(0, len(items), CHUNK))
-    suspects: deque[int] = deque()  # items of chunks that were in flight when a pool broke
-    emitted = 0
-
-    def drain() -> Iterator:
-        nonlocal emitted
-        while emitted in results:
-            yield results.pop(emitted)
-            emitted += 1
-
-    while todo or suspects:
-        # one item at a time while there are suspects: the one that breaks the pool is the culprit
-        alone = bool(suspects)
-        window = 1 if alone else 2 * jobs
-        pool = ProcessPoolExecutor(max_workers=1 if alone else jobs, initializer=initializer, initargs=initargs)
-        in_flight: dict[Future, list[int]] = {}
-        broken: str | None = None
-        try:
-            while (todo or suspects or in_flight) and broken is None:
-                while len(in_flight) < window and (suspects if alone else todo):
-                    idx = [suspects.popleft()] if alone else todo.popleft()
-                    in_flight[pool.submit(_run_chunk, fn, [items[i] for i in idx])] = idx
-                if not in_flight:
-                    break  # suspects done: back to chunks in a fresh pool
-                done, _ = wait(in_flight, timeout=watchdog, return_when=FIRST_COMPLETED)
-                if not done:
-                    broken = f"no answer for {watchdog:g} s (the worker was killed)"
-                    _kill_workers(pool)
-                    break
-                for fut in done:
-                    idx = in_flight.pop(fut)
-                    try:
-                        for i, r in zip(idx, fut.result()):
-                            results[i] = r
-                    except BrokenProcessPool:
-                        broken = "the worker process died"
-                        in_flight[fut] = idx  # handled with the others below
-                        break
-                yield from drain()
-        finally:
-            pool.shutdown(wait=broken is None, cancel_futures=True)
-        if broken is not None:
-            lost = sorted(i for idx in in_flight.values() for i in idx)
-            if alone and len(lost) == 1:
-                results[lost[0]] = on_crash(items[lost[0]], broken)  # the culprit
-            else:
-                suspects.extend(lost)
-            yield from drain()
-    yield from drain()
+    """``fn(item)`` for every item in worker processes of a pool of their own, in input order."""
+    pool = Workers(jobs, on_crash, initializer, initargs, watchdog)
+    try:
+        yield from pool.map(fn, items)
+    finally:
+        pool.close()
 
 
 def _kill_workers(pool: ProcessPoolExecutor) -> None:
