@@ -177,7 +177,7 @@ class Catalog:
     entries: dict[int, TextFacts] = field(default_factory=dict)  # rank -> its facts (to replace a file)
     notes: dict[str, str] = field(default_factory=dict)  # file -> what reading it said
     # every name looked up, per index: what a stored result depends on (kannot.memo); an
-    # optimisation's guesses (prefetch) pass ``record=False``
+    # optimisation's loads ahead of the lookups pass ``record=False``
     asked_heads: set[str] = field(default_factory=set)
     asked_defines: set[str] = field(default_factory=set)
     asked_invocations: set[str] = field(default_factory=set)

@@ -317,7 +317,6 @@ def protected_functions(index: Index, paths: list[str] | None) -> Iterable[FuncD
             # every file that can hold a protected function is loaded first; their classes are final
             index.protected_candidates(getattr(index, "families", set(FAMILY_NAMES)))
             protected = [d for defs in index.funcs.values() for d in defs if families_of(d) and in_paths(d.path, paths)]
-        index.prefetch(protected)
         names = sorted({d.name for d in protected})
         for name in names:
             for d in list(index.defs_named(name)):

@@ -32,8 +32,6 @@ BASE_WORDS = {
     "nokprobe": {"__kprobes", "NOKPROBE_SYMBOL", "kprobes"},
     "notrace": {"notrace", "__exit", "__naked", "__preserve_most", "no_instrument_function", "__no_instrument_function__"},
 }
-_CALLED_RE = re.compile(rb"([A-Za-z_]\w*)\s*\(")
-PREFETCH_MAX_FILES = 24
 _GENERATED = 1  # order class of definitions made later by generate_for (after every built one)
 
 
@@ -398,40 +396,6 @@ class LazyIndex(Index):
         if self.__dict__.get("_kn007_files") is None:
             from .catalog import ALLOW_BIT
             self.ensure_files(self.catalog.marked(ALLOW_BIT))
-
-    def prefetch(self, defs: Iterable[FuncDef], rounds: int = 3) -> None:
-        """Parse at once, in parallel, the files the analysis of ``defs`` will likely ask for: the
-        definers of the names their bodies call, then of what the always-inline helpers and macros
-        found that way call. Only an optimisation (lookups load whatever is still missing), so
-        names with many candidate files are left to the exact lookups."""
-        bodies = [self._body(d) for d in defs]
-        asked: set[str] = set()
-        for _ in range(rounds):
-            names: set[str] = set()
-            for text in bodies:
-                names.update(n.decode("latin-1") for n in _CALLED_RE.findall(text))
-            names -= asked
-            asked |= names
-            want: set[str] = set()
-            for n in names:
-                # guesses, not dependencies of the result: the lookups made later are
-                heads = self.catalog.heads_of(n, record=False) if n not in self._heads_done else []
-                defines = self.catalog.definers_of(n, record=False) if n not in self._defines_done else []
-                if len(heads) + len(defines) <= PREFETCH_MAX_FILES:
-                    want.update(heads)
-                    want.update(defines)
-            want -= set(self.files)
-            if not want:
-                return
-            self.ensure_files(want)
-            bodies = [self._body(d) for n in names for d in self.funcs.get(n, ()) if C.INLINE in d.classes]
-            bodies += [ref.macro.body.encode() for n in names for ref in self.macros.get(n, ())]
-
-    def _body(self, d: FuncDef) -> bytes:
-        if d.fact is None:
-            return b""
-        src = self.source(d.path)
-        return src[d.fact.body_start : d.fact.body_end] if src is not None else b""
 
 
 class _Placeholder(FileFacts):
