@@ -129,6 +129,7 @@ class FactsCache:
         self.conn = conn
         self.path = path
         self._pending: list[tuple] = []
+        self.later: list[Callable[[], None]] = []  # writes put off until commit (see put_catalog)
         self._notices = notices if notices is not None else []  # where lookup() reports trouble
 
     @classmethod
@@ -251,9 +252,14 @@ class FactsCache:
         except sqlite3.DatabaseError:
             return {}
 
-    def put_catalog(self, key: str, blob: bytes, texts: list[tuple[str, bytes]], notices: list[str]) -> None:
+    def put_catalog(self, key: str, blob: bytes, texts: list[tuple[str, bytes]], notices: list[str],
+                    later: bool = False) -> None:
         """The index blob and the per-file entries it was built from, in one transaction: a
-        killed run leaves both old or both new (a mix would take the wrong names out)."""
+        killed run leaves both old or both new (a mix would take the wrong names out).
+        ``later``: written at :meth:`commit` (an editor's first diagnostics need not wait)."""
+        if later:
+            self.later.append(lambda: self.put_catalog(key, blob, texts, notices))
+            return
 
         def write(conn: sqlite3.Connection) -> None:
             # a new generation, written on the entries it changed: a stored result (kannot.memo)
@@ -309,6 +315,9 @@ class FactsCache:
 
     def commit(self, notices: list[str]) -> None:
         """One transaction: a run killed mid-write leaves the previous, consistent state."""
+        later, self.later = self.later, []
+        for write in later:
+            write()
         pending, self._pending = self._pending, []
         if pending:
             self._write(notices, lambda conn: conn.executemany("INSERT OR REPLACE INTO facts VALUES (?, ?, ?, ?, ?)", pending))

@@ -307,13 +307,16 @@ def _unmarshal(blob: bytes):
 
 def load_or_build(root: Path, rels: list[str], jobs: int, errors: list[FileError], cache, notices: list[str],
                   progress: Callable[[int, int], None] | None = None,
-                  overrides: dict[str, bytes] | None = None, sigs: list[tuple[int, int]] | None = None) -> Catalog:
+                  overrides: dict[str, bytes] | None = None, sigs: list[tuple[int, int]] | None = None,
+                  write_later: bool = False) -> Catalog:
     """The catalog of ``rels``, from the cache (``cache``: a FactsCache or None) for the files
     whose size and modification time are unchanged; the others are scanned again and stored.
 
     The cache holds the name indexes as one blob (what a warm run reads) and each file's entry
     apart (read only to take a changed file's old names out of the indexes). ``sigs``: the
-    files' (size, mtime_ns), when the caller has them."""
+    files' (size, mtime_ns), when the caller has them. ``write_later``: the stored catalog is
+    written when the cache commits, not before the check (the blob is made now: the check may
+    change the catalog, with an editor's unsaved buffers)."""
     root_s = str(root)
     if sigs is None:  # the listing's walk usually brings them (kannot.sources.scan_tree)
         sigs = [_signature(root_s, r) for r in rels]
@@ -332,7 +335,7 @@ def load_or_build(root: Path, rels: list[str], jobs: int, errors: list[FileError
         cat = _rebuild(root, rels, sigs, jobs, errors, cache, state, progress)
         if cache is not None:
             cache.put_catalog(_INDEX_KEY, marshal.dumps(cat.to_state()),
-                              [(rel, marshal.dumps(cat.entry_state(i))) for i, rel in enumerate(cat.files)], notices)
+                              [(rel, marshal.dumps(cat.entry_state(i))) for i, rel in enumerate(cat.files)], notices, write_later)
         return _with_overrides(cat, overrides)
     _fmt, files, old_sigs, includes, notes, unreadable, indexes = state
     cat = Catalog(files=list(rels))
@@ -374,7 +377,7 @@ def load_or_build(root: Path, rels: list[str], jobs: int, errors: list[FileError
     cat.sigs = sigs
     if cache is not None and changed:
         cache.put_catalog(_INDEX_KEY, marshal.dumps(cat.to_state()),
-                          [(rel, marshal.dumps(cat.entry_state(cat.rank[rel]))) for rel in changed], notices)
+                          [(rel, marshal.dumps(cat.entry_state(cat.rank[rel]))) for rel in changed], notices, write_later)
     return _with_overrides(cat, overrides)
 
 

@@ -48,6 +48,7 @@ class Options:
     only_built: bool = False  # with kconfig: skip files the Kbuild Makefiles exclude
     notices: list[str] = field(default_factory=list)  # one-line notices for stderr (cache problems)
     lazy: bool = True  # parse only the files the check needs (found by the catalog); False: every file
+    write_catalog_later: bool = False  # a new catalog is stored after the check (an editor's first one)
 
     def enabled_codes(self) -> set[str]:
         return select_codes((self.config.select or []) + (self.select or []), (self.config.ignore or []) + (self.ignore or []))
@@ -274,7 +275,8 @@ def build_index(opts: Options, errors: list[FileError], families: set[str] | Non
         families = _families(opts)
     loader = FactsLoader(opts, errors)
     catalog = load_or_build(opts.root, rels, opts.jobs or os.cpu_count() or 1, errors, loader.cache,
-                            loader.notices, overrides=opts.overrides, sigs=list(listed.values()))
+                            loader.notices, overrides=opts.overrides, sigs=list(listed.values()),
+                            write_later=opts.write_catalog_later)
     index = LazyIndex.create(opts.root, opts.arch, catalog, loader.load, _reader(opts, errors), opts.kconfig)
     index.facts_loader = loader
     index.families = families
@@ -415,9 +417,10 @@ def apply_suppressions(findings: list[Finding], index: Index, opts: Options, ena
     return kept
 
 
-def analyze(opts: Options) -> Result:
+def analyze(opts: Options, before_close: Callable[[Result], None] | None = None) -> Result:
     """Check the tree as ``opts`` says. With a cache, a lazy run first asks :mod:`kannot.memo`
-    whether the last run's findings still stand (nothing they depend on changed)."""
+    whether the last run's findings still stand (nothing they depend on changed).
+    ``before_close``: given the result as soon as it is known, before the cache is written."""
     errors: list[FileError] = []
     looked = None
     if opts.lazy and opts.cache_dir is not None and not opts.overrides and not opts.removed:
@@ -431,15 +434,17 @@ def analyze(opts: Options) -> Result:
     index = build_index(opts, errors, listed=looked.listed if looked is not None else None)
     try:
         findings = check_index(index, opts, errors)
+        errors = sorted(set(errors), key=lambda e: (e.file, e.message))
+        catalog = getattr(index, "catalog", None)
+        if catalog is not None:
+            n_listed, readable = len(catalog.files), len(catalog.files) - len(catalog.unreadable)
+        else:
+            n_listed = readable = len(index.files)
+        counts = (len(index.files), n_listed, readable)
+        if before_close is not None:
+            before_close(Result(findings, errors, index, *counts))
     finally:
         close_index(index)
-    errors = sorted(set(errors), key=lambda e: (e.file, e.message))
-    catalog = getattr(index, "catalog", None)
-    if catalog is not None:
-        n_listed, readable = len(catalog.files), len(catalog.files) - len(catalog.unreadable)
-    else:
-        n_listed = readable = len(index.files)
-    counts = (len(index.files), n_listed, readable)
     if looked is not None:
         memo.save(opts, looked, index, findings, errors, counts)
     opts.notices[:] = list(dict.fromkeys(opts.notices))  # one cache problem, one line

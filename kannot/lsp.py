@@ -30,6 +30,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from lsprotocol import types as T
 from pygls.lsp.server import LanguageServer
@@ -42,7 +43,7 @@ from . import limits
 from .checks import Finding
 from .cache import CACHE_DIR_NAME
 from .config import Config, ConfigError, find_config, load_config
-from .engine import Options, analyze, build_index, check_index
+from .engine import Options, Result, analyze, build_index, check_index
 from .facts import header_start
 from .index import Index
 from .parsing import parse
@@ -490,27 +491,50 @@ class KannotServer(LanguageServer):
 
         async def run() -> None:
             loop = asyncio.get_running_loop()
+            early: asyncio.Future = loop.create_future()
+
+            def ready(quick: dict[str, Published]) -> None:  # on the worker, before the cache is written
+                loop.call_soon_threadsafe(lambda: early.done() or early.set_result(quick))
+
+            job = loop.run_in_executor(self._quick_worker, self._quick_job, snapshot, self._quick_opts, ready)
             try:
-                quick = await loop.run_in_executor(self._quick_worker, self._quick_job, snapshot, self._quick_opts)
+                await asyncio.wait([early, job], return_when=asyncio.FIRST_COMPLETED)
+                quick = early.result() if early.done() else job.result()
             except Exception:
                 log.exception("quick first check failed; the full index follows")
                 return
-            if self.index_state != "building":
-                return  # the full index was faster: its diagnostics stand
-            self.applied_version[rel] = doc.version
-            self._publish(quick, snapshot)
+            if self.index_state == "building":  # else the full index was faster: its diagnostics stand
+                self.applied_version[rel] = doc.version
+                self._publish(quick, snapshot)
+            try:
+                await job  # the cache it writes is the full index's
+            except Exception:
+                log.exception("quick first check failed while writing the cache")
 
         return asyncio.ensure_future(run())
 
-    def _quick_job(self, snapshot: dict[str, tuple[bytes, int | None]], base: Options) -> dict[str, Published]:
-        """Worker: the open files checked by a lazy index (engine.analyze), as diagnostics."""
+    def _quick_job(self, snapshot: dict[str, tuple[bytes, int | None]], base: Options,
+                   ready: Callable[[dict[str, Published]], None] | None = None) -> dict[str, Published]:
+        """Worker: the open files checked by a lazy index (engine.analyze), as diagnostics,
+        given to ``ready`` as soon as they are known (the cache is written after)."""
         opts = self.options(sorted(snapshot))
         opts.overrides = {rel: text for rel, (text, _v) in snapshot.items()}
         opts.cache_dir = base.cache_dir
         opts.progress = base.progress
         opts.lazy = True
-        result = analyze(opts)
+        opts.write_catalog_later = True
         self._quick_text.update({rel: text for rel, (text, _v) in snapshot.items()})
+        done: list[dict[str, Published]] = []
+
+        def early(result: Result) -> None:
+            done.append(self._quick_published(snapshot, result, opts))
+            if ready is not None:
+                ready(done[0])
+
+        result = analyze(opts, before_close=early)
+        return done[0] if done else self._quick_published(snapshot, result, opts)
+
+    def _quick_published(self, snapshot: dict[str, tuple[bytes, int | None]], result: Result, opts: Options) -> dict[str, Published]:
         out: dict[str, Published] = {}
         for rel, (text, _version) in snapshot.items():
             fs = [f for f in result.findings if f.file == rel]

@@ -93,3 +93,32 @@ def test_killed_writer_leaves_a_usable_cache(tmp_path, capsys):
             proc.wait()
     _, after, _ = run(capsys, root, "--cache-dir", str(cache))
     assert after == fresh
+
+
+def test_an_editors_first_check_writes_the_catalog_after_its_result(tmp_path):
+    """The LSP's first (lazy) check hands its findings over before the new catalog is stored;
+    the catalog is stored when the cache commits, from the disk's text, not the unsaved buffer."""
+    from kannot.cache import FactsCache
+    from kannot.engine import Options, analyze
+
+    root = tmp_path / "tree"
+    shutil.copytree(MINI, root)
+    cache = tmp_path / "cache"
+    rel = "arch/x86/kernel/traps.c"
+    buffer = (root / rel).read_bytes() + b"\nnoinstr void unsaved_fn(void)\n{\n\tplain_after();\n}\n"
+    stored_when_ready = []
+
+    def ready(result):
+        stored_when_ready.append(FactsCache.open(cache, []).get_blob("catalog"))
+        assert any(f.caller == "unsaved_fn" for f in result.findings)
+
+    first = analyze(Options(root=root, jobs=1, cache_dir=cache, paths=[rel], overrides={rel: buffer},
+                            write_catalog_later=True), before_close=ready)
+    assert stored_when_ready == [None]
+    assert FactsCache.open(cache, []).get_blob("catalog") is not None
+    # the stored catalog is the disk's: a later run without the buffer finds no unsaved_fn
+    later = analyze(Options(root=root, jobs=1, cache_dir=cache, paths=[rel]))
+    fresh = analyze(Options(root=root, jobs=1, lazy=False, paths=[rel]))
+    assert [f.to_json() for f in later.findings] == [f.to_json() for f in fresh.findings]
+    assert not any(f.caller == "unsaved_fn" for f in later.findings)
+    assert any(f.caller == "unsaved_fn" for f in first.findings)
