@@ -145,16 +145,6 @@ class Workers:
         yield from drain()
 
 
-def run(fn: Callable[[Any], Any], items: Sequence, jobs: int, on_crash: Callable[[Any, str], Any],
-        initializer: Callable | None = None, initargs: tuple = (), watchdog: float | None = None) -> Iterator:
-    """``fn(item)`` for every item in worker processes of a pool of their own, in input order."""
-    pool = Workers(jobs, on_crash, initializer, initargs, watchdog)
-    try:
-        yield from pool.map(fn, items)
-    finally:
-        pool.close()
-
-
 def _kill_workers(pool: ProcessPoolExecutor) -> None:
     # ProcessPoolExecutor has no public way to stop a worker that does not answer
     for proc in list(getattr(pool, "_processes", {}).values()):
