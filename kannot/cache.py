@@ -13,6 +13,7 @@ import hashlib
 import marshal
 import os
 import sqlite3
+import threading
 from pathlib import Path
 
 from typing import TYPE_CHECKING, Callable
@@ -130,6 +131,8 @@ class FactsCache:
         self.path = path
         self._pending: list[tuple] = []
         self.later: list[Callable[[], None]] = []  # writes put off until commit (see put_catalog)
+        self._writer: threading.Thread | None = None  # put_catalog's, when in the background
+        self.written_generation: int | None = None  # the catalog generation this run wrote
         self._notices = notices if notices is not None else []  # where lookup() reports trouble
 
     @classmethod
@@ -218,18 +221,20 @@ class FactsCache:
             return None
         return row[0] if row is not None else None
 
-    def _write(self, notices: list[str], write: Callable[[sqlite3.Connection], None]) -> None:
+    def _write(self, notices: list[str], write: Callable[[sqlite3.Connection], None],
+               conn: sqlite3.Connection | None = None) -> None:
         """``write`` in one transaction: a run killed mid-write leaves the previous, consistent
         state; a failed write (a full disk) is said once and the cache is only read after it."""
         if getattr(self, "_read_only", False):
             return
+        conn = conn if conn is not None else self.conn
         try:
-            self.conn.execute("BEGIN IMMEDIATE")
-            write(self.conn)
-            self.conn.execute("COMMIT")
+            conn.execute("BEGIN IMMEDIATE")
+            write(conn)
+            conn.execute("COMMIT")
         except (sqlite3.DatabaseError, OSError) as exc:
             try:
-                self.conn.execute("ROLLBACK")
+                conn.execute("ROLLBACK")
             except sqlite3.DatabaseError:
                 pass
             self._write_failed(notices, exc)
@@ -253,23 +258,50 @@ class FactsCache:
             return {}
 
     def put_catalog(self, key: str, blob: bytes, texts: list[tuple[str, bytes]], notices: list[str],
-                    later: bool = False) -> None:
+                    when: str = "now") -> None:
         """The index blob and the per-file entries it was built from, in one transaction: a
         killed run leaves both old or both new (a mix would take the wrong names out).
-        ``later``: written at :meth:`commit` (an editor's first diagnostics need not wait)."""
-        if later:
-            self.later.append(lambda: self.put_catalog(key, blob, texts, notices))
-            return
+        ``when``: "now"; "later", at :meth:`commit` (an editor's first diagnostics need not wait);
+        "background", on a thread with a connection of its own while the check goes on (its
+        reads see the old or the new rows, both right for the files they load): :meth:`commit`
+        waits for it."""
 
         def write(conn: sqlite3.Connection) -> None:
             # a new generation, written on the entries it changed: a stored result (kannot.memo)
             # compares a changed file only with an entry at most as new as itself
-            gen = self.catalog_generation() + 1
+            row = conn.execute("SELECT value FROM meta WHERE key='catalog_generation'").fetchone()
+            gen = (int(row[0]) if row is not None and str(row[0]).isdigit() else 0) + 1
             conn.execute("INSERT OR REPLACE INTO blobs VALUES (?, ?)", (key, blob))
             conn.executemany("INSERT OR REPLACE INTO texts VALUES (?, ?, ?)", [(p, b, gen) for p, b in texts])
             conn.execute("INSERT OR REPLACE INTO meta VALUES ('catalog_generation', ?)", (str(gen),))
+            self.written_generation = gen
 
-        self._write(notices, write)
+        if when == "later":
+            self.later.append(lambda: self._write(notices, write))
+        elif when == "background" and not getattr(self, "_read_only", False):
+            self._writer = threading.Thread(target=self._write_apart, args=(notices, write), name="kannot-catalog-writer")
+            self._writer.start()
+        else:
+            self._write(notices, write)
+
+    def _write_apart(self, notices: list[str], write: Callable[[sqlite3.Connection], None]) -> None:
+        try:
+            conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT, isolation_level=None)
+        except sqlite3.Error as exc:
+            self._write_failed(notices, exc)
+            return
+        try:
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._write(notices, write, conn)
+        except sqlite3.Error as exc:
+            self._write_failed(notices, exc)
+        finally:
+            conn.close()
+
+    def wait_for_writer(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.join()
 
     def catalog_generation(self) -> int:
         """How many times the stored catalog was written (0: never, or unreadable)."""
@@ -315,6 +347,7 @@ class FactsCache:
 
     def commit(self, notices: list[str]) -> None:
         """One transaction: a run killed mid-write leaves the previous, consistent state."""
+        self.wait_for_writer()
         later, self.later = self.later, []
         for write in later:
             write()
@@ -323,6 +356,7 @@ class FactsCache:
             self._write(notices, lambda conn: conn.executemany("INSERT OR REPLACE INTO facts VALUES (?, ?, ?, ?, ?)", pending))
 
     def close(self) -> None:
+        self.wait_for_writer()
         try:
             self.conn.close()
         except sqlite3.DatabaseError:

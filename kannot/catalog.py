@@ -151,15 +151,18 @@ def _read(root: str, rel: str) -> tuple[bytes | None, str | None]:
     return data, None
 
 
-def _scan_job(args: tuple[str, str, int]) -> tuple[str, TextFacts | None, str | None]:
+def _scan_job(args: tuple[str, str, int]) -> tuple[str, bytes]:
+    """A file's catalog entry as it is stored (marshal of ``(fields or None, note)``): made in
+    the worker, so the main process neither unpickles objects nor marshals them again."""
     root, rel, families = args
     data, note = _read(root, rel)
     if data is None:
-        return rel, None, note
+        return rel, marshal.dumps((None, note or "unreadable"))
     try:
-        return rel, scan_text(data, families), note
+        tf = scan_text(data, families)
     except Exception as exc:  # the per-file boundary
-        return rel, None, f"internal error while scanning: {type(exc).__name__}: {exc}"
+        return rel, marshal.dumps((None, f"internal error while scanning: {type(exc).__name__}: {exc}"))
+    return rel, marshal.dumps(((tf.heads, tf.defines, tf.includes, tf.invocations, tf.marks), note))
 
 
 @dataclass
@@ -175,6 +178,9 @@ class Catalog:
     marks: dict[int, int] = field(default_factory=dict)  # rank -> bits, only files with marks
     unreadable: set[str] = field(default_factory=set)
     entries: dict[int, TextFacts] = field(default_factory=dict)  # rank -> its facts (to replace a file)
+    # rank -> its entry as stored, for the files a worker scanned: decoded again only for a file
+    # that is replaced later, and written to the cache as it is
+    entry_rows: dict[int, bytes] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)  # file -> what reading it said
     # every name looked up, per index: what a stored result depends on (kannot.memo); an
     # optimisation's loads ahead of the lookups pass ``record=False``
@@ -182,11 +188,14 @@ class Catalog:
     asked_defines: set[str] = field(default_factory=set)
     asked_invocations: set[str] = field(default_factory=set)
 
-    def add(self, rel: str, tf: TextFacts) -> None:
+    def add(self, rel: str, tf: TextFacts, keep: bool = True) -> None:
+        """Index ``tf`` as ``rel``'s entry (replacing an earlier one). ``keep=False``: the caller
+        keeps the stored form in :attr:`entry_rows` instead of the object."""
         i = self.rank[rel]
-        if i in self.entries:
+        if i in self.entries or i in self.entry_rows:
             self._remove(i)
-        self.entries[i] = tf
+        if keep:
+            self.entries[i] = tf
         self.unreadable.discard(rel)
         self.includes[rel] = tf.includes
         for w in tf.heads:
@@ -207,7 +216,13 @@ class Catalog:
             self.marks[i] = tf.marks
 
     def _remove(self, i: int) -> None:
-        old = self.entries.pop(i)
+        old = self.entries.pop(i, None)
+        row = self.entry_rows.pop(i, None)
+        if old is None:
+            state = marshal.loads(row)[0] if row is not None else None
+            if state is None:
+                return
+            old = TextFacts(*state)
         for index, names in ((self.heads_index, old.heads), (self.defines_index, old.defines)):
             for w in set(names):
                 lst = index.get(w)
@@ -273,8 +288,21 @@ class Catalog:
         return (CACHE_FORMAT, self.files, getattr(self, "sigs", [(-1, -1)] * len(self.files)), packed,
                 self.notes, sorted(self.unreadable), indexes)
 
-    def entry_state(self, i: int) -> tuple:
+    def entry(self, i: int) -> TextFacts | None:
+        """File ``i``'s entry (None: unreadable, or not scanned)."""
         tf = self.entries.get(i)
+        if tf is None and i in self.entry_rows:
+            state = marshal.loads(self.entry_rows[i])[0]
+            tf = TextFacts(*state) if state is not None else None
+        return tf
+
+    def entry_row(self, i: int) -> bytes:
+        """File ``i``'s entry as it is stored (what :func:`load_or_build` reads back)."""
+        row = self.entry_rows.get(i)
+        return row if row is not None else marshal.dumps(self.entry_state(i))
+
+    def entry_state(self, i: int) -> tuple:
+        tf = self.entry(i)
         note = self.notes.get(self.files[i])
         if tf is None:
             return (None, note or "unreadable")
@@ -308,15 +336,15 @@ def _unmarshal(blob: bytes):
 def load_or_build(root: Path, rels: list[str], jobs: int, errors: list[FileError], cache, notices: list[str],
                   progress: Callable[[int, int], None] | None = None,
                   overrides: dict[str, bytes] | None = None, sigs: list[tuple[int, int]] | None = None,
-                  write_later: bool = False) -> Catalog:
+                  write: str = "now") -> Catalog:
     """The catalog of ``rels``, from the cache (``cache``: a FactsCache or None) for the files
     whose size and modification time are unchanged; the others are scanned again and stored.
 
     The cache holds the name indexes as one blob (what a warm run reads) and each file's entry
     apart (read only to take a changed file's old names out of the indexes). ``sigs``: the
-    files' (size, mtime_ns), when the caller has them. ``write_later``: the stored catalog is
-    written when the cache commits, not before the check (the blob is made now: the check may
-    change the catalog, with an editor's unsaved buffers)."""
+    files' (size, mtime_ns), when the caller has them. ``write``: when a new stored catalog is
+    written (``FactsCache.put_catalog``'s ``when``; the blob is made at once either way: the
+    check may change the catalog, with an editor's unsaved buffers)."""
     root_s = str(root)
     if sigs is None:  # the listing's walk usually brings them (kannot.sources.scan_tree)
         sigs = [_signature(root_s, r) for r in rels]
@@ -335,7 +363,7 @@ def load_or_build(root: Path, rels: list[str], jobs: int, errors: list[FileError
         cat = _rebuild(root, rels, sigs, jobs, errors, cache, state, progress)
         if cache is not None:
             cache.put_catalog(_INDEX_KEY, marshal.dumps(cat.to_state()),
-                              [(rel, marshal.dumps(cat.entry_state(i))) for i, rel in enumerate(cat.files)], notices, write_later)
+                              [(rel, cat.entry_row(i)) for i, rel in enumerate(cat.files)], notices, write)
         return _with_overrides(cat, overrides)
     _fmt, files, old_sigs, includes, notes, unreadable, indexes = state
     cat = Catalog(files=list(rels))
@@ -360,7 +388,7 @@ def load_or_build(root: Path, rels: list[str], jobs: int, errors: list[FileError
         scanned = build_catalog(root, changed, jobs, [], ALL_FAMILIES)
         for rel in changed:
             i = cat.rank[rel]
-            tf = scanned.entries.get(scanned.rank[rel])
+            tf = scanned.entry(scanned.rank[rel])
             cat.notes.pop(rel, None)
             cat._packed_includes[i] = None
             if tf is None:
@@ -377,7 +405,7 @@ def load_or_build(root: Path, rels: list[str], jobs: int, errors: list[FileError
     cat.sigs = sigs
     if cache is not None and changed:
         cache.put_catalog(_INDEX_KEY, marshal.dumps(cat.to_state()),
-                          [(rel, marshal.dumps(cat.entry_state(cat.rank[rel]))) for rel in changed], notices, write_later)
+                          [(rel, cat.entry_row(cat.rank[rel])) for rel in changed], notices, write)
     return _with_overrides(cat, overrides)
 
 
@@ -387,7 +415,7 @@ def _rescan_all(root, rels, sigs, jobs, errors, cache, notices, progress) -> Cat
     cat.sigs = sigs
     if cache is not None:
         cache.put_catalog(_INDEX_KEY, marshal.dumps(cat.to_state()),
-                          [(rel, marshal.dumps(cat.entry_state(i))) for i, rel in enumerate(cat.files)], notices)
+                          [(rel, cat.entry_row(i)) for i, rel in enumerate(cat.files)], notices)
     return cat
 
 
@@ -415,9 +443,10 @@ def _rebuild(root: Path, rels: list[str], sigs, jobs: int, errors: list[FileErro
             if tf is None:
                 cat.unreadable.add(rel)
             else:
-                cat.add(rel, TextFacts(*tf))
+                cat.add(rel, TextFacts(*tf), keep=False)
+            cat.entry_rows[cat.rank[rel]] = reuse[rel]
         else:
-            tf = scanned.entries.get(scanned.rank[rel])
+            tf = scanned.entry(scanned.rank[rel])
             if rel in scanned.notes:
                 cat.notes[rel] = scanned.notes[rel]
             if tf is None:
@@ -447,17 +476,19 @@ def build_catalog(root: Path, rels: list[str], jobs: int, errors: list[FileError
 
     def take(item) -> None:
         nonlocal done
-        rel, tf, note = item
+        rel, row = item
         done += 1
         if progress is not None and done % 256 == 0:
             progress(done, len(work))
+        state, note = marshal.loads(row)
         if note:
             errors.append(FileError(rel, note))
             cat.notes[rel] = note
-        if tf is None:
+        if state is None:
             cat.unreadable.add(rel)
-            return
-        cat.add(rel, tf)
+        else:
+            cat.add(rel, TextFacts(*state), keep=False)
+        cat.entry_rows[cat.rank[rel]] = row
 
     for rel in sorted(overrides):  # an editor's unsaved buffer, not the disk
         if rel in cat.rank:

@@ -128,6 +128,7 @@ class FactsLoader:
         self.batches = 0
         self.hashes: dict[str, str | None] = {}  # content hash of every file asked for (None: unreadable)
         self.workers = None  # kannot.workers.Workers, once a batch is worth sending out
+        self.written_generation: int | None = None  # of the catalog this run stored, once closed
 
     def load(self, rels: list[str]) -> dict[str, FileFacts]:
         opts = self.opts
@@ -206,6 +207,7 @@ class FactsLoader:
             self.workers = None
         if self.cache is not None:
             self.cache.commit(self.notices)
+            self.written_generation = self.cache.written_generation
             self.cache_writable = not getattr(self.cache, "_read_only", False)
             self.cache.close()
             self.cache = None
@@ -276,7 +278,7 @@ def build_index(opts: Options, errors: list[FileError], families: set[str] | Non
     loader = FactsLoader(opts, errors)
     catalog = load_or_build(opts.root, rels, opts.jobs or os.cpu_count() or 1, errors, loader.cache,
                             loader.notices, overrides=opts.overrides, sigs=list(listed.values()),
-                            write_later=opts.write_catalog_later)
+                            write="later" if opts.write_catalog_later else "background")
     index = LazyIndex.create(opts.root, opts.arch, catalog, loader.load, _reader(opts, errors), opts.kconfig)
     index.facts_loader = loader
     index.families = families
@@ -456,6 +458,8 @@ def close_index(index: Index) -> None:
     loader = getattr(index, "facts_loader", None)
     if loader is not None:
         loader.close()
+        if loader.written_generation is not None:  # written while the check ran
+            index.catalog_generation = loader.written_generation
 
 
 # queries ------------------------------------------------------------------------------------------

@@ -217,13 +217,15 @@ def _unaffected(loaded: dict[str, str | None], asked: tuple, root: Path, rel: st
         return data is not None and loaded[rel] is not None and content_hash(data) == loaded[rel]
     if old_text is None:
         return False
-    from .catalog import ALL_FAMILIES, _scan_job
+    from .catalog import ALL_FAMILIES, TextFacts, _scan_job
 
     try:
         old, old_note = marshal.loads(old_text)
     except (ValueError, EOFError, TypeError):
         return False
-    _rel, new, new_note = _scan_job((str(root), rel, ALL_FAMILIES))
+    _rel, row = _scan_job((str(root), rel, ALL_FAMILIES))
+    new_state, new_note = marshal.loads(row)
+    new = TextFacts(*new_state) if new_state is not None else None
     if old_note != new_note or (old is None) != (new is None):
         return False
     if old is None:
