@@ -9,6 +9,7 @@ The CLI, the pre-commit hook, the LSP server and the bot formats all go through 
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
@@ -293,13 +294,21 @@ def _families(opts: Options) -> set[str]:
 # rules --------------------------------------------------------------------------------------------
 
 def in_paths(rel: str, paths: list[str] | None) -> bool:
+    """Is ``rel`` one of ``paths`` or under one of them (no paths: everything is)?"""
     if not paths:
         return True
-    for p in paths:
-        p = p.rstrip("/")
-        if p in ("", ".") or rel == p or rel.startswith(p + "/"):
-            return True
-    return False
+    exact, folders = _path_sets(tuple(paths))
+    return exact is None or rel in exact or rel.startswith(folders)
+
+
+@lru_cache(maxsize=8)
+def _path_sets(paths: tuple[str, ...]) -> tuple[frozenset[str] | None, tuple[str, ...]]:
+    """``paths`` as a set and a tuple of folder prefixes (None: the whole tree), made once: a
+    patch's base side asks about every file of the tree against thousands of paths."""
+    stripped = [p.rstrip("/") for p in paths]
+    if any(p in ("", ".") for p in stripped):
+        return None, ()
+    return frozenset(stripped), tuple(p + "/" for p in stripped)
 
 
 def protected_functions(index: Index, paths: list[str] | None) -> Iterable[FuncDef]:

@@ -405,15 +405,24 @@ class Index:
         seen = {path}
         todo = [path]
         while todo:
-            cur = todo.pop()
-            for kind, inc in self._includes_of(cur):
-                for target in self.resolve_include(cur, kind, inc, list(arches)):
-                    if target not in seen:
-                        seen.add(target)
-                        todo.append(target)
+            for target in self._include_targets(todo.pop(), arches):
+                if target not in seen:
+                    seen.add(target)
+                    todo.append(target)
         result = frozenset(seen)
         self._closure[key] = result
         return result
+
+    def _include_targets(self, path: str, arches: tuple[str, ...]) -> list[str]:
+        """The files ``path``'s ``#include`` lines resolve to, kept per file: a closure walks
+        the same headers for every file that includes them."""
+        memo = self.__dict__.setdefault("_targets_memo", {})
+        key = (path, arches)
+        got = memo.get(key)
+        if got is None:
+            got = [t for kind, inc in self._includes_of(path) for t in self.resolve_include(path, kind, inc, list(arches))]
+            memo[key] = got
+        return got
 
     def resolve_include(self, from_path: str, kind: str, inc: str, arch_dirs: list[str] | None = None) -> list[str]:
         if arch_dirs is None or from_path.startswith("arch/"):
@@ -614,6 +623,9 @@ class Index:
         self.__dict__.pop("_may_define", None)
         for key in [k for k in self._closure if (k[0] if isinstance(k, tuple) else k) == path]:
             del self._closure[key]
+        targets = self.__dict__.get("_targets_memo", {})
+        for key in [k for k in targets if k[0] == path]:
+            del targets[key]
         after_status = status(names)
         changed = {n for n in names if before_status[n] != after_status[n]}
         if any(heads.get(n, set()) - {path} for n in changed):

@@ -253,3 +253,16 @@ def test_user_space_copies_and_hidden_dirs_are_not_read(tmp_path):
     run = check(root)
     callers = {f["caller"] for f in run.findings}
     assert callers == {"good_caller", "broken_caller", "in_nested_tools"}
+
+
+def test_path_filter_matches_files_and_folders():
+    """``check PATH...``'s filter: a file, a folder (with or without '/'), '.' for everything;
+    thousands of paths (a patch's base side) cost one set lookup and one prefix test per file."""
+    from kannot.engine import in_paths
+
+    assert in_paths("kernel/a.c", None) and in_paths("kernel/a.c", [])
+    assert in_paths("kernel/a.c", ["kernel"]) and in_paths("kernel/a.c", ["kernel/"])
+    assert in_paths("kernel/a.c", ["kernel/a.c"]) and in_paths("x.c", ["."]) and in_paths("x.c", [""])
+    assert not in_paths("kernel/ab.c", ["kernel/a"]) and not in_paths("kernelx/a.c", ["kernel"])
+    many = [f"drivers/d{i}/x.c" for i in range(5000)]
+    assert in_paths("drivers/d4999/x.c", many) and not in_paths("drivers/d5000/x.c", many)
