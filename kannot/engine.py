@@ -9,7 +9,6 @@ The CLI, the pre-commit hook, the LSP server and the bot formats all go through 
 from __future__ import annotations
 
 import os
-from functools import lru_cache
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
@@ -295,26 +294,25 @@ def _families(opts: Options) -> set[str]:
 
 def in_paths(rel: str, paths: list[str] | None) -> bool:
     """Is ``rel`` one of ``paths`` or under one of them (no paths: everything is)?"""
-    if not paths:
-        return True
-    exact, folders = _path_sets(tuple(paths))
-    return exact is None or rel in exact or rel.startswith(folders)
+    return path_filter(paths)(rel)
 
 
-@lru_cache(maxsize=8)
-def _path_sets(paths: tuple[str, ...]) -> tuple[frozenset[str] | None, tuple[str, ...]]:
-    """``paths`` as a set and a tuple of folder prefixes (None: the whole tree), made once: a
-    patch's base side asks about every file of the tree against thousands of paths."""
-    stripped = [p.rstrip("/") for p in paths]
-    if any(p in ("", ".") for p in stripped):
-        return None, ()
-    return frozenset(stripped), tuple(p + "/" for p in stripped)
+def path_filter(paths: list[str] | None) -> Callable[[str], bool]:
+    """:func:`in_paths` for one list of paths, made once: a set and a tuple of folder prefixes
+    (a patch's base side asks about every file of the tree against thousands of paths)."""
+    stripped = [p.rstrip("/") for p in paths or ()]
+    if not stripped or any(p in ("", ".") for p in stripped):
+        return lambda rel: True
+    exact = frozenset(stripped)
+    folders = tuple(p + "/" for p in stripped)
+    return lambda rel: rel in exact or rel.startswith(folders)
 
 
 def protected_functions(index: Index, paths: list[str] | None) -> Iterable[FuncDef]:
     from .checks import families_of
     from .lazy_index import LazyIndex
 
+    wanted = path_filter(paths)
     if isinstance(index, LazyIndex):
         few = _few_files(index, paths)
         if few is not None:
@@ -329,11 +327,11 @@ def protected_functions(index: Index, paths: list[str] | None) -> Iterable[FuncD
         else:
             # every file that can hold a protected function is loaded first; their classes are final
             index.protected_candidates(getattr(index, "families", set(FAMILY_NAMES)))
-            protected = [d for defs in index.funcs.values() for d in defs if families_of(d) and in_paths(d.path, paths)]
+            protected = [d for defs in index.funcs.values() for d in defs if families_of(d) and wanted(d.path)]
         names = sorted({d.name for d in protected})
         for name in names:
             for d in list(index.defs_named(name)):
-                if in_paths(d.path, paths):
+                if wanted(d.path):
                     yield d
         return
     if paths and all(p in index.files for p in paths) and hasattr(index, "defs_in"):
@@ -344,7 +342,7 @@ def protected_functions(index: Index, paths: list[str] | None) -> Iterable[FuncD
         return
     for name in sorted(index.funcs):
         for d in index.funcs[name]:
-            if in_paths(d.path, paths):
+            if wanted(d.path):
                 yield d
 
 
@@ -355,7 +353,8 @@ def _few_files(index, paths: list[str] | None) -> list[str] | None:
     """The files under ``paths`` when they are few, else None (a whole-tree or big-folder check)."""
     if not paths:
         return None
-    files = [r for r in index.catalog.files if in_paths(r, paths) and r not in index.catalog.unreadable]
+    wanted = path_filter(paths)
+    files = [r for r in index.catalog.files if wanted(r) and r not in index.catalog.unreadable]
     return files if len(files) <= FEW_FILES_MAX else None
 
 
@@ -413,8 +412,9 @@ def apply_suppressions(findings: list[Finding], index: Index, opts: Options, ena
     if "KN007" in enabled:
         from .analysis import Link
         rels = sorted(p for p in set(opts.paths) if p in index.files) if opts.paths and all(p in index.files for p in opts.paths) else sorted(index.files)
+        wanted = path_filter(opts.paths)
         for rel in rels:
-            if not in_paths(rel, opts.paths):
+            if not wanted(rel):
                 continue
             for a in index.files[rel].allows:
                 for code in a.codes:
