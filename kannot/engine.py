@@ -292,14 +292,10 @@ def _families(opts: Options) -> set[str]:
 
 # rules --------------------------------------------------------------------------------------------
 
-def in_paths(rel: str, paths: list[str] | None) -> bool:
-    """Is ``rel`` one of ``paths`` or under one of them (no paths: everything is)?"""
-    return path_filter(paths)(rel)
-
-
 def path_filter(paths: list[str] | None) -> Callable[[str], bool]:
-    """:func:`in_paths` for one list of paths, made once: a set and a tuple of folder prefixes
-    (a patch's base side asks about every file of the tree against thousands of paths)."""
+    """Is a file one of ``paths`` or under one of them (no paths: every file is)? Made once per
+    list: a set and a tuple of folder prefixes (a patch's base side asks about every file of
+    the tree against thousands of paths)."""
     stripped = [p.rstrip("/") for p in paths or ()]
     if not stripped or any(p in ("", ".") for p in stripped):
         return lambda rel: True

@@ -194,7 +194,7 @@ class LazyIndex(Index):
             if w in C.WORD_CLASSES or w in self._alias or w in self._defines_done or w.startswith("section:"):
                 continue
             want.update(self.catalog.definers_of(w, record=False))
-        want = {w for w in want if w not in self.files}  # (not difference_update: it walks self.files)
+        want = {rel for rel in want if rel not in self.files}  # (not difference_update: it walks self.files)
         if want:
             self.ensure_files(sorted(want))
 
