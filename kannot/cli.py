@@ -14,7 +14,7 @@ from . import __version__
 from . import limits
 from .config import ConfigError, find_config, load_config
 from . import patchflow
-from .engine import Options, analyze, build_index, callees_of, close_index
+from .engine import Options, analyze, build_index, callees_of, close_index, cyclic_gc_paused
 from .why import answer as why_answer
 from .report.json import format_json
 from .report.text import format_errors, format_text
@@ -107,6 +107,13 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return EXIT_FATAL if exc.code not in (0, None) else EXIT_CLEAN
+    if args.command == "lsp":
+        return _run(args)  # a long-lived process: the collector runs, paused only while it checks
+    with cyclic_gc_paused():
+        return _run(args)
+
+
+def _run(args) -> int:
     try:
         if args.command == "explain":
             return cmd_explain(args)

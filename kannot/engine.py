@@ -8,7 +8,9 @@ The CLI, the pre-commit hook, the LSP server and the bot formats all go through 
 """
 from __future__ import annotations
 
+import gc
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
@@ -424,10 +426,30 @@ def apply_suppressions(findings: list[Finding], index: Index, opts: Options, ena
     return kept
 
 
+@contextmanager
+def cyclic_gc_paused():
+    """Python's cyclic collector off for a check: the facts, indexes and summaries are millions
+    of small acyclic objects (reference counting frees them), and the collector's passes over them
+    were 12% of a cold whole-tree run (42.8 s -> 37.7 s on 6.12, same peak memory). Worker
+    processes forked meanwhile inherit the setting."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
+
+
 def analyze(opts: Options, before_close: Callable[[Result], None] | None = None) -> Result:
     """Check the tree as ``opts`` says. With a cache, a lazy run first asks :mod:`kannot.memo`
     whether the last run's findings still stand (nothing they depend on changed).
     ``before_close``: given the result as soon as it is known, before the cache is written."""
+    with cyclic_gc_paused():
+        return _analyze(opts, before_close)
+
+
+def _analyze(opts: Options, before_close: Callable[[Result], None] | None) -> Result:
     errors: list[FileError] = []
     looked = None
     if opts.lazy and opts.cache_dir is not None and not opts.overrides and not opts.removed:

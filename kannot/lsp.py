@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import hashlib
 import ipaddress
 import logging
@@ -43,7 +44,7 @@ from . import limits
 from .checks import Finding
 from .cache import CACHE_DIR_NAME
 from .config import Config, ConfigError, find_config, load_config
-from .engine import Options, Result, analyze, build_index, check_index
+from .engine import Options, Result, analyze, build_index, check_index, cyclic_gc_paused
 from .facts import header_start
 from .index import Index
 from .parsing import parse
@@ -549,7 +550,10 @@ class KannotServer(LanguageServer):
         delay = float(os.environ.get("KANNOT_LSP_TEST_BUILD_DELAY") or 0)  # tests: a slow first index
         if delay > 0:
             time.sleep(delay)
-        index = build_index(opts, errors)
+        with cyclic_gc_paused():
+            index = build_index(opts, errors)
+        # the index lives as long as the server: later collections need not walk its objects
+        gc.freeze()
         index.read = self._read
         return index
 
