@@ -257,34 +257,48 @@ class FactsCache:
         except sqlite3.DatabaseError:
             return {}
 
-    def put_catalog(self, key: str, blob: bytes, texts: list[tuple[str, bytes]], notices: list[str],
-                    when: str = "now") -> None:
-        """The index blob and the per-file entries it was built from, in one transaction: a
-        killed run leaves both old or both new (a mix would take the wrong names out).
+    def put_catalog(self, blobs: list[tuple[str, bytes | Callable[[], bytes]]], texts: list[tuple[str, bytes]],
+                    notices: list[str], when: str = "now") -> None:
+        """The index blobs (a callable: made by the writer) and the per-file entries they were
+        built from, in one transaction: a killed run leaves both old or both new (a mix would
+        take the wrong names out).
         ``when``: "now"; "later", at :meth:`commit` (an editor's first diagnostics need not wait);
         "background", on a thread with a connection of its own while the check goes on (its
         reads see the old or the new rows, both right for the files they load): :meth:`commit`
         waits for it."""
+
+        made: list[tuple[str, bytes]] = []
 
         def write(conn: sqlite3.Connection) -> None:
             # a new generation, written on the entries it changed: a stored result (kannot.memo)
             # compares a changed file only with an entry at most as new as itself
             row = conn.execute("SELECT value FROM meta WHERE key='catalog_generation'").fetchone()
             gen = (int(row[0]) if row is not None and str(row[0]).isdigit() else 0) + 1
-            conn.execute("INSERT OR REPLACE INTO blobs VALUES (?, ?)", (key, blob))
+            conn.executemany("INSERT OR REPLACE INTO blobs VALUES (?, ?)", made)
             conn.executemany("INSERT OR REPLACE INTO texts VALUES (?, ?, ?)", [(p, b, gen) for p, b in texts])
             conn.execute("INSERT OR REPLACE INTO meta VALUES ('catalog_generation', ?)", (str(gen),))
             self.written_generation = gen
 
+        def make_then_write(conn: sqlite3.Connection | None = None) -> None:
+            # the blobs are made before the transaction begins: it holds the write lock
+            made[:] = [(key, blob() if callable(blob) else blob) for key, blob in blobs]
+            if conn is None:
+                self._write(notices, write)
+            else:
+                self._write(notices, write, conn)
+
         if when == "later":
+            made[:] = [(key, blob() if callable(blob) else blob) for key, blob in blobs]
             self.later.append(lambda: self._write(notices, write))
         elif when == "background" and not getattr(self, "_read_only", False):
-            self._writer = threading.Thread(target=self._write_apart, args=(notices, write), name="kannot-catalog-writer")
+            self._writer = threading.Thread(target=self._write_apart, args=(notices, make_then_write),
+                                            name="kannot-catalog-writer")
             self._writer.start()
         else:
-            self._write(notices, write)
+            make_then_write()
 
-    def _write_apart(self, notices: list[str], write: Callable[[sqlite3.Connection], None]) -> None:
+    def _write_apart(self, notices: list[str], job: Callable[[sqlite3.Connection], None]) -> None:
+        """``job(conn)`` on a connection of this thread's own (``job`` makes its transaction)."""
         try:
             conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT, isolation_level=None)
         except sqlite3.Error as exc:
@@ -292,7 +306,7 @@ class FactsCache:
             return
         try:
             conn.execute("PRAGMA synchronous=NORMAL")
-            self._write(notices, write, conn)
+            job(conn)
         except sqlite3.Error as exc:
             self._write_failed(notices, exc)
         finally:

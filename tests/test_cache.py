@@ -122,3 +122,58 @@ def test_an_editors_first_check_writes_the_catalog_after_its_result(tmp_path):
     assert [f.to_json() for f in later.findings] == [f.to_json() for f in fresh.findings]
     assert not any(f.caller == "unsaved_fn" for f in later.findings)
     assert any(f.caller == "unsaved_fn" for f in first.findings)
+
+
+def test_stored_name_indexes_answer_as_the_built_ones():
+    """The catalog's name indexes are stored frozen (sorted names, arrays of ranks); after
+    reloading, lookups, additions and removals answer as the dict they were built from."""
+    from kannot.catalog import Postings
+
+    built = Postings()
+    table = {"zeta": [4, 1], "alpha": [2], "mid": [0, 3, 5], "gone": [7]}
+    for name, ranks in table.items():
+        for r in ranks:
+            built.add(name, r)
+    built.discard("gone", 7)
+    stored = Postings(built.freeze())
+    for name in ["zeta", "alpha", "mid"]:
+        assert stored.get(name) == built.get(name) == table[name]
+    for name in ["gone", "absent", "", "m", "zz"]:
+        assert stored.get(name) is None and stored.get(name, ()) == ()
+    assert "mid" in stored and "gone" not in stored and "absent" not in stored
+    stored.add("alpha", 9)
+    stored.add("new", 3)
+    stored.add("new", 3, once=True)
+    stored.discard("zeta", 4)
+    again = Postings(stored.freeze())
+    assert again.as_dict() == {"zeta": [1], "alpha": [2, 9], "mid": [0, 3, 5], "new": [3]}
+
+
+def test_an_edit_inside_a_function_rewrites_only_the_signatures(tmp_path, capsys):
+    """A body edit changes no name of the file: the stored name index is kept as it is (a
+    warm run after it neither rebuilds nor rewrites it), and the result is a fresh run's."""
+    root = tmp_path / "tree"
+    shutil.copytree(MINI, root)
+    cache = tmp_path / "cache"
+    run(capsys, root, "--cache-dir", str(cache))
+    db = cache / "facts.sqlite"
+
+    def blobs():
+        with sqlite3.connect(db) as con:
+            return dict(con.execute("SELECT key, blob FROM blobs"))
+
+    before = blobs()
+    handle = root / "kernel/irq/handle.c"
+    handle.write_text(handle.read_text().replace("\tirq_enter();\n", "\tirq_enter();\n\tirq_enter();\n"))
+    _, warm, _ = run(capsys, root, "--cache-dir", str(cache))
+    after = blobs()
+    assert after["catalog"] == before["catalog"]
+    assert after["catalog-sigs"] != before["catalog-sigs"]
+    _, fresh, _ = run(capsys, root, "--no-cache")
+    assert warm == fresh
+    # a new name in the file: the index is rewritten, and the next run still agrees
+    handle.write_text(handle.read_text() + "\nvoid kannot_new_helper(void)\n{\n}\n")
+    _, warm, _ = run(capsys, root, "--cache-dir", str(cache))
+    assert blobs()["catalog"] != after["catalog"]
+    _, fresh, _ = run(capsys, root, "--no-cache")
+    assert warm == fresh
