@@ -77,18 +77,30 @@ class Analyzer:
         self._active: set[tuple] = set()
         self._macro_ir: dict[tuple, list] = {}
         self._evaluate = index.evaluate
+        # the names each summary looked up, its helpers' included: what a protected function's
+        # result depends on (kannot.memo re-checks it when a file defining one of them changes)
+        self._names: list[set[str]] = []
+        self._memo_names: dict[tuple, frozenset[str]] = {}
+        self.names_by_def: dict[int, frozenset[str]] = {}  # id(FuncDef) -> names its summary asked
 
     # public -----------------------------------------------------------------------------------
     def analyze_function(self, d: FuncDef) -> Summary:
         """Top-level summary of a protected function (its returns are kept for the rules)."""
         arches = (d.path.split("/")[1],) if d.path.startswith("arch/") and d.path.count("/") >= 2 else None
         unit = Unit(d.name, d.path, "function", d.line, arches=arches)
-        events = self.index.events_of(d)
-        # conditions --config does not decide (or all of them, without one)
-        conds = [c for c in _pp_conditions(events) if self._evaluate is None or self._evaluate(c) is None]
-        if not conds or len(conds) > MAX_CORRELATED:
-            return self._summarize(unit, events, depth=0, keep_returns=True)
-        return self._summarize_per_assignment(unit, events, conds)
+        self._names.append({d.name})
+        try:
+            events = self.index.events_of(d)
+            # conditions --config does not decide (or all of them, without one)
+            conds = [c for c in _pp_conditions(events) if self._evaluate is None or self._evaluate(c) is None]
+            if not conds or len(conds) > MAX_CORRELATED:
+                return self._summarize(unit, events, depth=0, keep_returns=True)
+            return self._summarize_per_assignment(unit, events, conds)
+        finally:
+            names = self._names.pop()
+            self.names_by_def[id(d)] = frozenset(names)
+            if self._names:
+                self._names[-1] |= names
 
     def _summarize_per_assignment(self, unit: Unit, events: list, conds: list[str]) -> Summary:
         """The same #if condition decides every branch that tests it, on one build: run the body
@@ -152,15 +164,22 @@ class Analyzer:
     def _helper_summary(self, key: tuple, unit: Unit, events_fn, depth: int) -> Summary:
         got = self._memo.get(key)
         if got is not None:
+            if self._names:
+                self._names[-1] |= self._memo_names[key]
             return got
         if key in self._active or depth > MAX_DEPTH:
             return Summary([], frozenset({0}))  # recursion: assume a neutral helper
         self._active.add(key)
+        self._names.append(set())
         try:
             summ = self._summarize(unit, events_fn(), depth + 1)
         finally:
             self._active.discard(key)
+            names = self._names.pop()
+            if self._names:
+                self._names[-1] |= names
         self._memo[key] = summ
+        self._memo_names[key] = frozenset(names)
         return summ
 
     def _call(self, unit: Unit, ev: tuple, states: States, add, depth: int) -> States:
@@ -175,6 +194,8 @@ class Analyzer:
             add(Leaf("icall", None, text, pos, (here,), min(states)))
             return states
         _, name, args, _pos, arg_events, tail = ev
+        if self._names:
+            self._names[-1].add(name)
         if name == REGION_BEGIN:
             return shift(states, +1)
         if name == REGION_END:

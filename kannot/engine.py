@@ -11,7 +11,7 @@ from __future__ import annotations
 import gc
 import os
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
@@ -65,6 +65,7 @@ class Result:
     files_listed: int = 0  # files of the tree (or of the editor's view of it)
     files_readable: int = 0  # of those, the ones that could be read
     reused: bool = False  # the stored findings of the last run stood (kannot.memo); ``index`` is None
+    rechecked: list[str] | None = None  # the stored findings stood but for these files' functions
 
     def to_json(self) -> dict:
         return {
@@ -356,23 +357,77 @@ def _few_files(index, paths: list[str] | None) -> list[str] | None:
     return files if len(files) <= FEW_FILES_MAX else None
 
 
-def check_index(index: Index, opts: Options, errors: list[FileError]) -> list[Finding]:
+@dataclass
+class CallerResult:
+    """What checking one protected function gave, before the tree-wide steps (dedupe,
+    suppressions, KN007, order, fingerprints): kept per function so that a stored result can
+    have a few functions checked again (kannot.memo)."""
+
+    order: tuple[str, int]  # (name, place among the definitions of that name): the check's order
+    path: str
+    findings: list[Finding]
+    errors: list[str]  # "skipped function ..." lines about this function
+    names: frozenset[str]  # every name its check looked up (the helpers' included)
+
+
+def check_functions(index: Index, opts: Options) -> list[CallerResult]:
+    """Check each protected function of ``opts.paths`` (all without paths), in order."""
     from .analysis import Analyzer
-    from .checks import Checker, assign_fingerprints
+    from .checks import Checker
 
     enabled = opts.enabled_codes()
     analyzer = Analyzer(index)
     checker = Checker(index, analyzer, enabled)
-    raw: list[Finding] = []
+    out: list[CallerResult] = []
+    place: dict[str, int] = {}
     for d in protected_functions(index, opts.paths):
+        found: list[Finding] = []
+        problems: list[str] = []
         try:
-            raw += checker.check_function(d)
+            found = checker.check_function(d)
         except RecursionError:
-            errors.append(FileError(d.path, f"skipped function '{d.name}': expansion nested too deep"))
+            problems.append(f"skipped function '{d.name}': expansion nested too deep")
         except Exception as exc:  # noqa: BLE001 - one odd function never loses the run
-            errors.append(FileError(d.path, f"skipped function '{d.name}': internal error: {type(exc).__name__}: {exc}"))
+            problems.append(f"skipped function '{d.name}': internal error: {type(exc).__name__}: {exc}")
+        defs = index.defs_named(d.name)
+        at = next((i for i, x in enumerate(defs) if x is d), place.get(d.name, -1) + 1)
+        place[d.name] = at
+        out.append(CallerResult((d.name, at), d.path, found, problems,
+                                analyzer.names_by_def.get(id(d), frozenset({d.name}))))
+    return out
+
+
+def check_index(index: Index, opts: Options, errors: list[FileError],
+                callers: list[CallerResult] | None = None) -> list[Finding]:
+    """The findings of ``opts`` on ``index``. ``callers``: filled with the per-function results."""
+    checked = check_functions(index, opts)
+    if callers is not None:
+        callers.extend(checked)
+
+    def allows_of(rel: str):
+        facts = index.files.get(rel)
+        return facts.allows if facts is not None else ()
+
+    if opts.paths and all(p in index.files for p in opts.paths):
+        allow_files = sorted(set(opts.paths))
+    else:
+        allow_files = sorted(index.files)
+    return finish(checked, allows_of, allow_files, opts, errors)
+
+
+def finish(checked: list[CallerResult], allows_of, allow_files: list[str], opts: Options,
+           errors: list[FileError]) -> list[Finding]:
+    """The tree-wide steps on per-function results: dedupe, suppressions (``allows_of(file)``:
+    its ``kannot: allow`` comments), unused markers of ``allow_files``, order, fingerprints."""
+    from .checks import assign_fingerprints
+
+    enabled = opts.enabled_codes()
+    raw: list[Finding] = []
+    for c in checked:
+        raw += c.findings
+        errors.extend(FileError(c.path, m) for m in c.errors)
     findings = _dedupe(raw)
-    findings = apply_suppressions(findings, index, opts, enabled)
+    findings = apply_suppressions(findings, allows_of, allow_files, opts, enabled)
     findings.sort(key=lambda f: (f.file, f.line, f.column, f.code, f.callee or "", f.message))
     assign_fingerprints(findings)
     return findings
@@ -390,7 +445,8 @@ def _dedupe(findings: list[Finding]) -> list[Finding]:
     return out
 
 
-def apply_suppressions(findings: list[Finding], index: Index, opts: Options, enabled: set[str]) -> list[Finding]:
+def apply_suppressions(findings: list[Finding], allows_of, allow_files: list[str], opts: Options,
+                       enabled: set[str]) -> list[Finding]:
     kept: list[Finding] = []
     used: set[tuple[str, int, str]] = set()
     for f in findings:
@@ -398,8 +454,7 @@ def apply_suppressions(findings: list[Finding], index: Index, opts: Options, ena
         # a marker at the call site, or at the call inside an always-inline helper on the chain
         sites = [(f.file, f.line)] + [(l.file, l.line) for l in f.chain[1:] if l.kind == "always_inline"]
         for file, line in sites:
-            facts = index.files.get(file)
-            for a in facts.allows if facts is not None else ():
+            for a in allows_of(file):
                 if a.line in (line, line - 1) and f.code in a.codes:
                     used.add((file, a.line, f.code))
                     allowed = True
@@ -409,12 +464,11 @@ def apply_suppressions(findings: list[Finding], index: Index, opts: Options, ena
             kept.append(f)
     if "KN007" in enabled:
         from .analysis import Link
-        rels = sorted(p for p in set(opts.paths) if p in index.files) if opts.paths and all(p in index.files for p in opts.paths) else sorted(index.files)
         wanted = path_filter(opts.paths)
-        for rel in rels:
+        for rel in allow_files:
             if not wanted(rel):
                 continue
-            for a in index.files[rel].allows:
+            for a in allows_of(rel):
                 for code in a.codes:
                     if code in enabled and code in ALL_RULES and (rel, a.line, code) not in used:
                         kept.append(Finding("KN007", rel, a.line, 1, a.line, 1, "", None,
@@ -455,14 +509,19 @@ def _analyze(opts: Options, before_close: Callable[[Result], None] | None) -> Re
     if opts.lazy and opts.cache_dir is not None and not opts.overrides and not opts.removed:
         from . import memo
 
-        looked = memo.lookup(opts, memo.result_key(opts, _families(opts)))
-        if looked.record is not None:
+        looked = memo.lookup(opts, memo.result_key(opts, _families(opts)), partial=True)
+        if looked.record is not None and not looked.record.edited:
             findings, errors = looked.record.result_parts()
             return Result(findings, errors, None, *looked.record.counts, reused=True)
+        if looked.record is not None:
+            got = _recheck(opts, looked, before_close)
+            if got is not None:
+                return got
         errors.extend(looked.listing_errors)
     index = build_index(opts, errors, listed=looked.listed if looked is not None else None)
+    callers: list[CallerResult] = []
     try:
-        findings = check_index(index, opts, errors)
+        findings = check_index(index, opts, errors, callers)
         errors = sorted(set(errors), key=lambda e: (e.file, e.message))
         catalog = getattr(index, "catalog", None)
         if catalog is not None:
@@ -475,9 +534,94 @@ def _analyze(opts: Options, before_close: Callable[[Result], None] | None) -> Re
     finally:
         close_index(index)
     if looked is not None:
-        memo.save(opts, looked, index, findings, errors, counts)
+        memo.save(opts, looked, index, findings, errors, counts, callers=memo.StoredCallers.pack(callers),
+                  allows=_allows(index, index.files))
     opts.notices[:] = list(dict.fromkeys(opts.notices))  # one cache problem, one line
     return Result(findings, errors, index, *counts)
+
+
+def _allows(index: Index, rels) -> dict[str, list[tuple]]:
+    """The ``kannot: allow`` comments of ``rels`` that have some, as stored."""
+    out = {}
+    for rel in rels:
+        facts = index.files.get(rel)
+        if facts is not None and facts.allows:
+            out[rel] = [(a.line, tuple(a.codes), a.reason) for a in facts.allows]
+    return out
+
+
+def _moved_names(old: FileFacts, new: FileFacts, entry_names: frozenset[str]) -> set[str]:
+    """The names whose definitions in a file changed or moved between ``old`` and ``new``
+    facts of the same shape (kannot.index._file_shape): a function whose body, header or
+    place changed, a macro or assembly symbol on another line. A moved file-scope invocation
+    may move any function it generates: then every name of the file's catalog entry."""
+    if [inv[2:] for inv in old.invocations] != [inv[2:] for inv in new.invocations]:
+        return set(entry_names)
+
+    def places(facts: FileFacts) -> dict[str, list]:
+        out: dict[str, list] = {}
+        for f in facts.functions:
+            out.setdefault(f.name, []).append((f.line, f.column, f.end_line, f.digest, f.words, f.params,
+                                               f.head_macro, f.head_args, f.condition))
+        for m in facts.macros:
+            out.setdefault(m.name, []).append(("macro", m.line))
+        for name, line, _section in facts.asm_symbols:
+            out.setdefault(name, []).append(("asm", line))
+        return out
+
+    before, after = places(old), places(new)
+    return {name for name in before.keys() | after.keys() if before.get(name) != after.get(name)}
+
+
+def _recheck(opts: Options, looked, before_close: Callable[[Result], None] | None) -> Result | None:
+    """A stored result whose parsed files changed only inside functions (``record.edited``):
+    check again the protected functions of the edited files and those whose check looked up a
+    name an edited file defines; every other function's stored result stands. None: more
+    than that may have changed (the whole check runs)."""
+    from . import memo
+    from .facts import AllowComment
+    from .index import _file_shape
+
+    rec = looked.record
+    try:
+        stored = rec.callers()
+        allows = rec.allows()
+    except (ValueError, EOFError, TypeError, KeyError):
+        return None
+    edited = rec.edited
+    errors: list[FileError] = list(looked.listing_errors)
+    index = build_index(opts, errors, listed=looked.listed)
+    try:
+        index.ensure_files(sorted(edited))
+        moved: set[str] = set()
+        for rel, (old, names) in edited.items():
+            new = index.files.get(rel)
+            if new is None or _file_shape(new) != _file_shape(old):
+                return None  # its macros, prototypes, includes... changed: they reach further
+            moved |= _moved_names(old, new, names)
+        again = set(edited) | stored.askers(moved)
+        if len(again) > FEW_FILES_MAX:
+            return None
+        checked = check_functions(index, replace(opts, paths=sorted(again)))
+        merged, packed = stored.merged(checked, again)
+        allows.update(_allows(index, edited))
+        for rel in edited:
+            if rel not in _allows(index, [rel]):
+                allows.pop(rel, None)
+        kept = [FileError(f, m) for f, m in rec.errors
+                if f not in edited and not (f in again and m.startswith("skipped function '"))]
+        errors = kept + [e for e in errors if e.file in edited]
+        findings = finish(merged, lambda rel: [AllowComment(*a) for a in allows.get(rel, ())], sorted(allows),
+                          opts, errors)
+        errors = sorted(set(errors), key=lambda e: (e.file, e.message))
+        result = Result(findings, errors, index, *rec.counts, rechecked=sorted(again))
+        if before_close is not None:
+            before_close(result)
+    finally:
+        close_index(index)
+    memo.save(opts, looked, index, findings, errors, rec.counts, callers=packed, allows=allows, base=rec)
+    opts.notices[:] = list(dict.fromkeys(opts.notices))
+    return result
 
 
 def close_index(index: Index) -> None:

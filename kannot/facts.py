@@ -7,6 +7,7 @@ bodies are turned into IR lazily (``function_ir``) only for the functions a chec
 """
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 
@@ -31,6 +32,9 @@ class FunctionFact:
     head_args: str | None = None  # `exc_int3`
     params: tuple[str, ...] = ()  # parameter names: calls through them are indirect
     condition: str = ""  # enclosing #if conditions (" && "-joined), "" at top level
+    # the body's text and first column: equal digests and places mean an unchanged body (a
+    # stored result rechecks only the callers of functions whose body moved or changed)
+    digest: str = ""
 
 
 @dataclass(slots=True)
@@ -260,9 +264,16 @@ def _functions(src: bytes, root: Node, items: dict | None = None) -> list[Functi
                 head_macro=head_macro,
                 head_args=head_args,
                 params=tuple(sorted(param_names(decl, src))),
+                digest=_body_digest(src, body),
             )
         )
     return out
+
+
+def _body_digest(src: bytes, body: Node) -> str:
+    h = hashlib.blake2b(src[body.start_byte : body.end_byte], digest_size=8)
+    h.update(str(body.start_point[1]).encode())
+    return h.hexdigest()
 
 
 def _declarations(src: bytes, root: Node, items: dict | None = None) -> tuple[list[PrototypeFact], list[str]]:

@@ -263,7 +263,8 @@ class Index:
         for f in facts:
             cl = self.classes_of(f.words) | self.proto_classes.get(f.name, frozenset())
             if f is user:
-                user_fact = FunctionFact(f.name, fn.line, fn.column, fn.end_line, f.words, fn.body_start, fn.body_end, None, None, f.params)
+                user_fact = FunctionFact(f.name, fn.line, fn.column, fn.end_line, f.words, fn.body_start, fn.body_end, None, None, f.params,
+                                         "", fn.digest)
                 out.append(FuncDef(f.name, path, fn.line, fn.column, cl, fact=user_fact, generated_by=macro_name))
             else:
                 builder = IRBuilder(blanked.text)

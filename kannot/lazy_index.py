@@ -263,7 +263,9 @@ class LazyIndex(Index):
         if alias and alias[0].macro.body != macro and depth < 6:
             got = self._may_generate(alias[0].macro.body, depth + 1)
         else:
-            got = self.may_define(macro)
+            # a whole definition, or the head of one that pastes its name
+            # (``DEFINE_FREDENTRY_RAW(exc_nmi) { ... }`` defines fred_exc_nmi)
+            got = self.may_define(macro) or any(r.macro.function_like and "##" in r.macro.body for r in refs)
         if not got:
             self.non_generating.add(macro)  # its invocations never matter (a stored result's dependency)
         return got

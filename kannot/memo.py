@@ -30,7 +30,7 @@ import hashlib
 import itertools
 import marshal
 from array import array
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import limits
@@ -38,7 +38,7 @@ from .cache import FactsCache, code_stamp, content_hash
 from .findings import Finding, Link
 from .sources import FileError, read_source
 
-RECORD_FORMAT = 1
+RECORD_FORMAT = 2
 MAX_CHANGED = 64  # more changed files than this: just run the check
 
 
@@ -85,13 +85,16 @@ class Record:
     findings: list[tuple]
     errors: list[tuple[str, str]]
     counts: tuple[int, int, int]  # files analysed, listed, readable
-    packed: dict[str, bytes]  # "head", "listing", "loaded", "asked": marshal-ed parts
+    packed: dict[str, bytes]  # "head", "listing", "loaded", "asked", "callers", "allows": marshal-ed parts
     unchanged: bool = False  # the listing's digest matched: no file was added, removed or touched
+    # parsed files whose content changed inside functions only: rel -> (the facts the record
+    # saw, the names of its catalog entry); kannot.engine checks again what they can reach
+    edited: dict[str, tuple] = field(default_factory=dict)
 
     @classmethod
     def make(cls, rels: list[str], sigs: list[tuple[int, int]], listing_errors: list[tuple[str, str]],
              generation: int, loaded: dict[str, str | None], asked: tuple, findings: list[tuple],
-             errors: list[tuple[str, str]], counts: tuple[int, int, int]) -> "Record":
+             errors: list[tuple[str, str]], counts: tuple[int, int, int], callers: bytes, allows: bytes) -> "Record":
         head = (listing_errors, generation, findings, errors, counts)
         packed = {
             "head": marshal.dumps(head),
@@ -99,6 +102,8 @@ class Record:
             "loaded": marshal.dumps(loaded),
             # one string per index: a set of 100,000 names costs a second to marshal, a string nothing
             "asked": marshal.dumps(tuple("\0".join(sorted(a)) for a in asked)),
+            "callers": callers,
+            "allows": allows,
         }
         return cls(*head, packed)
 
@@ -133,6 +138,89 @@ class Record:
     def result_parts(self) -> tuple[list[Finding], list[FileError]]:
         return [_finding(t) for t in self.findings], [FileError(f, m) for f, m in self.errors]
 
+    def callers(self) -> "StoredCallers":
+        """Each protected function's result (raises ValueError when the record has none)."""
+        if not self.packed.get("callers"):
+            raise ValueError("no per-function results stored")
+        return StoredCallers.unpack(self.packed["callers"])
+
+    def allows(self) -> dict[str, list[tuple]]:
+        """``kannot: allow`` comments of every file the check loaded that has some."""
+        return marshal.loads(self.packed["allows"])
+
+
+@dataclass
+class StoredCallers:
+    """Each protected function's own result (kannot.engine.CallerResult), in check order, and
+    which caller files asked which name."""
+
+    files: list[str]
+    entries: list[tuple]  # (name, place, file index, [finding tuples], [error lines], ) in order
+    asking: "object"  # kannot.catalog.Postings: name -> indexes of the caller files that asked it
+
+    @classmethod
+    def pack(cls, checked: list) -> bytes:
+        from .catalog import Postings
+
+        files: dict[str, int] = {}
+        entries = []
+        asking = Postings()
+        for c in checked:
+            i = files.setdefault(c.path, len(files))
+            entries.append((c.order[0], c.order[1], i, [_finding_tuple(f) for f in c.findings], list(c.errors)))
+            for name in c.names:
+                asking.add(name, i, once=True)
+        return marshal.dumps((list(files), entries, asking.freeze()))
+
+    @classmethod
+    def unpack(cls, blob: bytes) -> "StoredCallers":
+        from .catalog import Postings
+
+        files, entries, frozen = marshal.loads(blob)
+        return cls(files, entries, Postings(frozen))
+
+    def askers(self, names) -> set[str]:
+        """The caller files whose check looked up one of ``names``."""
+        out: set[int] = set()
+        for name in names:
+            out.update(self.asking.get(name, ()))
+        return {self.files[i] for i in out}
+
+    def merged(self, checked: list, replaced: set[str]) -> tuple[list, bytes]:
+        """The stored results with those of the ``replaced`` caller files swapped for
+        ``checked``: (the results in check order, their packed form)."""
+        from .catalog import Postings
+        from .engine import CallerResult
+
+        index = {f: i for i, f in enumerate(self.files)}
+        gone = {index[f] for f in replaced if f in index}
+        asking = Postings()
+        for name, lst in self.asking.as_dict().items():
+            for i in lst:
+                if i not in gone:
+                    asking.add(name, i, once=True)
+        files = list(self.files)
+        entries = [e for e in self.entries if e[2] not in gone]
+        for c in checked:
+            i = index.get(c.path)
+            if i is None:
+                i = index[c.path] = len(files)
+                files.append(c.path)
+            entries.append((c.order[0], c.order[1], i, [_finding_tuple(f) for f in c.findings], list(c.errors)))
+            for name in c.names:
+                asking.add(name, i, once=True)
+        entries.sort(key=lambda e: (e[0], e[1]))
+        results = [CallerResult((name, place), files[i], [_finding(t) for t in found], errs, frozenset())
+                   for name, place, i, found, errs in entries]
+        return results, marshal.dumps((files, entries, asking.freeze()))
+
+    def results(self, leave_out: set[str]) -> list:
+        """The stored per-function results of the caller files not in ``leave_out``."""
+        from .engine import CallerResult
+
+        return [CallerResult((name, place), self.files[i], [_finding(t) for t in found], errs, frozenset())
+                for name, place, i, found, errs in self.entries if self.files[i] not in leave_out]
+
 
 def _pack_listing(rels: list[str], sigs: list[tuple[int, int]]) -> bytes:
     return marshal.dumps(("\0".join(rels), array("q", itertools.chain.from_iterable(sigs)).tobytes()))
@@ -161,10 +249,11 @@ def _finding(t: tuple) -> Finding:
 
 def make_record(listed: dict[str, tuple[int, int]], listing_errors: list[FileError], generation: int,
                 loaded: dict[str, str | None], asked: tuple, findings: list[Finding],
-                errors: list[FileError], counts: tuple[int, int, int]) -> Record:
+                errors: list[FileError], counts: tuple[int, int, int], callers: bytes,
+                allows: dict[str, list[tuple]]) -> Record:
     return Record.make(list(listed), list(listed.values()), [(e.file, e.message) for e in listing_errors],
                        generation, dict(loaded), asked, [_finding_tuple(f) for f in findings],
-                       [(e.file, e.message) for e in errors], counts)
+                       [(e.file, e.message) for e in errors], counts, callers, marshal.dumps(allows))
 
 
 def store(cache: FactsCache, key: str, rec: Record, listed: dict[str, tuple[int, int]], notices: list[str],
@@ -197,24 +286,66 @@ def reusable(cache: FactsCache, key: str, root: Path, listed: dict[str, tuple[in
     changed = [rel for rel, new, old in zip(rels, sigs, old_sigs) if new != old or new == (-1, -1)]
     if len(changed) > MAX_CHANGED:
         return None
-    old_texts = cache.get_texts_and_generations([c for c in changed if c not in loaded])
+    old_texts = cache.get_texts_and_generations(changed)
     for rel in changed:
         text, gen = old_texts.get(rel, (None, 0))
-        if rel not in loaded and gen > rec.catalog_generation:
+        if rel in loaded:
+            if _same_content(loaded, root, rel):
+                continue
+            if gen > rec.catalog_generation:
+                return None
+            edit = _edit(cache, loaded, root, rel, text)
+            if edit is None:
+                return None
+            rec.edited[rel] = edit
+            continue
+        if gen > rec.catalog_generation:
             return None  # rescanned since by another run: the entry this result saw is gone
         if not _unaffected(loaded, asked, root, rel, text):
             return None
+    if rec.edited:
+        return rec  # the functions the edits can reach are checked again (kannot.engine)
     # the changed files did not matter: the next run need not look at them again
     rec.packed["listing"] = _pack_listing(rels, sigs)
     cache.put_result(key, rec.to_blob(digest), notices)
     return rec
 
 
+def _same_content(loaded: dict[str, str | None], root: Path, rel: str) -> bool:
+    data, _note = read_source(root, rel)
+    return data is not None and loaded[rel] is not None and content_hash(data) == loaded[rel]
+
+
+def _edit(cache: FactsCache, loaded: dict[str, str | None], root: Path, rel: str,
+          old_text: bytes | None) -> "tuple | None":
+    """For a parsed file whose content changed: (its facts as the record saw them, the names
+    its catalog entry has) when the edit left that entry as it was (the same names, includes,
+    marks: an edit inside functions), else None."""
+    from .cache import decode
+    from .catalog import TextFacts, _same_entry, _scan_job
+
+    if old_text is None:
+        return None
+    row = cache.lookup([rel]).get(rel)
+    if row is None or row[2] != loaded[rel]:
+        return None  # the stored facts are not those the record saw
+    try:
+        old_facts, _notes = decode(row[3])
+        old_state, old_note = marshal.loads(old_text)
+        new_state, new_note = marshal.loads(_scan_job((str(root), rel, 0xFF))[1])
+    except (ValueError, EOFError, TypeError):
+        return None
+    if old_state is None or new_state is None or old_note != new_note:
+        return None
+    old, new = TextFacts(*old_state), TextFacts(*new_state)
+    if not _same_entry(old, new):
+        return None
+    names = frozenset(old.heads) | frozenset(old.defines) | frozenset(arg for arg, _m in old.invocations)
+    return old_facts, names
+
+
 def _unaffected(loaded: dict[str, str | None], asked: tuple, root: Path, rel: str, old_text: bytes | None) -> bool:
-    """Does the record stand whatever ``rel`` now holds?"""
-    if rel in loaded:
-        data, _note = read_source(root, rel)
-        return data is not None and loaded[rel] is not None and content_hash(data) == loaded[rel]
+    """Does the record stand whatever ``rel`` (a file the check did not parse) now holds?"""
     if old_text is None:
         return False
     from .catalog import ALL_FAMILIES, TextFacts, _scan_job
@@ -255,8 +386,9 @@ class Lookup:
     row: bytes | None = None  # with ``row_name``: that named row of the record
 
 
-def lookup(opts, key: str, row_name: str | None = None) -> Lookup:
-    """Walk the tree and look for a stored result that still stands (``opts.cache_dir`` set)."""
+def lookup(opts, key: str, row_name: str | None = None, partial: bool = False) -> Lookup:
+    """Walk the tree and look for a stored result that still stands (``opts.cache_dir`` set).
+    ``partial``: also one that stands but for functions an edit can reach (``record.edited``)."""
     from .engine import _listed_with_signatures
 
     listing_errors: list[FileError] = []
@@ -268,6 +400,8 @@ def lookup(opts, key: str, row_name: str | None = None) -> Lookup:
     opts.notices.extend(said)
     try:
         rec = reusable(cache, key, opts.root, listed, listing_errors, opts.notices)
+        if rec is not None and rec.edited and not partial:
+            rec = None
         row = cache.get_result_row(key, row_name) if rec is not None and row_name is not None else None
     finally:
         cache.close()
@@ -275,17 +409,23 @@ def lookup(opts, key: str, row_name: str | None = None) -> Lookup:
 
 
 def save(opts, looked: Lookup, index, findings: list[Finding], errors: list[FileError],
-         counts: tuple[int, int, int], rows: list[tuple[str, bytes]] | None = None) -> None:
-    """Store what ``index`` answered, with what it looked at. Not when some file could not be
-    parsed this time (a crashed or stuck worker, a race: the next run may parse it with the same
-    signature) or the cache could not be written."""
+         counts: tuple[int, int, int], rows: list[tuple[str, bytes]] | None = None,
+         callers: bytes = b"", allows: dict[str, list[tuple]] | None = None, base: Record | None = None) -> None:
+    """Store what ``index`` answered, with what it looked at (``base``: the record a recheck
+    started from, whose dependencies stay). Not when some file could not be parsed this time
+    (a crashed or stuck worker, a race: the next run may parse it with the same signature) or
+    the cache could not be written."""
     loader = getattr(index, "facts_loader", None)
     if looked.key is None or loader is None or not loader.cache_writable or None in loader.hashes.values():
         return
     cat = index.catalog
     asked = (cat.asked_heads, cat.asked_defines, cat.asked_invocations, index.non_generating)
-    rec = make_record(looked.listed, looked.listing_errors, index.catalog_generation, loader.hashes, asked,
-                      findings, errors, counts)
+    loaded = dict(loader.hashes)
+    if base is not None:
+        loaded = {**base.loaded(), **loaded}
+        asked = tuple(set(old) | set(new) for old, new in zip(base.asked(), asked))
+    rec = make_record(looked.listed, looked.listing_errors, index.catalog_generation, loaded, asked,
+                      findings, errors, counts, callers, allows or {})
     cache = FactsCache.open(opts.cache_dir, opts.notices)
     if cache is not None:
         try:

@@ -211,3 +211,29 @@ def test_a_macro_name_is_not_searched_among_generated_functions(tmp_path):
         run = check(root, *mode, "kernel/use.c")
         got = sorted((f["caller"], f["code"], f["callee"], tuple(chain(f))) for f in run.findings)
         assert got == [("use_generated", "KN001", "local_other", ("use_generated", "local_other"))], mode
+
+
+def test_a_function_whose_head_macro_pastes_its_name_is_found_by_a_check_of_one_file(tmp_path):
+    """``DEFINE_FREDENTRY_RAW(exc_nmi) { ... }`` defines ``fred_exc_nmi`` (the head macro pastes
+    the name). A check of only the caller's file must find it as the whole tree's check does
+    (it reported the callee as defined nowhere, KN004, while the whole-tree check, which had
+    loaded the definer for its own noinstr function, did not)."""
+    root = copy_tree(MINI, tmp_path)
+    (root / "include/linux/fred.h").write_text(
+        "#ifndef _FRED_H\n#define _FRED_H\n"
+        "#define DEFINE_FREDENTRY_RAW(func) noinstr void fred_##func(void)\n"
+        "#define DEFINE_FREDENTRY_NMI DEFINE_FREDENTRY_RAW\n"
+        "#endif\n"
+    )
+    (root / "kernel/fred_nmi.c").write_text(
+        "#include <linux/fred.h>\n\nDEFINE_FREDENTRY_NMI(exc_nmi)\n{\n}\n"
+    )
+    (root / "kernel/fred_entry.c").write_text(
+        "#include <linux/kernel.h>\n#include <linux/fred.h>\n\n"
+        "noinstr void fred_entry(void)\n{\n\tfred_exc_nmi();\n}\n"
+    )
+    whole = [f for f in check(root).findings if f["file"] == "kernel/fred_entry.c"]
+    for mode in ((), ("--eager",)):
+        one = check(root, *mode, "kernel/fred_entry.c").findings
+        assert one == whole, mode
+    assert not any(f["callee"] == "fred_exc_nmi" for f in whole)

@@ -1,0 +1,103 @@
+"""A stored result whose parsed files changed only inside functions is not thrown away: the
+protected functions of the edited files, and those whose check looked up a name the edit
+changed or moved, are checked again; the others' stored results stand (kannot.engine._recheck).
+Every case compares with a fresh check without a cache."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from kannot.engine import Options, analyze
+
+FILES = {
+    "include/linux/compiler_types.h": "#define noinstr __attribute__((__section__(\".noinstr.text\")))\n"
+                                      "#define __always_inline inline __attribute__((__always_inline__))\n",
+    "include/linux/helpers.h": "#include <linux/compiler_types.h>\n"
+                               "void plain(void);\nvoid other(void);\nnoinstr void safe(void);\n\n"
+                               "#define CALL_PLAIN() plain()\n\n"
+                               "static __always_inline void helper(void)\n{\n\tplain();\n}\n",
+    "kernel/a.c": "#include <linux/helpers.h>\n\nnoinstr void a_entry(void)\n{\n\thelper();\n}\n",
+    "kernel/b.c": "#include <linux/helpers.h>\n\nnoinstr void b_entry(void)\n{\n\tother();\n}\n",
+    "kernel/c.c": "#include <linux/helpers.h>\n\nnoinstr void c_entry(void)\n{\n\tCALL_PLAIN();\n}\n",
+    "kernel/plain.c": "#include <linux/helpers.h>\n\nvoid plain(void)\n{\n}\n\nvoid other(void)\n{\n}\n\n"
+                      "noinstr void safe(void)\n{\n}\n",
+}
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> tuple[Path, Path]:
+    root = tmp_path / "tree"
+    for rel, text in FILES.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    cache = tmp_path / "cache"
+    first = analyze(Options(root=root, jobs=1, cache_dir=cache))
+    assert first.rechecked is None and not first.reused
+    return root, cache
+
+
+def _json(result) -> str:
+    return json.dumps(result.to_json(), sort_keys=True)
+
+
+def _edit(root: Path, rel: str, old: str, new: str) -> None:
+    path = root / rel
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))  # a coarse clock still sees it
+
+
+def _warm_and_fresh(root: Path, cache: Path):
+    warm = analyze(Options(root=root, jobs=1, cache_dir=cache))
+    fresh = analyze(Options(root=root, jobs=1))
+    assert _json(warm) == _json(fresh)
+    return warm
+
+
+def _callees(result) -> set[tuple[str, str]]:
+    return {(f.caller, f.callee) for f in result.findings}
+
+
+def test_a_new_call_in_a_body_rechecks_only_that_file(tree):
+    root, cache = tree
+    _edit(root, "kernel/b.c", "\tother();\n", "\tother();\n\tplain();\n")
+    warm = _warm_and_fresh(root, cache)
+    assert warm.rechecked == ["kernel/b.c"]
+    assert ("b_entry", "plain") in _callees(warm)
+    again = analyze(Options(root=root, jobs=1, cache_dir=cache))
+    assert again.reused and _json(again) == _json(warm)  # the merged result was stored
+
+
+def test_an_edited_always_inline_helper_rechecks_its_callers_elsewhere(tree):
+    root, cache = tree
+    _edit(root, "include/linux/helpers.h", "{\n\tplain();\n}", "{\n\tsafe();\n}")
+    warm = _warm_and_fresh(root, cache)
+    assert "kernel/a.c" in warm.rechecked and "kernel/b.c" not in warm.rechecked
+    assert ("a_entry", "plain") not in _callees(warm)
+
+
+def test_a_helper_that_moves_gives_new_chain_lines(tree):
+    root, cache = tree
+    _edit(root, "include/linux/helpers.h", "static __always_inline", "\n\nstatic __always_inline")
+    warm = _warm_and_fresh(root, cache)
+    assert "kernel/a.c" in warm.rechecked and "kernel/b.c" not in warm.rechecked
+
+
+def test_a_callee_that_becomes_noinstr_clears_its_callers(tree):
+    root, cache = tree
+    _edit(root, "kernel/plain.c", "void plain(void)", "noinstr void plain(void)")
+    warm = _warm_and_fresh(root, cache)
+    assert not {("a_entry", "plain"), ("c_entry", "plain")} & _callees(warm)
+
+
+def test_a_changed_macro_runs_the_whole_check(tree):
+    root, cache = tree
+    _edit(root, "include/linux/helpers.h", "#define CALL_PLAIN() plain()", "#define CALL_PLAIN() safe()")
+    warm = _warm_and_fresh(root, cache)
+    assert warm.rechecked is None and not warm.reused
+    assert ("c_entry", "plain") not in _callees(warm)
