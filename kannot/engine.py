@@ -506,9 +506,10 @@ def analyze(opts: Options, before_close: Callable[[Result], None] | None = None)
 def _analyze(opts: Options, before_close: Callable[[Result], None] | None) -> Result:
     errors: list[FileError] = []
     looked = None
-    if opts.lazy and opts.cache_dir is not None and not opts.overrides and not opts.removed:
+    if opts.lazy and opts.cache_dir is not None and not opts.removed:
         from . import memo
 
+        # (with overrides, the record of the disk's tree, each differing override an edit of it)
         looked = memo.lookup(opts, memo.result_key(opts, _families(opts)), partial=True)
         if looked.record is not None and not looked.record.edited:
             findings, errors = looked.record.result_parts()
@@ -533,7 +534,7 @@ def _analyze(opts: Options, before_close: Callable[[Result], None] | None) -> Re
             before_close(Result(findings, errors, index, *counts))
     finally:
         close_index(index)
-    if looked is not None:
+    if looked is not None and not opts.overrides:  # a record is of the disk's tree
         memo.save(opts, looked, index, findings, errors, counts, callers=memo.StoredCallers.pack(callers),
                   allows=_allows(index, index.files))
     opts.notices[:] = list(dict.fromkeys(opts.notices))  # one cache problem, one line
@@ -619,7 +620,8 @@ def _recheck(opts: Options, looked, before_close: Callable[[Result], None] | Non
             before_close(result)
     finally:
         close_index(index)
-    memo.save(opts, looked, index, findings, errors, rec.counts, callers=packed, allows=allows, base=rec)
+    if not opts.overrides:  # a record is of the disk's tree
+        memo.save(opts, looked, index, findings, errors, rec.counts, callers=packed, allows=allows, base=rec)
     opts.notices[:] = list(dict.fromkeys(opts.notices))
     return result
 

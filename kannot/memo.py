@@ -262,8 +262,11 @@ def store(cache: FactsCache, key: str, rec: Record, listed: dict[str, tuple[int,
 
 
 def reusable(cache: FactsCache, key: str, root: Path, listed: dict[str, tuple[int, int]],
-             listing_errors: list[FileError], notices: list[str]) -> Record | None:
-    """The stored record for ``key`` if nothing it depends on changed, else None."""
+             listing_errors: list[FileError], notices: list[str],
+             overrides: dict[str, bytes] | None = None) -> Record | None:
+    """The stored record for ``key`` if nothing it depends on changed, else None.
+    ``overrides``: files whose content is to be taken from these bytes, not the disk (a patch,
+    a base revision); each differing one is examined as an edit of the disk's file."""
     blob = cache.get_result(key)
     if blob is None:
         return None
@@ -274,7 +277,7 @@ def reusable(cache: FactsCache, key: str, root: Path, listed: dict[str, tuple[in
         return None
     if rec.listing_errors != [(e.file, e.message) for e in listing_errors]:
         return None
-    if rec.unchanged:
+    if rec.unchanged and not overrides:
         return rec
     try:
         old_rels, old_sigs = rec.listing()
@@ -283,46 +286,60 @@ def reusable(cache: FactsCache, key: str, root: Path, listed: dict[str, tuple[in
         return None
     if old_rels != rels or len(old_sigs) != len(sigs):
         return None
-    changed = [rel for rel, new, old in zip(rels, sigs, old_sigs) if new != old or new == (-1, -1)]
+    overrides = overrides or {}
+    changed = [rel for rel, new, old in zip(rels, sigs, old_sigs)
+               if (new != old or new == (-1, -1)) and rel not in overrides]
+    changed += sorted(overrides)
     if len(changed) > MAX_CHANGED:
         return None
     old_texts = cache.get_texts_and_generations(changed)
+    disk_changed = False
     for rel in changed:
         text, gen = old_texts.get(rel, (None, 0))
+        data = overrides.get(rel)
+        if data is None:
+            data, _note = read_source(root, rel)
+            disk_changed = True
         if rel in loaded:
-            if _same_content(loaded, root, rel):
+            if data is not None and loaded[rel] is not None and content_hash(data) == loaded[rel]:
                 continue
             if gen > rec.catalog_generation:
                 return None
-            edit = _edit(cache, loaded, root, rel, text)
+            edit = _edit(cache, loaded, root, rel, text, data if rel in overrides else None)
             if edit is None:
                 return None
             rec.edited[rel] = edit
             continue
         if gen > rec.catalog_generation:
             return None  # rescanned since by another run: the entry this result saw is gone
-        if not _unaffected(loaded, asked, root, rel, text):
+        if not _unaffected(loaded, asked, root, rel, text, data if rel in overrides else None):
             return None
-    if rec.edited:
+    if rec.edited or overrides:
         return rec  # the functions the edits can reach are checked again (kannot.engine)
-    # the changed files did not matter: the next run need not look at them again
-    rec.packed["listing"] = _pack_listing(rels, sigs)
-    cache.put_result(key, rec.to_blob(digest), notices)
+    if disk_changed:
+        # the changed files did not matter: the next run need not look at them again
+        rec.packed["listing"] = _pack_listing(rels, sigs)
+        cache.put_result(key, rec.to_blob(digest), notices)
     return rec
 
 
-def _same_content(loaded: dict[str, str | None], root: Path, rel: str) -> bool:
-    data, _note = read_source(root, rel)
-    return data is not None and loaded[rel] is not None and content_hash(data) == loaded[rel]
+def _scanned(root: Path, rel: str, data: bytes | None) -> tuple:
+    """(catalog entry state, note) of ``rel``: of ``data`` when given, else of the disk's file."""
+    from .catalog import _scan_job, scan_text
+
+    if data is None:
+        return marshal.loads(_scan_job((str(root), rel, 0xFF))[1])
+    tf = scan_text(data.replace(b"\0", b" "))
+    return (tf.heads, tf.defines, tf.includes, tf.invocations, tf.marks), None
 
 
 def _edit(cache: FactsCache, loaded: dict[str, str | None], root: Path, rel: str,
-          old_text: bytes | None) -> "tuple | None":
+          old_text: bytes | None, data: bytes | None = None) -> "tuple | None":
     """For a parsed file whose content changed: (its facts as the record saw them, the names
     its catalog entry has) when the edit left that entry as it was (the same names, includes,
     marks: an edit inside functions), else None."""
     from .cache import decode
-    from .catalog import TextFacts, _same_entry, _scan_job
+    from .catalog import TextFacts, _same_entry
 
     if old_text is None:
         return None
@@ -332,7 +349,7 @@ def _edit(cache: FactsCache, loaded: dict[str, str | None], root: Path, rel: str
     try:
         old_facts, _notes = decode(row[3])
         old_state, old_note = marshal.loads(old_text)
-        new_state, new_note = marshal.loads(_scan_job((str(root), rel, 0xFF))[1])
+        new_state, new_note = _scanned(root, rel, data)
     except (ValueError, EOFError, TypeError):
         return None
     if old_state is None or new_state is None or old_note != new_note:
@@ -344,18 +361,19 @@ def _edit(cache: FactsCache, loaded: dict[str, str | None], root: Path, rel: str
     return old_facts, names
 
 
-def _unaffected(loaded: dict[str, str | None], asked: tuple, root: Path, rel: str, old_text: bytes | None) -> bool:
-    """Does the record stand whatever ``rel`` (a file the check did not parse) now holds?"""
+def _unaffected(loaded: dict[str, str | None], asked: tuple, root: Path, rel: str, old_text: bytes | None,
+                data: bytes | None = None) -> bool:
+    """Does the record stand whatever ``rel`` (a file the check did not parse) now holds
+    (``data``: an override of its content)?"""
     if old_text is None:
         return False
-    from .catalog import ALL_FAMILIES, TextFacts, _scan_job
+    from .catalog import TextFacts
 
     try:
         old, old_note = marshal.loads(old_text)
     except (ValueError, EOFError, TypeError):
         return False
-    _rel, row = _scan_job((str(root), rel, ALL_FAMILIES))
-    new_state, new_note = marshal.loads(row)
+    new_state, new_note = _scanned(root, rel, data)
     new = TextFacts(*new_state) if new_state is not None else None
     if old_note != new_note or (old is None) != (new is None):
         return False
@@ -399,8 +417,8 @@ def lookup(opts, key: str, row_name: str | None = None, partial: bool = False) -
         return Lookup(listed, listing_errors, None)  # the facts loader will say why, once
     opts.notices.extend(said)
     try:
-        rec = reusable(cache, key, opts.root, listed, listing_errors, opts.notices)
-        if rec is not None and rec.edited and not partial:
+        rec = reusable(cache, key, opts.root, listed, listing_errors, opts.notices, opts.overrides)
+        if rec is not None and (rec.edited or opts.overrides) and not partial:
             rec = None
         row = cache.get_result_row(key, row_name) if rec is not None and row_name is not None else None
     finally:

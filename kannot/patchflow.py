@@ -189,6 +189,37 @@ def _side(opts: Options, contents: dict[str, bytes | None]) -> Options:
     return replace(opts, overrides=overrides, removed=removed)
 
 
+def _on_disk_dropped(opts: Options) -> Options:
+    """``opts`` without the overrides that equal the file on disk (a side of a change lists
+    every file of it; only those that differ from the disk make it another tree)."""
+    same = set()
+    for rel, data in opts.overrides.items():
+        disk, _note = read_source(opts.root, rel)
+        if disk is not None and disk == data:
+            same.add(rel)
+    if not same:
+        return opts
+    return replace(opts, overrides={r: d for r, d in opts.overrides.items() if r not in same})
+
+
+class _CauseIndex:
+    """The work side's index for :func:`add_causes`, built only if a new finding needs a cause
+    (a finding on a changed line needs none): the stored results answered without one."""
+
+    def __init__(self, opts: Options):
+        self.opts = opts
+        self.index: Index | None = None
+
+    def defs_named(self, name: str):
+        if self.index is None:
+            self.index = build_index(self.opts, [])
+        return self.index.defs_named(name)
+
+    def close(self) -> None:
+        if self.index is not None:
+            close_index(self.index)
+
+
 @dataclass
 class LineChanges:
     """Per file: lines of the "after" contents that a change added or replaced, and deletion points."""
@@ -385,34 +416,52 @@ def cmd_check(args, opts: Options) -> int:
     elif change is not None:
         opts.select = list(opts.select or []) + ADVISORY
         opts.enabled_codes()
-        work_opts = _side(opts, change.after)
-        base_opts = _side(opts, change.before)
-        errors: list[FileError] = []
-        index = build_index(work_opts, errors)
-        try:
-            work = check_index(index, work_opts, errors)
-        finally:
-            close_index(index)
-        # A finding's fingerprint material names its file, so only files with findings in the work
-        # tree can hold matching findings at the base: the base side checks just those files.
-        base: list[Finding] = []
-        finding_files = sorted({f.file for f in work})
-        if finding_files:
-            base_opts.paths = finding_files
-            base_errors: list[FileError] = []
-            base_index = build_index(base_opts, base_errors)
+        work_opts = _on_disk_dropped(_side(opts, change.after))
+        base_opts = _on_disk_dropped(_side(opts, change.before))
+        if opts.cache_dir is not None and opts.lazy and not work_opts.removed and not base_opts.removed:
+            # Both sides from the stored result of the tree on disk (kannot.memo): the side that
+            # is the disk (the base of --patch, the work tree of --diff-base) first, so that the
+            # record exists; the other side's changed files are edits of it, and only the
+            # functions they can reach are checked again (engine._recheck).
+            sides = sorted([work_opts, base_opts], key=lambda o: bool(o.overrides))
+            if sides[0].overrides:  # neither side is the disk (a partly staged file): its record first
+                analyze(replace(work_opts, overrides={}))
+            results = {id(o): analyze(o) for o in sides}
+            work_result, base_result = results[id(work_opts)], results[id(base_opts)]
+            work, base, errors = work_result.findings, base_result.findings, work_result.errors
+            index = _CauseIndex(work_opts)
+            n_files = work_result.files_readable
+        else:
+            errors = []
+            index = build_index(work_opts, errors)
             try:
-                base = check_index(base_index, base_opts, base_errors)
+                work = check_index(index, work_opts, errors)
             finally:
-                close_index(base_index)
-            del base_index  # two whole-tree indexes need not live at once
+                close_index(index)
+            # A finding's fingerprint material names its file, so only files with findings in the
+            # work tree can hold matching findings at the base: the base side checks just those.
+            base = []
+            finding_files = sorted({f.file for f in work})
+            if finding_files:
+                base_opts.paths = finding_files
+                base_errors: list[FileError] = []
+                base_index = build_index(base_opts, base_errors)
+                try:
+                    base = check_index(base_index, base_opts, base_errors)
+                finally:
+                    close_index(base_index)
+                del base_index  # two whole-tree indexes need not live at once
+            catalog = getattr(index, "catalog", None)
+            n_files = len(catalog.files) - len(catalog.unreadable) if catalog is not None else len(index.files)
         lc = line_changes(change)
         findings = new_findings(work, base, lc)
-        add_causes(findings, index, lc, _reader(opts.root, change.after))
+        try:
+            add_causes(findings, index, lc, _reader(opts.root, change.after))
+        finally:
+            if isinstance(index, _CauseIndex):
+                index.close()
         after = change.after
         all_findings = work
-        catalog = getattr(index, "catalog", None)
-        n_files = len(catalog.files) - len(catalog.unreadable) if catalog is not None else len(index.files)
     else:
         result = analyze(opts)
         findings, errors = result.findings, result.errors

@@ -194,3 +194,19 @@ def test_b4_style_mail_with_a_blank_line_before_the_signature(series):
     patch = repo.parent / "b4.eml"
     patch.write_text(mail)
     assert keys(patch_check(repo, patch).findings) == EXPECTED["add_unprotected_call"]
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_a_patch_checked_from_stored_results_reports_as_without_a_cache(series, name, tmp_path):
+    """With a cache, both sides come from the stored result of the tree on disk: the base (the
+    disk) is checked or reused, and the patched files are edits of it whose reachable functions
+    are checked again (kannot.engine._recheck). The report is the one without any cache."""
+    repo, files, mbox = series
+    fresh = patch_check(repo, files[name], fmt="json")
+    cache = tmp_path / "cache"
+    for _ in range(2):  # the first run stores the disk's result, the second starts from it
+        run = cli("check", "--root", repo, "-j", "1", "--cache-dir", cache, "--format", "json", "--patch", files[name])
+        assert (run.rc, run.out) == (fresh.rc, fresh.out), run.err
+    whole = cli("check", "--root", repo, "-j", "1", "--no-cache", "--format", "json", "--patch", mbox)
+    run = cli("check", "--root", repo, "-j", "1", "--cache-dir", cache, "--format", "json", "--patch", mbox)
+    assert (run.rc, run.out) == (whole.rc, whole.out), run.err

@@ -171,3 +171,19 @@ def test_no_source_change_analyses_nothing(tmp_path, monkeypatch):
     monkeypatch.setattr(pf, "build_index", boom)
     run = diff_check(repo, rev="HEAD")
     assert run.rc == 0 and run.findings == [], run.err
+
+
+def test_a_diff_base_checked_from_stored_results_reports_as_without_a_cache(tmp_path):
+    """--diff-base with a cache: the work tree is the disk (its stored result), the base's
+    files are edits of it. Each commit of the scenarios, twice, as without a cache."""
+    repo = make_repo(tmp_path)
+    cache = tmp_path / "cache"
+    for change, message in ((add_unprotected_call, "entry: call rcu_irq_work early"),
+                            (drop_noinstr, "context: plain ct_user_exit"), (comment_only, "comments")):
+        change(repo)
+        commit(repo, message)
+        fresh = diff_check(repo)
+        for _ in range(2):
+            run = cli("check", "--root", repo, "-j", "1", "--cache-dir", cache, "--format", "json",
+                      "--diff-base", "HEAD~1")
+            assert (run.rc, run.out) == (fresh.rc, fresh.out), (message, run.err)
