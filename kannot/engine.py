@@ -51,6 +51,9 @@ class Options:
     notices: list[str] = field(default_factory=list)  # one-line notices for stderr (cache problems)
     lazy: bool = True  # parse only the files the check needs (found by the catalog); False: every file
     write_catalog_later: bool = False  # a new catalog is stored after the check (an editor's first one)
+    # the tree's walk (files with their signatures, and its error lines), when the caller made it
+    # already: the two sides of a patch check share one
+    walked: tuple[dict[str, tuple[int, int]], list[FileError]] | None = None
 
     def enabled_codes(self) -> set[str]:
         return select_codes((self.config.select or []) + (self.select or []), (self.config.ignore or []) + (self.ignore or []))
@@ -229,7 +232,11 @@ def collect_facts(opts: Options, rels: list[str], errors: list[FileError]) -> di
 
 def _listed_with_signatures(opts: Options, errors: list[FileError]) -> dict[str, tuple[int, int]]:
     """The files of this check, sorted, with their (size, mtime_ns) on disk ((-1, -1): none)."""
-    listed = dict(scan_tree(opts.root, opts.arch, errors))
+    if opts.walked is not None:
+        listed = dict(opts.walked[0])
+        errors.extend(opts.walked[1])
+    else:
+        listed = dict(scan_tree(opts.root, opts.arch, errors))
     if opts.only_built and opts.kconfig is not None:
         from .kbuild import not_built
 
@@ -592,6 +599,9 @@ def _recheck(opts: Options, looked, before_close: Callable[[Result], None] | Non
     edited = rec.edited
     errors: list[FileError] = list(looked.listing_errors)
     index = build_index(opts, errors, listed=looked.listed)
+    # what the whole check searched in vain among generated functions stays so: the edits
+    # changed no file-scope invocation (a search reads every invocation naming a part of the name)
+    index._tried.update(rec.tried())
     try:
         index.ensure_files(sorted(edited))
         moved: set[str] = set()

@@ -94,7 +94,8 @@ class Record:
     @classmethod
     def make(cls, rels: list[str], sigs: list[tuple[int, int]], listing_errors: list[tuple[str, str]],
              generation: int, loaded: dict[str, str | None], asked: tuple, findings: list[tuple],
-             errors: list[tuple[str, str]], counts: tuple[int, int, int], callers: bytes, allows: bytes) -> "Record":
+             errors: list[tuple[str, str]], counts: tuple[int, int, int], callers: bytes, allows: bytes,
+             tried: bytes = b"") -> "Record":
         head = (listing_errors, generation, findings, errors, counts)
         packed = {
             "head": marshal.dumps(head),
@@ -104,6 +105,7 @@ class Record:
             "asked": marshal.dumps(tuple("\0".join(sorted(a)) for a in asked)),
             "callers": callers,
             "allows": allows,
+            "tried": tried,
         }
         return cls(*head, packed)
 
@@ -143,6 +145,12 @@ class Record:
         if not self.packed.get("callers"):
             raise ValueError("no per-function results stored")
         return StoredCallers.unpack(self.packed["callers"])
+
+    def tried(self) -> frozenset[str]:
+        """Names no file-scope invocation of the tree generates a function for (searched in vain)."""
+        packed = self.packed.get("tried")
+        text = marshal.loads(packed) if packed else ""
+        return frozenset(text.split("\0")) if text else frozenset()
 
     def allows(self) -> dict[str, list[tuple]]:
         """``kannot: allow`` comments of every file the check loaded that has some."""
@@ -250,10 +258,11 @@ def _finding(t: tuple) -> Finding:
 def make_record(listed: dict[str, tuple[int, int]], listing_errors: list[FileError], generation: int,
                 loaded: dict[str, str | None], asked: tuple, findings: list[Finding],
                 errors: list[FileError], counts: tuple[int, int, int], callers: bytes,
-                allows: dict[str, list[tuple]]) -> Record:
+                allows: dict[str, list[tuple]], tried: set[str] | frozenset[str] = frozenset()) -> Record:
     return Record.make(list(listed), list(listed.values()), [(e.file, e.message) for e in listing_errors],
                        generation, dict(loaded), asked, [_finding_tuple(f) for f in findings],
-                       [(e.file, e.message) for e in errors], counts, callers, marshal.dumps(allows))
+                       [(e.file, e.message) for e in errors], counts, callers, marshal.dumps(allows),
+                       marshal.dumps("\0".join(sorted(tried))))
 
 
 def store(cache: FactsCache, key: str, rec: Record, listed: dict[str, tuple[int, int]], notices: list[str],
@@ -439,11 +448,14 @@ def save(opts, looked: Lookup, index, findings: list[Finding], errors: list[File
     cat = index.catalog
     asked = (cat.asked_heads, cat.asked_defines, cat.asked_invocations, index.non_generating)
     loaded = dict(loader.hashes)
+    # names searched in vain among generated functions: a recheck need not search again
+    tried = {n for n in getattr(index, "_tried", ()) if not index.funcs.get(n)}
     if base is not None:
         loaded = {**base.loaded(), **loaded}
         asked = tuple(set(old) | set(new) for old, new in zip(base.asked(), asked))
+        tried |= base.tried()
     rec = make_record(looked.listed, looked.listing_errors, index.catalog_generation, loaded, asked,
-                      findings, errors, counts, callers, allows or {})
+                      findings, errors, counts, callers, allows or {}, tried)
     cache = FactsCache.open(opts.cache_dir, opts.notices)
     if cache is not None:
         try:

@@ -34,7 +34,7 @@ from .report.github import format_github
 from .report.json import format_json
 from .report.sarif import format_sarif
 from .report.text import format_errors, format_text
-from .sources import SKIP_DIRS, SOURCE_SUFFIXES, FileError, arch_allowed, read_source
+from .sources import SKIP_DIRS, SOURCE_SUFFIXES, FileError, arch_allowed, read_source, scan_tree
 
 if TYPE_CHECKING:
     from .index import Index
@@ -423,6 +423,9 @@ def cmd_check(args, opts: Options) -> int:
             # is the disk (the base of --patch, the work tree of --diff-base) first, so that the
             # record exists; the other side's changed files are edits of it, and only the
             # functions they can reach are checked again (engine._recheck).
+            walk_errors: list[FileError] = []
+            walked = (dict(scan_tree(opts.root, opts.arch, walk_errors)), walk_errors)
+            work_opts, base_opts = replace(work_opts, walked=walked), replace(base_opts, walked=walked)
             sides = sorted([work_opts, base_opts], key=lambda o: bool(o.overrides))
             if sides[0].overrides:  # neither side is the disk (a partly staged file): its record first
                 analyze(replace(work_opts, overrides={}))
