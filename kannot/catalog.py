@@ -168,6 +168,46 @@ def _scan_job(args: tuple[str, str, int]) -> tuple[str, bytes]:
     return rel, marshal.dumps(((tf.heads, tf.defines, tf.includes, tf.invocations, tf.marks), note))
 
 
+class _Names:
+    """The sorted names of a stored index, as a sequence :func:`bisect.bisect_left` can search
+    without splitting the string first (a million names: 0.1 s a split, for a recheck that asks
+    a few thousand). After many lookups (a whole check) it splits once and serves the list."""
+
+    __slots__ = ("_text", "_starts", "_list", "_asked")
+    SPLIT_AFTER = 4096
+
+    def __init__(self, text: str, starts: bytes):
+        self._text = text
+        self._list: list[str] | None = None
+        self._asked = 0
+        self._starts = array("i")
+        self._starts.frombytes(starts)  # where each name starts, and one past the end
+
+    def __len__(self) -> int:
+        return len(self._starts) - 1
+
+    def __getitem__(self, i: int) -> str:
+        if self._list is not None:
+            return self._list[i]
+        starts = self._starts
+        return self._text[starts[i] : starts[i + 1] - 1]
+
+    def __iter__(self):
+        if self._list is not None:
+            return iter(self._list)
+        return iter(self._text.split("\n"))
+
+    def searched(self) -> "list[str] | _Names":
+        """What the next bisect should search: this, or the split list once lookups are many."""
+        if self._list is None:
+            self._asked += 1
+            if self._asked > self.SPLIT_AFTER:
+                self._list = self._text.split("\n")
+                return self._list
+            return self
+        return self._list
+
+
 class Postings:
     """name -> ranks of the files that have it: the catalog's name indexes.
 
@@ -179,23 +219,26 @@ class Postings:
 
     __slots__ = ("_names", "_perm", "_offsets", "_ranks", "_live")
 
-    def __init__(self, frozen: tuple[str, bytes, bytes, bytes] | None = None):
+    def __init__(self, frozen: tuple[str, bytes, bytes, bytes, bytes] | None = None):
         self._live: dict[str, list[int]] = {}
         self._perm, self._offsets, self._ranks = array("i"), array("i", [0]), array("i")
         self._names: list[str] = []
         if frozen is not None:
-            names, perm, offsets, ranks = frozen
-            self._names = names.split("\n") if names else []
+            names, starts, perm, offsets, ranks = frozen
+            self._names = _Names(names, starts) if names else []
             self._perm, self._offsets, self._ranks = array("i"), array("i"), array("i")
             self._perm.frombytes(perm)
             self._offsets.frombytes(offsets)
             self._ranks.frombytes(ranks)
             if not (len(self._perm) == len(self._names) == len(self._offsets) - 1
-                    and self._offsets[-1] == len(self._ranks)):
+                    and self._offsets[-1] == len(self._ranks)
+                    and (not names or self._names._starts[-1] == len(names) + 1)):
                 raise ValueError("inconsistent stored index")
 
     def _frozen(self, name: str) -> list[int] | None:
         names = self._names
+        if isinstance(names, _Names):
+            names = names.searched()
         i = bisect.bisect_left(names, name)
         if i < len(names) and names[i] == name:
             k = self._perm[i]
@@ -236,7 +279,7 @@ class Postings:
         out.update(self._live)
         return out
 
-    def freeze(self) -> tuple[str, bytes, bytes, bytes]:
+    def freeze(self) -> tuple[str, bytes, bytes, bytes, bytes]:
         """The stored form. The arrays follow the dict's own order (walking a million lists in
         sorted order costs a cache miss each); only the names are sorted."""
         table = self.as_dict() if self._names else self._live
@@ -245,7 +288,9 @@ class Postings:
         ranks = array("i", itertools.chain.from_iterable(lists))
         offsets = array("i", itertools.accumulate(map(len, lists), initial=0))
         perm = array("i", sorted(range(len(names)), key=names.__getitem__))
-        return "\n".join([names[k] for k in perm]), perm.tobytes(), offsets.tobytes(), ranks.tobytes()
+        ordered = [names[k] for k in perm]
+        starts = array("i", itertools.accumulate((len(n) + 1 for n in ordered), initial=0))
+        return "\n".join(ordered), starts.tobytes(), perm.tobytes(), offsets.tobytes(), ranks.tobytes()
 
 
 @dataclass
@@ -383,7 +428,7 @@ class Catalog:
         return ((tf.heads, tf.defines, tf.includes, tf.invocations, tf.marks), note)
 
 
-CACHE_FORMAT = 3
+CACHE_FORMAT = 4
 _INDEX_KEY = "catalog"
 _SIGS_KEY = "catalog-sigs"
 
