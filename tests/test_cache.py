@@ -124,7 +124,7 @@ def test_an_editors_first_check_writes_the_catalog_after_its_result(tmp_path):
     assert any(f.caller == "unsaved_fn" for f in first.findings)
 
 
-def test_stored_name_indexes_answer_as_the_built_ones():
+def test_stored_name_indexes_answer_as_the_built_ones(monkeypatch):
     """The catalog's name indexes are stored frozen (sorted names, arrays of ranks); after
     reloading, lookups, additions and removals answer as the dict they were built from."""
     from kannot.catalog import Postings
@@ -141,6 +141,14 @@ def test_stored_name_indexes_answer_as_the_built_ones():
     for name in ["gone", "absent", "", "m", "zz"]:
         assert stored.get(name) is None and stored.get(name, ()) == ()
     assert "mid" in stored and "gone" not in stored and "absent" not in stored
+    # after many lookups the names are split once and searched as a list: the same answers
+    from kannot.catalog import _Names
+
+    monkeypatch.setattr(_Names, "SPLIT_AFTER", 2)
+    many = Postings(built.freeze())
+    for _ in range(3):
+        assert [many.get(n) for n in ["zeta", "alpha", "mid", "gone", "zz"]] == [[4, 1], [2], [0, 3, 5], None, None]
+    assert isinstance(many._names, _Names) and many._names._list == ["alpha", "mid", "zeta"]
     stored.add("alpha", 9)
     stored.add("new", 3)
     stored.add("new", 3, once=True)
