@@ -610,10 +610,11 @@ def _recheck(opts: Options, looked, before_close: Callable[[Result], None] | Non
             if new is None or _file_shape(new) != _file_shape(old):
                 return None  # its macros, prototypes, includes... changed: they reach further
             moved |= _moved_names(old, new, names)
-        again = set(edited) | stored.askers(moved)
+        # (a check of some paths reports only their callers: an edited file elsewhere is not one)
+        again = set(filter(path_filter(opts.paths), set(edited) | stored.askers(moved)))
         if len(again) > FEW_FILES_MAX:
             return None
-        checked = check_functions(index, replace(opts, paths=sorted(again)))
+        checked = check_functions(index, replace(opts, paths=sorted(again))) if again else []
         merged, packed = stored.merged(checked, again)
         allows.update(_allows(index, edited))
         for rel in edited:

@@ -101,3 +101,15 @@ def test_a_changed_macro_runs_the_whole_check(tree):
     warm = _warm_and_fresh(root, cache)
     assert warm.rechecked is None and not warm.reused
     assert ("c_entry", "plain") not in _callees(warm)
+
+
+def test_a_check_of_some_paths_reports_only_their_callers_after_an_edit_elsewhere(tree):
+    root, cache = tree
+    analyze(Options(root=root, jobs=1, cache_dir=cache, paths=["kernel/a.c"]))
+    _edit(root, "kernel/b.c", "\tother();\n", "\tother();\n\tplain();\n")
+    _edit(root, "include/linux/helpers.h", "{\n\tplain();\n}", "{\n\tplain();\n\tother();\n}")
+    warm = analyze(Options(root=root, jobs=1, cache_dir=cache, paths=["kernel/a.c"]))
+    fresh = analyze(Options(root=root, jobs=1, paths=["kernel/a.c"]))
+    assert _json(warm) == _json(fresh)
+    assert warm.rechecked == ["kernel/a.c"]
+    assert {f.file for f in warm.findings} == {"kernel/a.c"}
