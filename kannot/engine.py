@@ -611,7 +611,11 @@ def _recheck(opts: Options, looked, before_close: Callable[[Result], None] | Non
                 return None  # its macros, prototypes, includes... changed: they reach further
             moved |= _moved_names(old, new, names)
         # (a check of some paths reports only their callers: an edited file elsewhere is not one)
-        again = set(filter(path_filter(opts.paths), set(edited) | stored.askers(moved)))
+        try:
+            askers = stored.askers(moved)
+        except (IndexError, ValueError):  # a damaged record: the whole check runs
+            return None
+        again = set(filter(path_filter(opts.paths), set(edited) | askers))
         if len(again) > FEW_FILES_MAX:
             return None
         checked = check_functions(index, replace(opts, paths=sorted(again))) if again else []
