@@ -583,9 +583,9 @@ def _moved_names(old: FileFacts, new: FileFacts, entry_names: frozenset[str]) ->
 
 def _recheck(opts: Options, looked, before_close: Callable[[Result], None] | None) -> Result | None:
     """A stored result whose parsed files changed only inside functions (``record.edited``):
-    check again the protected functions of the edited files and those whose check looked up a
-    name an edited file defines; every other function's stored result stands. None: more
-    than that may have changed (the whole check runs)."""
+    check again the protected functions of the edited files and of the files whose check looked
+    up a name whose definition there changed or moved; every other function's stored result
+    stands. None: more than that may have changed (the whole check runs)."""
     from . import memo
     from .facts import AllowComment
     from .index import _file_shape
@@ -594,6 +594,7 @@ def _recheck(opts: Options, looked, before_close: Callable[[Result], None] | Non
     try:
         stored = rec.callers()
         allows = rec.allows()
+        tried = rec.tried()
     except (ValueError, EOFError, TypeError, KeyError):
         return None
     edited = rec.edited
@@ -601,7 +602,7 @@ def _recheck(opts: Options, looked, before_close: Callable[[Result], None] | Non
     index = build_index(opts, errors, listed=looked.listed)
     # what the whole check searched in vain among generated functions stays so: the edits
     # changed no file-scope invocation (a search reads every invocation naming a part of the name)
-    index._tried.update(rec.tried())
+    index._tried.update(tried)
     try:
         index.ensure_files(sorted(edited))
         moved: set[str] = set()
@@ -620,10 +621,9 @@ def _recheck(opts: Options, looked, before_close: Callable[[Result], None] | Non
             return None
         checked = check_functions(index, replace(opts, paths=sorted(again))) if again else []
         merged, packed = stored.merged(checked, again)
-        allows.update(_allows(index, edited))
         for rel in edited:
-            if rel not in _allows(index, [rel]):
-                allows.pop(rel, None)
+            allows.pop(rel, None)
+        allows.update(_allows(index, edited))
         kept = [FileError(f, m) for f, m in rec.errors
                 if f not in edited and not (f in again and m.startswith("skipped function '"))]
         errors = kept + [e for e in errors if e.file in edited]

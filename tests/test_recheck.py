@@ -113,3 +113,17 @@ def test_a_check_of_some_paths_reports_only_their_callers_after_an_edit_elsewher
     assert _json(warm) == _json(fresh)
     assert warm.rechecked == ["kernel/a.c"]
     assert {f.file for f in warm.findings} == {"kernel/a.c"}
+
+
+def test_an_allow_comment_added_inside_a_function_is_honoured(tree):
+    """A file that already has a ``kannot:`` marker keeps its catalog marks when another is
+    added inside a function: the recheck takes the markers from the new facts (the new call is
+    suppressed, the old marker that suppresses nothing is still reported)."""
+    root, cache = tree
+    _edit(root, "kernel/b.c", "noinstr void b_entry", "/* kannot: allow KN001 */\nnoinstr void b_entry")
+    analyze(Options(root=root, jobs=1, cache_dir=cache))
+    _edit(root, "kernel/b.c", "\tother();\n", "\tother();\n\t/* kannot: allow KN001 -- a test */\n\tplain();\n")
+    warm = _warm_and_fresh(root, cache)
+    assert warm.rechecked == ["kernel/b.c"]
+    assert ("b_entry", "plain") not in _callees(warm)
+    assert any(f.code == "KN007" and f.file == "kernel/b.c" for f in warm.findings)
