@@ -279,23 +279,24 @@ class FactsCache:
             conn.execute("INSERT OR REPLACE INTO meta VALUES ('catalog_generation', ?)", (str(gen),))
             self.written_generation = gen
 
-        def make_then_write(conn: sqlite3.Connection | None = None) -> None:
+        def make() -> None:
             # the blobs are made before the transaction begins: it holds the write lock
             made[:] = [(key, blob() if callable(blob) else blob) for key, blob in blobs]
-            if conn is None:
-                self._write(notices, write)
-            else:
+
+        if when == "background" and not getattr(self, "_read_only", False):
+            def make_then_write(conn: sqlite3.Connection) -> None:
+                make()
                 self._write(notices, write, conn)
 
-        if when == "later":
-            made[:] = [(key, blob() if callable(blob) else blob) for key, blob in blobs]
-            self.later.append(lambda: self._write(notices, write))
-        elif when == "background" and not getattr(self, "_read_only", False):
             self._writer = threading.Thread(target=self._write_apart, args=(notices, make_then_write),
                                             name="kannot-catalog-writer")
             self._writer.start()
+            return
+        make()
+        if when == "later":
+            self.later.append(lambda: self._write(notices, write))
         else:
-            make_then_write()
+            self._write(notices, write)
 
     def _write_apart(self, notices: list[str], job: Callable[[sqlite3.Connection], None]) -> None:
         """``job(conn)`` on a connection of this thread's own (``job`` makes its transaction)."""

@@ -511,41 +511,45 @@ def analyze(opts: Options, before_close: Callable[[Result], None] | None = None)
 
 
 def _analyze(opts: Options, before_close: Callable[[Result], None] | None) -> Result:
+    from . import memo
+
     errors: list[FileError] = []
     looked = None
     if opts.lazy and opts.cache_dir is not None and not opts.removed:
-        from . import memo
-
         # (with overrides, the record of the disk's tree, each differing override an edit of it)
         looked = memo.lookup(opts, memo.result_key(opts, _families(opts)), partial=True)
         if looked.record is not None and not looked.record.edited:
             findings, errors = looked.record.result_parts()
             return Result(findings, errors, None, *looked.record.counts, reused=True)
-        if looked.record is not None:
-            got = _recheck(opts, looked, before_close)
-            if got is not None:
-                return got
         errors.extend(looked.listing_errors)
     index = build_index(opts, errors, listed=looked.listed if looked is not None else None)
-    callers: list[CallerResult] = []
     try:
-        findings = check_index(index, opts, errors, callers)
-        errors = sorted(set(errors), key=lambda e: (e.file, e.message))
-        catalog = getattr(index, "catalog", None)
-        if catalog is not None:
-            n_listed, readable = len(catalog.files), len(catalog.files) - len(catalog.unreadable)
-        else:
-            n_listed = readable = len(index.files)
-        counts = (len(index.files), n_listed, readable)
+        rechecked = _recheck(opts, looked, index, errors) if looked is not None and looked.record else None
+        if rechecked is not None:
+            result, store = rechecked
+        else:  # the whole check (also when a recheck found that more may have changed)
+            callers: list[CallerResult] = []
+            findings = check_index(index, opts, errors, callers)
+            errors = sorted(set(errors), key=lambda e: (e.file, e.message))
+            catalog = getattr(index, "catalog", None)
+            if catalog is not None:
+                n_listed, readable = len(catalog.files), len(catalog.files) - len(catalog.unreadable)
+            else:
+                n_listed = readable = len(index.files)
+            result = Result(findings, errors, index, len(index.files), n_listed, readable)
+
+            def store() -> None:
+                memo.save(opts, looked, index, result.findings, result.errors,
+                          (result.files_analyzed, result.files_listed, result.files_readable),
+                          callers=memo.StoredCallers.pack(callers), allows=_allows(index, index.files))
         if before_close is not None:
-            before_close(Result(findings, errors, index, *counts))
+            before_close(result)
     finally:
         close_index(index)
     if looked is not None and not opts.overrides:  # a record is of the disk's tree
-        memo.save(opts, looked, index, findings, errors, counts, callers=memo.StoredCallers.pack(callers),
-                  allows=_allows(index, index.files))
+        store()
     opts.notices[:] = list(dict.fromkeys(opts.notices))  # one cache problem, one line
-    return Result(findings, errors, index, *counts)
+    return result
 
 
 def _allows(index: Index, rels) -> dict[str, list[tuple]]:
@@ -581,64 +585,59 @@ def _moved_names(old: FileFacts, new: FileFacts, entry_names: frozenset[str]) ->
     return {name for name in before.keys() | after.keys() if before.get(name) != after.get(name)}
 
 
-def _recheck(opts: Options, looked, before_close: Callable[[Result], None] | None) -> Result | None:
+def _recheck(opts: Options, looked, index: Index, errors: list[FileError]) -> tuple[Result, Callable[[], None]] | None:
     """A stored result whose parsed files changed only inside functions (``record.edited``):
-    check again the protected functions of the edited files and of the files whose check looked
-    up a name whose definition there changed or moved; every other function's stored result
-    stands. None: more than that may have changed (the whole check runs)."""
+    check again, on ``index``, the protected functions of the edited files and of the files
+    whose check looked up a name whose definition there changed or moved; every other
+    function's stored result stands. Returns the result and how to store it; None when more
+    than that may have changed (the caller runs the whole check on the same index)."""
     from . import memo
     from .facts import AllowComment
     from .index import _file_shape
 
     rec = looked.record
+    edited = rec.edited
     try:
         stored = rec.callers()
         allows = rec.allows()
         tried = rec.tried()
     except (ValueError, EOFError, TypeError, KeyError):
         return None
-    edited = rec.edited
-    errors: list[FileError] = list(looked.listing_errors)
-    index = build_index(opts, errors, listed=looked.listed)
+    index.ensure_files(sorted(edited))
+    moved: set[str] = set()
+    for rel, (old, names) in edited.items():
+        new = index.files.get(rel)
+        if new is None or _file_shape(new) != _file_shape(old):
+            return None  # its macros, prototypes, includes... changed: they reach further
+        moved |= _moved_names(old, new, names)
+    try:
+        askers = stored.askers(moved)
+    except (IndexError, ValueError):  # a damaged record
+        return None
+    # (a check of some paths reports only their callers: an edited file elsewhere is not one)
+    again = set(filter(path_filter(opts.paths), set(edited) | askers))
+    if len(again) > FEW_FILES_MAX:
+        return None
     # what the whole check searched in vain among generated functions stays so: the edits
     # changed no file-scope invocation (a search reads every invocation naming a part of the name)
     index._tried.update(tried)
-    try:
-        index.ensure_files(sorted(edited))
-        moved: set[str] = set()
-        for rel, (old, names) in edited.items():
-            new = index.files.get(rel)
-            if new is None or _file_shape(new) != _file_shape(old):
-                return None  # its macros, prototypes, includes... changed: they reach further
-            moved |= _moved_names(old, new, names)
-        # (a check of some paths reports only their callers: an edited file elsewhere is not one)
-        try:
-            askers = stored.askers(moved)
-        except (IndexError, ValueError):  # a damaged record: the whole check runs
-            return None
-        again = set(filter(path_filter(opts.paths), set(edited) | askers))
-        if len(again) > FEW_FILES_MAX:
-            return None
-        checked = check_functions(index, replace(opts, paths=sorted(again))) if again else []
-        merged, packed = stored.merged(checked, again)
-        for rel in edited:
-            allows.pop(rel, None)
-        allows.update(_allows(index, edited))
-        kept = [FileError(f, m) for f, m in rec.errors
-                if f not in edited and not (f in again and m.startswith("skipped function '"))]
-        errors = kept + [e for e in errors if e.file in edited]
-        findings = finish(merged, lambda rel: [AllowComment(*a) for a in allows.get(rel, ())], sorted(allows),
-                          opts, errors)
-        errors = sorted(set(errors), key=lambda e: (e.file, e.message))
-        result = Result(findings, errors, index, *rec.counts, rechecked=sorted(again))
-        if before_close is not None:
-            before_close(result)
-    finally:
-        close_index(index)
-    if not opts.overrides:  # a record is of the disk's tree
-        memo.save(opts, looked, index, findings, errors, rec.counts, callers=packed, allows=allows, base=rec)
-    opts.notices[:] = list(dict.fromkeys(opts.notices))
-    return result
+    checked = check_functions(index, replace(opts, paths=sorted(again))) if again else []
+    merged, packed = stored.merged(checked, again)
+    for rel in edited:
+        allows.pop(rel, None)
+    allows.update(_allows(index, edited))
+    kept = [FileError(f, m) for f, m in rec.errors
+            if f not in edited and not (f in again and m.startswith("skipped function '"))]
+    mine = kept + [e for e in errors if e.file in edited]
+    findings = finish(merged, lambda rel: [AllowComment(*a) for a in allows.get(rel, ())], sorted(allows),
+                      opts, mine)
+    mine = sorted(set(mine), key=lambda e: (e.file, e.message))
+    result = Result(findings, mine, index, *rec.counts, rechecked=sorted(again))
+
+    def store() -> None:
+        memo.save(opts, looked, index, findings, mine, rec.counts, callers=packed(), allows=allows, base=rec)
+
+    return result, store
 
 
 def close_index(index: Index) -> None:

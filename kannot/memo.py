@@ -32,6 +32,7 @@ import marshal
 from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from . import limits
 from .cache import FactsCache, code_stamp, content_hash
@@ -170,15 +171,7 @@ class StoredCallers:
     def pack(cls, checked: list) -> bytes:
         from .catalog import Postings
 
-        files: dict[str, int] = {}
-        entries = []
-        asking = Postings()
-        for c in checked:
-            i = files.setdefault(c.path, len(files))
-            entries.append((c.order[0], c.order[1], i, [_finding_tuple(f) for f in c.findings], list(c.errors)))
-            for name in c.names:
-                asking.add(name, i, once=True)
-        return marshal.dumps((list(files), entries, asking.freeze()))
+        return cls([], [], Postings()).merged(checked, set())[1]()
 
     @classmethod
     def unpack(cls, blob: bytes) -> "StoredCallers":
@@ -194,40 +187,41 @@ class StoredCallers:
             out.update(self.asking.get(name, ()))
         return {self.files[i] for i in out}
 
-    def merged(self, checked: list, replaced: set[str]) -> tuple[list, bytes]:
+    def merged(self, checked: list, replaced: set[str]) -> tuple[list, Callable[[], bytes]]:
         """The stored results with those of the ``replaced`` caller files swapped for
-        ``checked``: (the results in check order, their packed form)."""
+        ``checked``: (the results in check order, a function making their packed form; only a
+        run that stores its result needs it, and rebuilding the name index costs)."""
         from .catalog import Postings
         from .engine import CallerResult
 
         index = {f: i for i, f in enumerate(self.files)}
         gone = {index[f] for f in replaced if f in index}
-        asking = Postings()
-        for name, lst in self.asking.as_dict().items():
-            for i in lst:
-                if i not in gone:
-                    asking.add(name, i, once=True)
         files = list(self.files)
         entries = [e for e in self.entries if e[2] not in gone]
+        new_names: list[tuple[int, frozenset[str]]] = []
         for c in checked:
             i = index.get(c.path)
             if i is None:
                 i = index[c.path] = len(files)
                 files.append(c.path)
             entries.append((c.order[0], c.order[1], i, [_finding_tuple(f) for f in c.findings], list(c.errors)))
-            for name in c.names:
-                asking.add(name, i, once=True)
+            new_names.append((i, c.names))
         entries.sort(key=lambda e: (e[0], e[1]))
         results = [CallerResult((name, place), files[i], [_finding(t) for t in found], errs, frozenset())
                    for name, place, i, found, errs in entries]
-        return results, marshal.dumps((files, entries, asking.freeze()))
 
-    def results(self, leave_out: set[str]) -> list:
-        """The stored per-function results of the caller files not in ``leave_out``."""
-        from .engine import CallerResult
+        def packed() -> bytes:
+            asking = Postings()
+            for name, lst in self.asking.as_dict().items():
+                for i in lst:
+                    if i not in gone:
+                        asking.add(name, i, once=True)
+            for i, names in new_names:
+                for name in names:
+                    asking.add(name, i, once=True)
+            return marshal.dumps((files, entries, asking.freeze()))
 
-        return [CallerResult((name, place), self.files[i], [_finding(t) for t in found], errs, frozenset())
-                for name, place, i, found, errs in self.entries if self.files[i] not in leave_out]
+        return results, packed
 
 
 def _pack_listing(rels: list[str], sigs: list[tuple[int, int]]) -> bytes:
