@@ -314,7 +314,10 @@ def path_filter(paths: list[str] | None) -> Callable[[str], bool]:
     return lambda rel: rel in exact or rel.startswith(folders)
 
 
-def protected_functions(index: Index, paths: list[str] | None) -> Iterable[FuncDef]:
+def protected_functions(index: Index, paths: list[str] | None,
+                        only: set[tuple[str, str]] | None = None) -> Iterable[FuncDef]:
+    """The protected functions under ``paths`` (every one without), in check order; ``only``:
+    a lazy check of a few files looks only at those (file, name)s (the caller filters)."""
     from .checks import families_of
     from .lazy_index import LazyIndex
 
@@ -326,7 +329,7 @@ def protected_functions(index: Index, paths: list[str] | None) -> Iterable[FuncD
             # FILE`): their own definitions are all the protected functions there can be; each
             # name is finished (prototypes, NOKPROBE_SYMBOL()s elsewhere) before it is judged
             index.ensure_files(few)
-            mine = [d for r in few for d in index.defs_in(r)]
+            mine = [d for r in few for d in index.defs_in(r) if only is None or (d.path, d.name) in only]
             for name in sorted({d.name for d in mine}):
                 index.defs_named(name)
             protected = [d for d in mine if families_of(d)]
@@ -377,8 +380,9 @@ class CallerResult:
     names: frozenset[str]  # every name its check looked up (the helpers' included)
 
 
-def check_functions(index: Index, opts: Options) -> list[CallerResult]:
-    """Check each protected function of ``opts.paths`` (all without paths), in order."""
+def check_functions(index: Index, opts: Options, only: set[tuple[str, str]] | None = None) -> list[CallerResult]:
+    """Check each protected function of ``opts.paths`` (all without paths), in order; with
+    ``only``, those of them whose (file, name) is there."""
     from .analysis import Analyzer
     from .checks import Checker
 
@@ -387,7 +391,9 @@ def check_functions(index: Index, opts: Options) -> list[CallerResult]:
     checker = Checker(index, analyzer, enabled)
     out: list[CallerResult] = []
     place: dict[str, int] = {}
-    for d in protected_functions(index, opts.paths):
+    for d in protected_functions(index, opts.paths, only):
+        if only is not None and (d.path, d.name) not in only:
+            continue
         found: list[Finding] = []
         problems: list[str] = []
         try:
@@ -522,6 +528,15 @@ def _analyze(opts: Options, before_close: Callable[[Result], None] | None) -> Re
             findings, errors = looked.record.result_parts()
             return Result(findings, errors, None, *looked.record.counts, reused=True)
         errors.extend(looked.listing_errors)
+        if looked.record is not None:
+            light = _recheck_without_index(opts, looked, errors)
+            if light is not None:
+                result, store = light
+                if before_close is not None:
+                    before_close(result)
+                store()  # (only closes when there are overrides: a record is of the disk's tree)
+                opts.notices[:] = list(dict.fromkeys(opts.notices))
+                return result
     index = build_index(opts, errors, listed=looked.listed if looked is not None else None)
     try:
         rechecked = _recheck(opts, looked, index, errors) if looked is not None and looked.record else None
@@ -541,7 +556,7 @@ def _analyze(opts: Options, before_close: Callable[[Result], None] | None) -> Re
             def store() -> None:
                 memo.save(opts, looked, index, result.findings, result.errors,
                           (result.files_analyzed, result.files_listed, result.files_readable),
-                          callers=memo.StoredCallers.pack(callers), allows=_allows(index, index.files))
+                          callers=memo.StoredCallers.pack(callers), allows=_allows(index.files, index.files))
         if before_close is not None:
             before_close(result)
     finally:
@@ -552,92 +567,161 @@ def _analyze(opts: Options, before_close: Callable[[Result], None] | None) -> Re
     return result
 
 
-def _allows(index: Index, rels) -> dict[str, list[tuple]]:
-    """The ``kannot: allow`` comments of ``rels`` that have some, as stored."""
+def _allows(files: dict[str, FileFacts], rels) -> dict[str, list[tuple]]:
+    """The ``kannot: allow`` comments of ``rels`` (of ``files``) that have some, as stored."""
     out = {}
     for rel in rels:
-        facts = index.files.get(rel)
+        facts = files.get(rel)
         if facts is not None and facts.allows:
             out[rel] = [(a.line, tuple(a.codes), a.reason) for a in facts.allows]
     return out
 
 
-def _moved_names(old: FileFacts, new: FileFacts, entry_names: frozenset[str]) -> set[str]:
-    """The names whose definitions in a file changed or moved between ``old`` and ``new``
-    facts of the same shape (kannot.index._file_shape): a function whose body, header or
-    place changed, a macro or assembly symbol on another line. A moved file-scope invocation
-    may move any function it generates: then every name of the file's catalog entry."""
-    if [inv[2:] for inv in old.invocations] != [inv[2:] for inv in new.invocations]:
-        return set(entry_names)
-
-    def places(facts: FileFacts) -> dict[str, list]:
-        out: dict[str, list] = {}
-        for f in facts.functions:
-            out.setdefault(f.name, []).append((f.line, f.column, f.end_line, f.digest, f.words, f.params,
-                                               f.head_macro, f.head_args, f.condition))
-        for m in facts.macros:
-            out.setdefault(m.name, []).append(("macro", m.line))
-        for name, line, _section in facts.asm_symbols:
-            out.setdefault(name, []).append(("asm", line))
-        return out
-
-    before, after = places(old), places(new)
-    return {name for name in before.keys() | after.keys() if before.get(name) != after.get(name)}
-
-
 def _recheck(opts: Options, looked, index: Index, errors: list[FileError]) -> tuple[Result, Callable[[], None]] | None:
     """A stored result whose parsed files changed only inside functions (``record.edited``):
-    check again, on ``index``, the protected functions of the edited files and of the files
-    whose check looked up a name whose definition there changed or moved; every other
-    function's stored result stands. Returns the result and how to store it; None when more
-    than that may have changed (the caller runs the whole check on the same index)."""
-    from . import memo
-    from .facts import AllowComment
+    check again, on ``index``, the functions of the edited files whose definition changed and
+    the functions whose check looked up a name whose definition changed (kannot.lineshift: a
+    definition that only moved to other lines is not changed; the stored positions in it are
+    carried to the new lines). Every other function's stored result stands. Returns the result
+    and how to store it; None when more than that may have changed (the caller runs the whole
+    check on the same index)."""
+    from . import lineshift, memo
     from .index import _file_shape
 
     rec = looked.record
     edited = rec.edited
     try:
         stored = rec.callers()
-        allows = rec.allows()
         tried = rec.tried()
     except (ValueError, EOFError, TypeError, KeyError):
         return None
     index.ensure_files(sorted(edited))
-    moved: set[str] = set()
+    changed: set[str] = set()
+    own: set[tuple[str, str]] = set()  # the edited files' functions whose definitions changed
+    maps: dict[str, lineshift.LineMap | None] = {}
     for rel, (old, names) in edited.items():
         new = index.files.get(rel)
         if new is None or _file_shape(new) != _file_shape(old):
             return None  # its macros, prototypes, includes... changed: they reach further
-        moved |= _moved_names(old, new, names)
+        mine, maps[rel] = lineshift.compare(old, new, names)
+        defs = index.defs_in(rel)
+        for d in defs:  # by the names callers ask (a head macro may paste a prefix on)
+            if maps[rel] is None or lineshift.def_changed(d, new, mine):
+                own.add((rel, d.name))
+                mine.add(d.name)
+        now = {(rel, d.name) for d in defs}
+        own.update(k for k in stored.keys if k[0] == rel and k not in now)  # gone, or no longer protected
+        changed |= mine
     try:
-        askers = stored.askers(moved)
-    except (IndexError, ValueError):  # a damaged record
+        askers = stored.askers(changed)
+        stuck = stored.carry(maps)
+    except (IndexError, ValueError, TypeError):  # a damaged record
         return None
     # (a check of some paths reports only their callers: an edited file elsewhere is not one)
-    again = set(filter(path_filter(opts.paths), set(edited) | askers))
-    if len(again) > FEW_FILES_MAX:
+    wanted = path_filter(opts.paths)
+    again = {k for k in own | askers | stuck if wanted(k[0])}
+    files = sorted({rel for rel, _name in again})
+    if len(files) > FEW_FILES_MAX:
         return None
     # what the whole check searched in vain among generated functions stays so: the edits
     # changed no file-scope invocation (a search reads every invocation naming a part of the name)
     index._tried.update(tried)
-    checked = check_functions(index, replace(opts, paths=sorted(again))) if again else []
+    checked = check_functions(index, replace(opts, paths=files), only=again) if again else []
+
+    def store(findings, errors_, callers, allows_) -> None:
+        memo.save(opts, looked, index, findings, errors_, rec.counts, callers=callers, allows=allows_, base=rec)
+
+    return _merged_result(opts, rec, stored, checked, again, index.files, errors, index, store)
+
+
+def _recheck_without_index(opts: Options, looked, errors: list[FileError]) -> tuple[Result, Callable[[], None]] | None:
+    """The common edit, in which every definition of the edited files is the same text as
+    before (moved or not: a comment, a blank line, an edit between functions) and no stored
+    position is lost: the stored results stand with their lines carried (kannot.lineshift),
+    and no index (no catalog) is needed, only the edited files' new facts. None otherwise."""
+    from . import memo
+
+    rec = looked.record
+    try:
+        stored = rec.callers()
+    except (ValueError, EOFError, TypeError, KeyError):
+        return None
+    loader = FactsLoader(opts, errors)
+    try:
+        files = loader.load(sorted(rec.edited))
+        got = _carried(rec, stored, files)
+    except BaseException:
+        loader.close()
+        raise
+    if got is not None:
+        got = _merged_result(opts, rec, stored, [], set(), files, errors, None,
+                             lambda *parts: memo.save_edited(opts, looked, loader, *parts))
+    if got is None:
+        loader.close()  # (the edited files' rows are written: the fuller recheck reads them)
+        return None
+    result, store = got
+
+    def store_and_close() -> None:  # one connection for the facts and the record
+        try:
+            store()
+        finally:
+            loader.close()
+
+    return result, store_and_close
+
+
+def _carried(rec, stored, files: dict[str, FileFacts]) -> bool | None:
+    """True when every definition of the edited files is as it was, on its old lines or
+    others, and every stored position in them was carried to its new line; else None."""
+    from . import lineshift
+    from .index import _file_shape
+
+    maps: dict[str, lineshift.LineMap | None] = {}
+    for rel, (old, names) in rec.edited.items():
+        new = files.get(rel)
+        if new is None or _file_shape(new) != _file_shape(old):
+            return None
+        changed, maps[rel] = lineshift.compare(old, new, names)
+        if changed or maps[rel] is None:
+            return None
+    try:
+        return True if not stored.carry(maps) else None
+    except (IndexError, ValueError, TypeError):
+        return None
+
+
+def _merged_result(opts: Options, rec, stored, checked: list[CallerResult], again: set[tuple[str, str]],
+                   files: dict[str, FileFacts], errors: list[FileError], index: Index | None,
+                   store: Callable) -> tuple[Result, Callable[[], None]] | None:
+    """A recheck's result: the stored per-function results with those ``again`` swapped for
+    ``checked``, through the tree-wide steps; the edited files' markers and reading notes are
+    taken from their new ``files`` facts. Returns it and how to store it."""
+    from .facts import AllowComment
+
+    edited = rec.edited
+    try:
+        allows = rec.allows()
+    except (ValueError, EOFError, TypeError, KeyError):
+        return None
     merged, packed = stored.merged(checked, again)
     for rel in edited:
         allows.pop(rel, None)
-    allows.update(_allows(index, edited))
-    kept = [FileError(f, m) for f, m in rec.errors
-            if f not in edited and not (f in again and m.startswith("skipped function '"))]
-    mine = kept + [e for e in errors if e.file in edited]
+    allows.update(_allows(files, edited))
+    kept = [FileError(f, m) for f, m in rec.errors if f not in edited and not _skip_of(f, m, again)]
+    mine_errors = kept + [e for e in errors if e.file in edited]
     findings = finish(merged, lambda rel: [AllowComment(*a) for a in allows.get(rel, ())], sorted(allows),
-                      opts, mine)
-    mine = sorted(set(mine), key=lambda e: (e.file, e.message))
-    result = Result(findings, mine, index, *rec.counts, rechecked=sorted(again))
+                      opts, mine_errors)
+    mine_errors = sorted(set(mine_errors), key=lambda e: (e.file, e.message))
+    result = Result(findings, mine_errors, index, *rec.counts, rechecked=sorted({rel for rel, _n in again}))
+    return result, lambda: store(findings, mine_errors, packed(), allows) if not opts.overrides else None
 
-    def store() -> None:
-        memo.save(opts, looked, index, findings, mine, rec.counts, callers=packed(), allows=allows, base=rec)
 
-    return result, store
+def _skip_of(rel: str, message: str, again: set[tuple[str, str]]) -> bool:
+    """Is ``message`` a "skipped function" line about one of the functions checked ``again``?"""
+    if not message.startswith("skipped function '"):
+        return False
+    name = message[len("skipped function '"):].partition("'")[0]
+    return (rel, name) in again
 
 
 def close_index(index: Index) -> None:

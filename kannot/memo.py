@@ -39,7 +39,7 @@ from .cache import FactsCache, code_stamp, content_hash
 from .findings import Finding, Link
 from .sources import FileError, read_source
 
-RECORD_FORMAT = 2
+RECORD_FORMAT = 3
 MAX_CHANGED = 64  # more changed files than this: just run the check
 
 
@@ -161,11 +161,13 @@ class Record:
 @dataclass
 class StoredCallers:
     """Each protected function's own result (kannot.engine.CallerResult), in check order, and
-    which caller files asked which name."""
+    which functions asked which name. A function is known by its key, (file, name): the
+    definitions of one name in one file (#ifdef branches) are checked again together."""
 
-    files: list[str]
-    entries: list[tuple]  # (name, place, file index, [finding tuples], [error lines], ) in order
-    asking: "object"  # kannot.catalog.Postings: name -> indexes of the caller files that asked it
+    keys: list[tuple[str, str]]
+    entries: list[tuple]  # (name, place, key index, [finding tuples], [error lines]) in order
+    asking: "object"  # kannot.catalog.Postings: name -> indexes of the keys whose check asked it
+    frozen_asking: tuple | None = None  # ``asking`` as it was stored
 
     @classmethod
     def pack(cls, checked: list) -> bytes:
@@ -177,40 +179,60 @@ class StoredCallers:
     def unpack(cls, blob: bytes) -> "StoredCallers":
         from .catalog import Postings
 
-        files, entries, frozen = marshal.loads(blob)
-        return cls(files, entries, Postings(frozen))
+        keys, entries, frozen = marshal.loads(blob)
+        return cls([tuple(k) for k in keys], entries, Postings(frozen), frozen)
 
-    def askers(self, names) -> set[str]:
-        """The caller files whose check looked up one of ``names``."""
+    def askers(self, names) -> set[tuple[str, str]]:
+        """The functions whose check looked up one of ``names``."""
         out: set[int] = set()
         for name in names:
             out.update(self.asking.get(name, ()))
-        return {self.files[i] for i in out}
+        return {self.keys[i] for i in out}
 
-    def merged(self, checked: list, replaced: set[str]) -> tuple[list, Callable[[], bytes]]:
-        """The stored results with those of the ``replaced`` caller files swapped for
-        ``checked``: (the results in check order, a function making their packed form; only a
-        run that stores its result needs it, and rebuilding the name index costs)."""
+    def carry(self, maps: dict) -> set[tuple[str, str]]:
+        """Carry the stored positions in edited files to their new lines (``maps``: file ->
+        kannot.lineshift.LineMap, None when nothing there can be carried); returns the functions
+        with a position that could not be carried (they must be checked again)."""
+        from .lineshift import remap_finding
+
+        stuck: set[tuple[str, str]] = set()
+        if not maps:
+            return stuck
+        for n, (name, place, i, found, errs) in enumerate(self.entries):
+            moved = [remap_finding(t, maps) for t in found]
+            if None in moved:
+                stuck.add(self.keys[i])
+            elif any(m is not t for m, t in zip(moved, found)):
+                self.entries[n] = (name, place, i, moved, errs)
+        return stuck
+
+    def merged(self, checked: list, replaced: set[tuple[str, str]]) -> tuple[list, Callable[[], bytes]]:
+        """The stored results with those of the ``replaced`` functions swapped for ``checked``:
+        (the results in check order, a function making their packed form; only a run that
+        stores its result needs it, and rebuilding the name index costs)."""
         from .catalog import Postings
         from .engine import CallerResult
 
-        index = {f: i for i, f in enumerate(self.files)}
-        gone = {index[f] for f in replaced if f in index}
-        files = list(self.files)
+        index = {k: i for i, k in enumerate(self.keys)}
+        gone = {index[k] for k in replaced if k in index}
+        keys = list(self.keys)
         entries = [e for e in self.entries if e[2] not in gone]
         new_names: list[tuple[int, frozenset[str]]] = []
         for c in checked:
-            i = index.get(c.path)
+            key = (c.path, c.order[0])
+            i = index.get(key)
             if i is None:
-                i = index[c.path] = len(files)
-                files.append(c.path)
+                i = index[key] = len(keys)
+                keys.append(key)
             entries.append((c.order[0], c.order[1], i, [_finding_tuple(f) for f in c.findings], list(c.errors)))
             new_names.append((i, c.names))
         entries.sort(key=lambda e: (e[0], e[1]))
-        results = [CallerResult((name, place), files[i], [_finding(t) for t in found], errs, frozenset())
+        results = [CallerResult((name, place), keys[i][0], [_finding(t) for t in found], errs, frozenset())
                    for name, place, i, found, errs in entries]
 
         def packed() -> bytes:
+            if not checked and not gone and self.frozen_asking is not None:
+                return marshal.dumps((keys, entries, self.frozen_asking))  # the name index as it was
             asking = Postings()
             for name, lst in self.asking.as_dict().items():
                 for i in lst:
@@ -219,7 +241,7 @@ class StoredCallers:
             for i, names in new_names:
                 for name in names:
                     asking.add(name, i, once=True)
-            return marshal.dumps((files, entries, asking.freeze()))
+            return marshal.dumps((keys, entries, asking.freeze()))
 
         return results, packed
 
@@ -448,12 +470,29 @@ def save(opts, looked: Lookup, index, findings: list[Finding], errors: list[File
         loaded = {**base.loaded(), **loaded}
         asked = tuple(set(old) | set(new) for old, new in zip(base.asked(), asked))
         tried |= base.tried()
-    rec = make_record(looked.listed, looked.listing_errors, index.catalog_generation, loaded, asked,
-                      findings, errors, counts, callers, allows or {}, tried)
+    _put(opts, looked, make_record(looked.listed, looked.listing_errors, index.catalog_generation, loaded, asked,
+                                   findings, errors, counts, callers, allows or {}, tried), rows)
+
+
+def save_edited(opts, looked: Lookup, loader, findings: list[Finding], errors: list[FileError],
+                callers: bytes, allows: dict[str, list[tuple]]) -> None:
+    """Store the result of a recheck that needed no index (kannot.engine), through ``loader``'s
+    open cache: the record's own dependencies, with the new content hashes of the files
+    ``loader`` read."""
+    base = looked.record
+    if (looked.key is None or base is None or loader.cache is None or not loader.cache_writable
+            or None in loader.hashes.values()):
+        return
+    rec = make_record(looked.listed, looked.listing_errors, base.catalog_generation,
+                      {**base.loaded(), **loader.hashes}, base.asked(), findings, errors, base.counts, callers,
+                      allows, base.tried())
+    store(loader.cache, looked.key, rec, looked.listed, opts.notices)
+
+
+def _put(opts, looked: Lookup, rec: Record, rows: list[tuple[str, bytes]] | None = None) -> None:
     cache = FactsCache.open(opts.cache_dir, opts.notices)
     if cache is not None:
         try:
             store(cache, looked.key, rec, looked.listed, opts.notices, rows=rows)
         finally:
             cache.close()
-

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from kannot import engine
 from kannot.engine import Options, analyze
 
 FILES = {
@@ -22,6 +23,9 @@ FILES = {
     "kernel/a.c": "#include <linux/helpers.h>\n\nnoinstr void a_entry(void)\n{\n\thelper();\n}\n",
     "kernel/b.c": "#include <linux/helpers.h>\n\nnoinstr void b_entry(void)\n{\n\tother();\n}\n",
     "kernel/c.c": "#include <linux/helpers.h>\n\nnoinstr void c_entry(void)\n{\n\tCALL_PLAIN();\n}\n",
+    "kernel/two.c": "#include <linux/helpers.h>\n\nnoinstr void first(void)\n{\n\tplain();\n}\n\n"
+                    "noinstr void second(void)\n{\n\thelper();\n}\n\n"
+                    "#define LATER_MACRO() other()\n\nnoinstr void third(void)\n{\n\tLATER_MACRO();\n}\n",
     "kernel/plain.c": "#include <linux/helpers.h>\n\nvoid plain(void)\n{\n}\n\nvoid other(void)\n{\n}\n\n"
                       "noinstr void safe(void)\n{\n}\n",
 }
@@ -82,10 +86,73 @@ def test_an_edited_always_inline_helper_rechecks_its_callers_elsewhere(tree):
 
 
 def test_a_helper_that_moves_gives_new_chain_lines(tree):
+    """Nothing is checked again: the stored chains through the helper are carried to its new lines."""
     root, cache = tree
     _edit(root, "include/linux/helpers.h", "static __always_inline", "\n\nstatic __always_inline")
     warm = _warm_and_fresh(root, cache)
-    assert "kernel/a.c" in warm.rechecked and "kernel/b.c" not in warm.rechecked
+    assert warm.rechecked == []
+    via = [l for f in warm.findings if f.caller == "a_entry" for l in f.chain if l.file == "include/linux/helpers.h"]
+    assert via and all(l.line == 12 for l in via)
+
+
+def test_a_line_added_to_one_function_rechecks_only_it_and_carries_the_later_ones(tree):
+    root, cache = tree
+    _edit(root, "kernel/two.c", "\tplain();\n", "\tplain();\n\tother();\n")
+    warm = _warm_and_fresh(root, cache)
+    assert warm.rechecked == ["kernel/two.c"]
+    assert ("first", "other") in _callees(warm)
+    lines = {(f.caller, f.callee): f.line for f in warm.findings if f.file == "kernel/two.c"}
+    assert lines[("second", "plain")] == 11 and lines[("third", "other")] == 18  # one line down
+    again = analyze(Options(root=root, jobs=1, cache_dir=cache))
+    assert again.reused and _json(again) == _json(warm)
+
+
+def test_a_comment_appended_to_a_file_checks_nothing_again_and_builds_no_index(tree, monkeypatch):
+    root, cache = tree
+    _edit(root, "kernel/two.c", "\tLATER_MACRO();\n}\n", "\tLATER_MACRO();\n}\n/* the end */\n")
+    with monkeypatch.context() as m:
+        m.setattr(engine, "build_index", lambda *a, **k: pytest.fail("an index was built"))
+        warm = analyze(Options(root=root, jobs=1, cache_dir=cache))
+    assert warm.rechecked == [] and warm.index is None
+    assert _json(warm) == _json(analyze(Options(root=root, jobs=1)))
+    again = analyze(Options(root=root, jobs=1, cache_dir=cache))
+    assert again.reused and _json(again) == _json(warm)
+
+
+def test_a_blank_line_above_a_noinstr_function_carries_its_findings_without_an_index(tree, monkeypatch):
+    root, cache = tree
+    _edit(root, "kernel/two.c", "noinstr void second", "\n\nnoinstr void second")
+    with monkeypatch.context() as m:
+        m.setattr(engine, "build_index", lambda *a, **k: pytest.fail("an index was built"))
+        warm = analyze(Options(root=root, jobs=1, cache_dir=cache))
+    assert warm.rechecked == []
+    assert _json(warm) == _json(analyze(Options(root=root, jobs=1)))
+
+
+def test_a_callee_moved_down_its_file_carries_the_notes_that_name_its_line(tree):
+    root, cache = tree
+    _edit(root, "kernel/plain.c", "void plain(void)", "/* plain\n * moved\n */\nvoid plain(void)")
+    warm = _warm_and_fresh(root, cache)
+    assert warm.rechecked == []
+    assert any("kernel/plain.c:6 " in n for f in warm.findings for n in f.notes)
+
+
+def test_a_function_no_longer_noinstr_takes_its_findings_with_it(tree):
+    root, cache = tree
+    _edit(root, "kernel/two.c", "noinstr void first(void)", "void first(void)")
+    warm = _warm_and_fresh(root, cache)
+    assert warm.rechecked == ["kernel/two.c"] and not any(f.caller == "first" for f in warm.findings)
+
+
+def test_functions_that_swap_places_are_checked_again(tree):
+    root, cache = tree
+    path = root / "kernel/two.c"
+    text = path.read_text()
+    first = "noinstr void first(void)\n{\n\tplain();\n}\n\n"
+    second = "noinstr void second(void)\n{\n\thelper();\n}\n\n"
+    _edit(root, "kernel/two.c", first + second, second + first)
+    warm = _warm_and_fresh(root, cache)
+    assert warm.rechecked == ["kernel/two.c"] and text != path.read_text()
 
 
 def test_a_callee_that_becomes_noinstr_clears_its_callers(tree):
