@@ -123,6 +123,18 @@ def decode(blob: bytes) -> tuple[FileFacts, list[str]]:
     return facts, notes
 
 
+_VERIFIED: set[tuple] = set()  # databases (as files) that passed quick_check in this process
+
+
+def _identity(path: Path) -> tuple:
+    """The database as a file: one rebuilt since (removed, a new file) is checked again."""
+    try:
+        st = path.stat()
+    except OSError:
+        return ()
+    return (st.st_dev, st.st_ino, str(path))
+
+
 class FactsCache:
     """Open with :meth:`open`; ``None`` means run without a cache (the reason was reported)."""
 
@@ -177,13 +189,18 @@ class FactsCache:
                     conn.execute("INSERT OR REPLACE INTO meta VALUES ('stamp', ?)", (stamp,))
                     conn.execute("COMMIT")
                 # (``verify`` False: a reader of a few rows that treats any read error as a miss
-                # skips the check, which reads the whole file)
-                check = conn.execute("PRAGMA quick_check").fetchall() if verify else [("ok",)]
-                if check != [("ok",)]:
-                    raise _Damaged(f"quick_check: {check[0][0] if check else 'no answer'}")
+                # skips the check, which reads the whole file; so does a run that checked this
+                # very file already: a warm run opens it three or four times)
+                identity = _identity(path)
+                if verify and identity not in _VERIFIED:
+                    check = conn.execute("PRAGMA quick_check").fetchall()
+                    if check != [("ok",)]:
+                        raise _Damaged(f"quick_check: {check[0][0] if check else 'no answer'}")
+                    _VERIFIED.add(identity)
                 return cls(conn, path, notices)
             except (sqlite3.DatabaseError, OSError, _Damaged) as exc:
                 _close(conn)
+                _VERIFIED.discard(_identity(path))
                 if attempt == 0 and _is_damage(exc):
                     notices.append(f"cache {path}: unusable ({_describe(exc)}), rebuilding it")
                     _remove(path)

@@ -121,12 +121,12 @@ class FactsLoader:
     """Facts of files, batch by batch: from the cache when unchanged, else parsed (in parallel
     for big batches). One cache connection for the whole run; :meth:`close` commits."""
 
-    def __init__(self, opts: Options, errors: list[FileError]):
+    def __init__(self, opts: Options, errors: list[FileError], verify: bool = True):
         self.opts = opts
         self.errors = errors
         self.jobs = opts.jobs or os.cpu_count() or 1
         self.notices: list[str] = []
-        self.cache = FactsCache.open(opts.cache_dir, self.notices) if opts.cache_dir is not None else None
+        self.cache = FactsCache.open(opts.cache_dir, self.notices, verify) if opts.cache_dir is not None else None
         self.cache_writable = self.cache is not None  # False after a failed write (a full disk)
         self.total = 0  # files asked for so far (the progress bar's denominator)
         self.done = 0
@@ -646,7 +646,9 @@ def _recheck_without_index(opts: Options, looked, errors: list[FileError]) -> tu
         stored = rec.callers()
     except (ValueError, EOFError, TypeError, KeyError):
         return None
-    loader = FactsLoader(opts, errors)
+    # (a few rows read, any read error a miss, and two written: the whole-file check is for
+    # runs that read the cache at large)
+    loader = FactsLoader(opts, errors, verify=False)
     try:
         files = loader.load(sorted(rec.edited))
         got = _carried(rec, stored, files)

@@ -282,13 +282,15 @@ def make_record(listed: dict[str, tuple[int, int]], listing_errors: list[FileErr
 
 
 def store(cache: FactsCache, key: str, rec: Record, listed: dict[str, tuple[int, int]], notices: list[str],
-          rows: list[tuple[str, bytes]] | None = None) -> None:
-    cache.put_result(key, rec.to_blob(listing_digest(list(listed), list(listed.values()))), notices, rows=rows)
+          rows: list[tuple[str, bytes]] | None = None, digest: str | None = None) -> None:
+    """(``digest``: of ``listed``, when known)"""
+    digest = digest or listing_digest(list(listed), list(listed.values()))
+    cache.put_result(key, rec.to_blob(digest), notices, rows=rows)
 
 
 def reusable(cache: FactsCache, key: str, root: Path, listed: dict[str, tuple[int, int]],
              listing_errors: list[FileError], notices: list[str],
-             overrides: dict[str, bytes] | None = None) -> Record | None:
+             overrides: dict[str, bytes] | None = None, digest: str | None = None) -> Record | None:
     """The stored record for ``key`` if nothing it depends on changed, else None.
     ``overrides``: files whose content is to be taken from these bytes, not the disk (a patch,
     a base revision); each differing one is examined as an edit of the disk's file."""
@@ -296,7 +298,7 @@ def reusable(cache: FactsCache, key: str, root: Path, listed: dict[str, tuple[in
     if blob is None:
         return None
     rels, sigs = list(listed), list(listed.values())
-    digest = listing_digest(rels, sigs)
+    digest = digest or listing_digest(rels, sigs)
     rec = Record.from_blob(blob, digest)
     if rec is None:
         return None
@@ -427,6 +429,7 @@ class Lookup:
     key: str | None  # None: no usable cache (nothing is stored either)
     record: Record | None = None
     row: bytes | None = None  # with ``row_name``: that named row of the record
+    digest: str | None = None  # of ``listed``
 
 
 def lookup(opts, key: str, row_name: str | None = None, partial: bool = False) -> Lookup:
@@ -442,13 +445,14 @@ def lookup(opts, key: str, row_name: str | None = None, partial: bool = False) -
         return Lookup(listed, listing_errors, None)  # the facts loader will say why, once
     opts.notices.extend(said)
     try:
-        rec = reusable(cache, key, opts.root, listed, listing_errors, opts.notices, opts.overrides)
+        digest = listing_digest(list(listed), list(listed.values()))
+        rec = reusable(cache, key, opts.root, listed, listing_errors, opts.notices, opts.overrides, digest)
         if rec is not None and (rec.edited or opts.overrides) and not partial:
             rec = None
         row = cache.get_result_row(key, row_name) if rec is not None and row_name is not None else None
     finally:
         cache.close()
-    return Lookup(listed, listing_errors, key, rec, row)
+    return Lookup(listed, listing_errors, key, rec, row, digest)
 
 
 def save(opts, looked: Lookup, index, findings: list[Finding], errors: list[FileError],
@@ -486,13 +490,13 @@ def save_edited(opts, looked: Lookup, loader, findings: list[Finding], errors: l
     rec = make_record(looked.listed, looked.listing_errors, base.catalog_generation,
                       {**base.loaded(), **loader.hashes}, base.asked(), findings, errors, base.counts, callers,
                       allows, base.tried())
-    store(loader.cache, looked.key, rec, looked.listed, opts.notices)
+    store(loader.cache, looked.key, rec, looked.listed, opts.notices, digest=looked.digest)
 
 
 def _put(opts, looked: Lookup, rec: Record, rows: list[tuple[str, bytes]] | None = None) -> None:
     cache = FactsCache.open(opts.cache_dir, opts.notices)
     if cache is not None:
         try:
-            store(cache, looked.key, rec, looked.listed, opts.notices, rows=rows)
+            store(cache, looked.key, rec, looked.listed, opts.notices, rows=rows, digest=looked.digest)
         finally:
             cache.close()
