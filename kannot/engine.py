@@ -54,6 +54,8 @@ class Options:
     # the tree's walk (files with their signatures, and its error lines), when the caller made it
     # already: the two sides of a patch check share one
     walked: tuple[dict[str, tuple[int, int]], list[FileError]] | None = None
+    # a patch's other side (overrides, the disk's tree stored): see analyze_affected
+    affected_only: bool = False
 
     def enabled_codes(self) -> set[str]:
         return select_codes((self.config.select or []) + (self.select or []), (self.config.ignore or []) + (self.ignore or []))
@@ -69,6 +71,9 @@ class Result:
     files_readable: int = 0  # of those, the ones that could be read
     reused: bool = False  # the stored findings of the last run stood (kannot.memo); ``index`` is None
     rechecked: list[str] | None = None  # the stored findings stood but for these files' functions
+    # analyze_affected: the same functions' findings in the disk's tree, and its error lines
+    disk_findings: list[Finding] | None = None
+    disk_errors: list[FileError] | None = None
 
     def to_json(self) -> dict:
         return {
@@ -516,7 +521,20 @@ def analyze(opts: Options, before_close: Callable[[Result], None] | None = None)
         return _analyze(opts, before_close)
 
 
-def _analyze(opts: Options, before_close: Callable[[Result], None] | None) -> Result:
+def analyze_affected(opts: Options) -> Result | None:
+    """For a patch's other side (``opts.overrides``: the files the patch changes) against a
+    stored result of the tree on disk, when nothing on disk changed since: the findings of
+    only the functions the change can affect, in this state (``findings``) and on disk
+    (``disk_findings``); every other function's findings are the same in both. A finding of a
+    function is affected when the function was checked again, or when it lies in, or goes
+    through an always-inline helper's call in, a file that was edited or checked again (where
+    a marker may suppress it). None when there is no such stored result, or more than a
+    recheck would be needed (the caller checks both sides)."""
+    with cyclic_gc_paused():
+        return _analyze(replace(opts, affected_only=True), None)
+
+
+def _analyze(opts: Options, before_close: Callable[[Result], None] | None) -> Result | None:
     from . import memo
 
     errors: list[FileError] = []
@@ -524,6 +542,14 @@ def _analyze(opts: Options, before_close: Callable[[Result], None] | None) -> Re
     if opts.lazy and opts.cache_dir is not None and not opts.removed:
         # (with overrides, the record of the disk's tree, each differing override an edit of it)
         looked = memo.lookup(opts, memo.result_key(opts, _families(opts)), partial=True)
+        if opts.affected_only:
+            rec = looked.record
+            if rec is None or rec.disk_changed:
+                return None  # nothing stored, or the disk changed too: both sides are checked
+            if not rec.edited:  # the overrides are as on disk
+                disk_errors = [FileError(f, m) for f, m in rec.errors]
+                return Result([], disk_errors, None, *rec.counts, reused=True, disk_findings=[],
+                              disk_errors=disk_errors)
         if looked.record is not None and not looked.record.edited:
             findings, errors = looked.record.result_parts()
             return Result(findings, errors, None, *looked.record.counts, reused=True)
@@ -537,9 +563,13 @@ def _analyze(opts: Options, before_close: Callable[[Result], None] | None) -> Re
                 store()  # (only closes when there are overrides: a record is of the disk's tree)
                 opts.notices[:] = list(dict.fromkeys(opts.notices))
                 return result
+    elif opts.affected_only:
+        return None
     index = build_index(opts, errors, listed=looked.listed if looked is not None else None)
     try:
         rechecked = _recheck(opts, looked, index, errors) if looked is not None and looked.record else None
+        if rechecked is None and opts.affected_only:
+            return None
         if rechecked is not None:
             result, store = rechecked
         else:  # the whole check (also when a recheck found that more may have changed)
@@ -698,24 +728,43 @@ def _merged_result(opts: Options, rec, stored, checked: list[CallerResult], agai
     """A recheck's result: the stored per-function results with those ``again`` swapped for
     ``checked``, through the tree-wide steps; the edited files' markers and reading notes are
     taken from their new ``files`` facts. Returns it and how to store it."""
-    from .facts import AllowComment
 
     edited = rec.edited
     try:
         allows = rec.allows()
     except (ValueError, EOFError, TypeError, KeyError):
         return None
-    merged, packed = stored.merged(checked, again)
+    disk_allows = dict(allows)
+    only = affected = None
+    if opts.affected_only:  # the functions whose findings may differ between the two states
+        affected = {rel for rel, _n in again} | set(edited)
+        uncarried = stored.uncarried if stored.uncarried is not None else stored.entries
+        only = stored.touching(affected, uncarried) | stored.touching(affected) | again
+    merged, packed = stored.merged(checked, again, only)
     for rel in edited:
         allows.pop(rel, None)
     allows.update(_allows(files, edited))
     kept = [FileError(f, m) for f, m in rec.errors if f not in edited and not _skip_of(f, m, again)]
     mine_errors = kept + [e for e in errors if e.file in edited]
-    findings = finish(merged, lambda rel: [AllowComment(*a) for a in allows.get(rel, ())], sorted(allows),
-                      opts, mine_errors)
+    findings = finish(merged, _allows_of(allows), _allow_files(allows, affected), opts, mine_errors)
     mine_errors = sorted(set(mine_errors), key=lambda e: (e.file, e.message))
     result = Result(findings, mine_errors, index, *rec.counts, rechecked=sorted({rel for rel, _n in again}))
+    if only is not None:
+        result.disk_findings = finish(stored.results(uncarried, only), _allows_of(disk_allows),
+                                      _allow_files(disk_allows, affected), opts, [])
+        result.disk_errors = [FileError(f, m) for f, m in rec.errors]
     return result, lambda: store(findings, mine_errors, packed(), allows) if not opts.overrides else None
+
+
+def _allows_of(allows: dict[str, list[tuple]]) -> Callable[[str], list]:
+    from .facts import AllowComment
+
+    return lambda rel: [AllowComment(*a) for a in allows.get(rel, ())]
+
+
+def _allow_files(allows: dict[str, list[tuple]], within: set[str] | None) -> list[str]:
+    """The files whose unused markers are reported (KN007): all with markers, or those ``within``."""
+    return sorted(rel for rel in allows if within is None or rel in within)
 
 
 def _skip_of(rel: str, message: str, again: set[tuple[str, str]]) -> bool:

@@ -91,10 +91,12 @@ class Record:
     # parsed files whose content changed inside functions only: rel -> (the facts the record
     # saw, the names of its catalog entry); kannot.engine checks again what they can reach
     edited: dict[str, tuple] = field(default_factory=dict)
+    _asked: tuple | None = field(default=None, repr=False)  # asked(), once unpacked
+    disk_changed: bool = False  # some file's signature moved since (edited or not, overridden or not)
 
     @classmethod
     def make(cls, rels: list[str], sigs: list[tuple[int, int]], listing_errors: list[tuple[str, str]],
-             generation: int, loaded: dict[str, str | None], asked: tuple, findings: list[tuple],
+             generation: int, loaded: dict[str, str | None], asked: tuple | bytes, findings: list[tuple],
              errors: list[tuple[str, str]], counts: tuple[int, int, int], callers: bytes, allows: bytes,
              tried: bytes = b"") -> "Record":
         head = (listing_errors, generation, findings, errors, counts)
@@ -103,7 +105,7 @@ class Record:
             "listing": _pack_listing(rels, sigs),
             "loaded": marshal.dumps(loaded),
             # one string per index: a set of 100,000 names costs a second to marshal, a string nothing
-            "asked": marshal.dumps(tuple("\0".join(sorted(a)) for a in asked)),
+            "asked": asked if isinstance(asked, bytes) else marshal.dumps(tuple("\0".join(sorted(a)) for a in asked)),
             "callers": callers,
             "allows": allows,
             "tried": tried,
@@ -136,7 +138,10 @@ class Record:
 
     def asked(self) -> tuple[frozenset[str], ...]:
         """heads, defines, invocation arguments asked; macros found unable to define a function"""
-        return tuple(frozenset(s.split("\0")) if s else frozenset() for s in marshal.loads(self.packed["asked"]))
+        if self._asked is None:
+            self._asked = tuple(frozenset(s.split("\0")) if s else frozenset()
+                                for s in marshal.loads(self.packed["asked"]))
+        return self._asked
 
     def result_parts(self) -> tuple[list[Finding], list[FileError]]:
         return [_finding(t) for t in self.findings], [FileError(f, m) for f, m in self.errors]
@@ -168,6 +173,7 @@ class StoredCallers:
     entries: list[tuple]  # (name, place, key index, [finding tuples], [error lines]) in order
     asking: "object"  # kannot.catalog.Postings: name -> indexes of the keys whose check asked it
     frozen_asking: tuple | None = None  # ``asking`` as it was stored
+    uncarried: list[tuple] | None = None  # ``entries`` before carry() moved their lines
 
     @classmethod
     def pack(cls, checked: list) -> bytes:
@@ -198,6 +204,7 @@ class StoredCallers:
         stuck: set[tuple[str, str]] = set()
         if not maps:
             return stuck
+        self.uncarried, self.entries = self.entries, list(self.entries)  # (a patch compares both)
         for n, (name, place, i, found, errs) in enumerate(self.entries):
             moved = [remap_finding(t, maps) for t in found]
             if None in moved:
@@ -206,10 +213,30 @@ class StoredCallers:
                 self.entries[n] = (name, place, i, moved, errs)
         return stuck
 
-    def merged(self, checked: list, replaced: set[tuple[str, str]]) -> tuple[list, Callable[[], bytes]]:
+    def touching(self, files: set[str], entries: list[tuple] | None = None) -> set[tuple[str, str]]:
+        """The functions with a stored result in one of ``files``, or with a finding there (its
+        line, or an always-inline helper's call on its chain: where a marker can suppress it)."""
+        out: set[tuple[str, str]] = set()
+        for _name, _place, i, found, _errs in entries if entries is not None else self.entries:
+            key = self.keys[i]
+            if key[0] in files or any(t[1] in files or any(l[1] in files and l[3] == "always_inline" for l in t[9])
+                                      for t in found):
+                out.add(key)
+        return out
+
+    def results(self, entries: list[tuple], only: set[tuple[str, str]]) -> list:
+        """The CallerResults of ``entries`` (stored ones) of the functions ``only``, in order."""
+        from .engine import CallerResult
+
+        return [CallerResult((name, place), self.keys[i][0], [_finding(t) for t in found], errs, frozenset())
+                for name, place, i, found, errs in entries if self.keys[i] in only]
+
+    def merged(self, checked: list, replaced: set[tuple[str, str]],
+               only: set[tuple[str, str]] | None = None) -> tuple[list, Callable[[], bytes]]:
         """The stored results with those of the ``replaced`` functions swapped for ``checked``:
         (the results in check order, a function making their packed form; only a run that
-        stores its result needs it, and rebuilding the name index costs)."""
+        stores its result needs it, and rebuilding the name index costs). ``only``: the
+        results of those functions only (the packed form is then of no use)."""
         from .catalog import Postings
         from .engine import CallerResult
 
@@ -228,7 +255,7 @@ class StoredCallers:
             new_names.append((i, c.names))
         entries.sort(key=lambda e: (e[0], e[1]))
         results = [CallerResult((name, place), keys[i][0], [_finding(t) for t in found], errs, frozenset())
-                   for name, place, i, found, errs in entries]
+                   for name, place, i, found, errs in entries if only is None or keys[i] in only]
 
         def packed() -> bytes:
             if not checked and not gone and self.frozen_asking is not None:
@@ -272,7 +299,7 @@ def _finding(t: tuple) -> Finding:
 
 
 def make_record(listed: dict[str, tuple[int, int]], listing_errors: list[FileError], generation: int,
-                loaded: dict[str, str | None], asked: tuple, findings: list[Finding],
+                loaded: dict[str, str | None], asked: tuple | bytes, findings: list[Finding],
                 errors: list[FileError], counts: tuple[int, int, int], callers: bytes,
                 allows: dict[str, list[tuple]], tried: set[str] | frozenset[str] = frozenset()) -> Record:
     return Record.make(list(listed), list(listed.values()), [(e.file, e.message) for e in listing_errors],
@@ -308,14 +335,15 @@ def reusable(cache: FactsCache, key: str, root: Path, listed: dict[str, tuple[in
         return rec
     try:
         old_rels, old_sigs = rec.listing()
-        loaded, asked = rec.loaded(), rec.asked()
+        loaded = rec.loaded()
     except (ValueError, EOFError, TypeError):
         return None
     if old_rels != rels or len(old_sigs) != len(sigs):
         return None
     overrides = overrides or {}
-    changed = [rel for rel, new, old in zip(rels, sigs, old_sigs)
-               if (new != old or new == (-1, -1)) and rel not in overrides]
+    moved = [rel for rel, new, old in zip(rels, sigs, old_sigs) if new != old or new == (-1, -1)]
+    rec.disk_changed = bool(moved)
+    changed = [rel for rel in moved if rel not in overrides]
     changed += sorted(overrides)
     if len(changed) > MAX_CHANGED:
         return None
@@ -339,7 +367,7 @@ def reusable(cache: FactsCache, key: str, root: Path, listed: dict[str, tuple[in
             continue
         if gen > rec.catalog_generation:
             return None  # rescanned since by another run: the entry this result saw is gone
-        if not _unaffected(loaded, asked, root, rel, text, data if rel in overrides else None):
+        if not _unaffected(loaded, rec.asked, root, rel, text, data if rel in overrides else None):
             return None
     if rec.edited or overrides:
         return rec  # the functions the edits can reach are checked again (kannot.engine)
@@ -388,7 +416,7 @@ def _edit(cache: FactsCache, loaded: dict[str, str | None], root: Path, rel: str
     return old_facts, names
 
 
-def _unaffected(loaded: dict[str, str | None], asked: tuple, root: Path, rel: str, old_text: bytes | None,
+def _unaffected(loaded: dict[str, str | None], asked: Callable[[], tuple], root: Path, rel: str, old_text: bytes | None,
                 data: bytes | None = None) -> bool:
     """Does the record stand whatever ``rel`` (a file the check did not parse) now holds
     (``data``: an override of its content)?"""
@@ -409,7 +437,7 @@ def _unaffected(loaded: dict[str, str | None], asked: tuple, root: Path, rel: st
     heads, defines, includes, invocations, marks = old
     if marks != new.marks or [tuple(i) for i in includes] != [tuple(i) for i in new.includes]:
         return False
-    asked_heads, asked_defines, asked_invocations, non_generating = asked
+    asked_heads, asked_defines, asked_invocations, non_generating = asked()
     if not asked_heads.isdisjoint(heads) or not asked_heads.isdisjoint(new.heads):
         return False
     if not asked_defines.isdisjoint(defines) or not asked_defines.isdisjoint(new.defines):
@@ -488,7 +516,7 @@ def save_edited(opts, looked: Lookup, loader, findings: list[Finding], errors: l
             or None in loader.hashes.values()):
         return
     rec = make_record(looked.listed, looked.listing_errors, base.catalog_generation,
-                      {**base.loaded(), **loader.hashes}, base.asked(), findings, errors, base.counts, callers,
+                      {**base.loaded(), **loader.hashes}, base.packed["asked"], findings, errors, base.counts, callers,
                       allows, base.tried())
     store(loader.cache, looked.key, rec, looked.listed, opts.notices, digest=looked.digest)
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .findings import Finding
-from .engine import Options, analyze, build_index, check_index, close_index
+from .engine import Options, analyze, analyze_affected, build_index, check_index, close_index
 from .report.checkpatch import format_checkpatch
 from .report.concise import format_concise
 from .report.context import ReportContext
@@ -427,13 +427,22 @@ def cmd_check(args, opts: Options) -> int:
             walked = (dict(scan_tree(opts.root, opts.arch, walk_errors)), walk_errors)
             work_opts, base_opts = replace(work_opts, walked=walked), replace(base_opts, walked=walked)
             sides = sorted([work_opts, base_opts], key=lambda o: bool(o.overrides))
-            if sides[0].overrides:  # neither side is the disk (a partly staged file): its record first
-                analyze(replace(work_opts, overrides={}))
-            results = {id(o): analyze(o) for o in sides}
-            work_result, base_result = results[id(work_opts)], results[id(base_opts)]
-            work, base, errors = work_result.findings, base_result.findings, work_result.errors
+            # the quick way: only the functions the change can affect, on both sides, from the
+            # stored result of the disk's tree (a baseline's stale entries need every finding)
+            quick = analyze_affected(sides[1]) if not sides[0].overrides and not args.baseline else None
+            if quick is not None:
+                work, base = ((quick.findings, quick.disk_findings) if sides[1] is work_opts
+                              else (quick.disk_findings, quick.findings))
+                errors = quick.errors if sides[1] is work_opts else quick.disk_errors
+                n_files = quick.files_readable
+            else:
+                if sides[0].overrides:  # neither side is the disk (a partly staged file): its record first
+                    analyze(replace(work_opts, overrides={}))
+                results = {id(o): analyze(o) for o in sides}
+                work_result, base_result = results[id(work_opts)], results[id(base_opts)]
+                work, base, errors = work_result.findings, base_result.findings, work_result.errors
+                n_files = work_result.files_readable
             index = _CauseIndex(work_opts)
-            n_files = work_result.files_readable
         else:
             errors = []
             index = build_index(work_opts, errors)

@@ -194,3 +194,40 @@ def test_an_allow_comment_added_inside_a_function_is_honoured(tree):
     assert warm.rechecked == ["kernel/b.c"]
     assert ("b_entry", "plain") not in _callees(warm)
     assert any(f.code == "KN007" and f.file == "kernel/b.c" for f in warm.findings)
+
+
+AFFECTING_EDITS = {
+    "new call": ("kernel/b.c", "\tother();\n", "\tother();\n\tplain();\n"),
+    "helper edited": ("include/linux/helpers.h", "{\n\tplain();\n}", "{\n\tplain();\n\tother();\n}"),
+    "lines added": ("kernel/two.c", "\tplain();\n", "\tplain();\n\tother();\n\n\n"),
+    "marker added": ("kernel/two.c", "\tplain();\n", "\t/* kannot: allow KN001 */\n\tplain();\n"),
+    "callee made safe": ("kernel/plain.c", "void plain(void)\n", "noinstr void plain(void)\n"),
+}
+
+
+@pytest.mark.parametrize("name", list(AFFECTING_EDITS))
+def test_the_affected_functions_tell_what_a_change_adds_and_removes(tree, name):
+    """analyze_affected (a patch's quick way): the findings of the functions an override can
+    affect, on both sides, differ exactly as the two whole results do."""
+    from kannot.engine import analyze_affected
+    from kannot.patchflow import LineChanges, new_findings
+
+    root, cache = tree
+    rel, old, new = AFFECTING_EDITS[name]
+    if name == "marker added":  # (a file's first marker changes its catalog entry: a whole check)
+        _edit(root, rel, "noinstr void third", "/* kannot: allow KN003 */\nnoinstr void third")
+        analyze(Options(root=root, jobs=1, cache_dir=cache))
+    text = (root / rel).read_text()
+    overrides = {rel: text.replace(old, new).encode()}
+    quick = analyze_affected(Options(root=root, jobs=1, cache_dir=cache, overrides=overrides))
+    assert quick is not None and quick.disk_findings is not None
+    work = analyze(Options(root=root, jobs=1, overrides=overrides)).findings
+    disk = analyze(Options(root=root, jobs=1)).findings
+
+    def told(after, before):
+        return sorted((f.code, f.file, f.line, f.caller, f.callee, f.fingerprint)
+                      for f in new_findings(after, before, LineChanges()))
+
+    assert told(quick.findings, quick.disk_findings) == told(work, disk)
+    assert told(quick.disk_findings, quick.findings) == told(disk, work)
+    assert told(work, disk) or told(disk, work)  # each edit adds or removes something
