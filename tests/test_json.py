@@ -200,3 +200,21 @@ def test_callees_text_output():
     lines = run.out.strip().splitlines()
     assert any("__ct_user_exit" in l and "enter_from_user_mode -> user_exit_irqoff" in l for l in lines)
     assert any("kmsan_unpoison_entry_regs" in l and "in instrumentation region" in l for l in lines)
+
+
+def test_the_error_list_is_written_as_the_indenting_encoder_writes_it():
+    """format_json writes the (long) error list itself: byte for byte what json.dumps(indent=2)
+    gives, odd characters included."""
+    import json
+
+    from kannot.findings import Finding, Link
+    from kannot.report.json import format_json
+    from kannot.sources import FileError
+
+    finding = Finding("KN001", "a.c", 3, 2, 3, 9, "f", "g", "noinstr 'f' calls \"g\"", [Link("f", "a.c", 3)])
+    odd = [FileError("dir/ü.c", 'a "quoted" \\ back\tslash \u2028 \x01 line'), FileError("b\udcff.h", "surrogate path"),
+           FileError("c.c", "")]
+    for findings in ([], [finding]):
+        for errors in ([], odd[:1], odd):
+            doc = {"version": 1, "findings": [f.to_json() for f in findings], "errors": [e.to_json() for e in errors]}
+            assert format_json(findings, errors) == json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
