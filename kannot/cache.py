@@ -14,6 +14,8 @@ import marshal
 import os
 import sqlite3
 import threading
+import time
+import zlib
 from pathlib import Path
 
 from typing import TYPE_CHECKING, Callable
@@ -257,8 +259,14 @@ class FactsCache:
             self._write_failed(notices, exc)
 
     def get_blob(self, key: str) -> bytes | None:
-        """A whole-tree blob (the catalog), or None."""
-        return self._value("SELECT blob FROM blobs WHERE key=?", (key,))
+        """A whole-tree blob (the catalog), or None (also when its side file is gone or damaged)."""
+        value = self._value("SELECT blob FROM blobs WHERE key=?", (key,))
+        if value is None or not bytes(value[: len(_SIDE_MAGIC)]) == _SIDE_MAGIC:
+            return value
+        got = read_side_file(self.path.parent, bytes(value))
+        if got is None:
+            self._notices.append(f"cache {self.path}: the stored '{key}' file is missing or damaged; making it again")
+        return got
 
     def get_texts_and_generations(self, rels: list[str]) -> dict[str, tuple[bytes, int]]:
         """The catalog's stored entries with the generation that wrote each."""
@@ -285,20 +293,27 @@ class FactsCache:
         waits for it."""
 
         made: list[tuple[str, bytes]] = []
+        folder = self.path.parent
 
         def write(conn: sqlite3.Connection) -> None:
             # a new generation, written on the entries it changed: a stored result (kannot.memo)
             # compares a changed file only with an entry at most as new as itself
             row = conn.execute("SELECT value FROM meta WHERE key='catalog_generation'").fetchone()
             gen = (int(row[0]) if row is not None and str(row[0]).isdigit() else 0) + 1
+            kept = [bytes(r[0]) for key, _b in made
+                    for r in conn.execute("SELECT blob FROM blobs WHERE key=?", (key,)) if r[0] is not None]
             conn.executemany("INSERT OR REPLACE INTO blobs VALUES (?, ?)", made)
             conn.executemany("INSERT OR REPLACE INTO texts VALUES (?, ?, ?)", [(p, b, gen) for p, b in texts])
             conn.execute("INSERT OR REPLACE INTO meta VALUES ('catalog_generation', ?)", (str(gen),))
             self.written_generation = gen
+            # side files that neither the replaced rows nor the new ones name (a killed run's, an
+            # older generation's): no reader can be about to open them
+            remove_stale_side_files(folder, [b for _k, b in made] + kept)
 
         def make() -> None:
-            # the blobs are made before the transaction begins: it holds the write lock
-            made[:] = [(key, blob() if callable(blob) else blob) for key, blob in blobs]
+            # the blobs are made before the transaction begins: it holds the write lock; a big
+            # one goes to a file of its own beside the database, which the row names
+            made[:] = [(key, side_file(folder, key, blob() if callable(blob) else blob)) for key, blob in blobs]
 
         if when == "background" and not getattr(self, "_read_only", False):
             def make_then_write(conn: sqlite3.Connection) -> None:
@@ -430,12 +445,91 @@ def _close(conn: "sqlite3.Connection | None") -> None:
             pass
 
 
+_SIDE_MAGIC = b"kannot-side-file\0"
+# blobs from this size are kept in files beside the database (the variable lets the tests'
+# real processes, whose catalogs are small, take that path too)
+SIDE_FILE_MIN = int(os.environ.get("KANNOT_SIDE_FILE_MIN", 4 << 20))
+_SIDE_PREFIX = "blob-"
+_SIDE_GRACE_S = 60  # a side file this new may be another run's, not yet named by its row
+
+
+def side_file(folder: Path, key: str, blob: bytes) -> bytes:
+    """What the row of a blob holds: the blob itself when small, else a reference to a new file
+    beside the database holding it (SQLite reads a blob of 85 MB three times slower than a
+    file: 0.2 s of every warm run that loads the catalog). The reference carries the file's
+    size and CRC, which the reader checks (a file lost or cut short in a crash)."""
+    if len(blob) < SIDE_FILE_MIN:
+        return blob
+    name = f"{_SIDE_PREFIX}{''.join(c if c.isalnum() else '_' for c in key)}-{os.urandom(8).hex()}.bin"
+    tmp = folder / (name + ".tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(blob)
+        os.replace(tmp, folder / name)
+    except OSError:
+        _unlink(tmp)
+        return blob  # (a full disk: in the database, or not at all)
+    return _SIDE_MAGIC + marshal.dumps((name, len(blob), zlib.crc32(blob)))
+
+
+def read_side_file(folder: Path, ref: bytes) -> bytes | None:
+    """The blob a side-file reference names, or None (gone, cut short, damaged)."""
+    try:
+        name, size, crc = marshal.loads(ref[len(_SIDE_MAGIC):])
+        if not (isinstance(name, str) and name.startswith(_SIDE_PREFIX) and "/" not in name and "\\" not in name):
+            return None
+        data = (folder / name).read_bytes()
+    except (OSError, ValueError, EOFError, TypeError):
+        return None
+    return data if len(data) == size and zlib.crc32(data) == crc else None
+
+
+def remove_stale_side_files(folder: Path, rows: list[bytes]) -> None:
+    """Remove the side files that none of ``rows`` (blob rows, references or not) names."""
+    named = set()
+    for row in rows:
+        if row[: len(_SIDE_MAGIC)] == _SIDE_MAGIC:
+            try:
+                named.add(marshal.loads(row[len(_SIDE_MAGIC):])[0])
+            except (ValueError, EOFError, TypeError, IndexError):
+                pass
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    now = time.time()
+    for e in entries:
+        if e.name.startswith(_SIDE_PREFIX) and e.name not in named:
+            try:
+                if now - e.stat().st_mtime > _SIDE_GRACE_S:
+                    os.unlink(e.path)
+            except OSError:
+                pass
+
+
+def _unlink(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
 def _remove(path: Path) -> None:
     for suffix in ("", "-wal", "-shm"):
         try:
             os.unlink(str(path) + suffix)
         except OSError:
             pass
+    for side in cache_side_files(path.parent):
+        _unlink(side)
+
+
+def cache_side_files(folder: Path) -> list[Path]:
+    """The blob files beside the database in ``folder`` (what ``kannot clean`` removes too)."""
+    try:
+        return sorted(folder / e.name for e in os.scandir(folder) if e.name.startswith(_SIDE_PREFIX))
+    except OSError:
+        return []
 
 
 _STAMP = _compute_stamp()

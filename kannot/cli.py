@@ -228,9 +228,11 @@ def cmd_clean(args) -> int:
     if not (cache_dir / "facts.sqlite").exists() and not cache_dir.exists():
         print(f"kannot: no cache at {cache_dir}")
         return EXIT_CLEAN
-    for name in ("facts.sqlite", "facts.sqlite-wal", "facts.sqlite-shm"):
+    from .cache import cache_side_files
+
+    for path in [cache_dir / n for n in ("facts.sqlite", "facts.sqlite-wal", "facts.sqlite-shm")] + cache_side_files(cache_dir):
         try:
-            (cache_dir / name).unlink()
+            path.unlink()
         except FileNotFoundError:
             pass
     try:

@@ -551,8 +551,11 @@ def _analyze(opts: Options, before_close: Callable[[Result], None] | None) -> Re
                 return Result([], disk_errors, None, *rec.counts, reused=True, disk_findings=[],
                               disk_errors=disk_errors)
         if looked.record is not None and not looked.record.edited:
-            findings, errors = looked.record.result_parts()
-            return Result(findings, errors, None, *looked.record.counts, reused=True)
+            try:
+                findings, errors = looked.record.result_parts()
+                return Result(findings, errors, None, *looked.record.counts, reused=True)
+            except (ValueError, EOFError, TypeError):  # a damaged record: the check runs
+                looked.record, errors = None, []
         errors.extend(looked.listing_errors)
         if looked.record is not None:
             light = _recheck_without_index(opts, looked, errors)
@@ -739,7 +742,7 @@ def _merged_result(opts: Options, rec, stored, checked: list[CallerResult], agai
     if opts.affected_only:  # the functions whose findings may differ between the two states
         affected = {rel for rel, _n in again} | set(edited)
         uncarried = stored.uncarried if stored.uncarried is not None else stored.entries
-        only = stored.touching(affected, uncarried) | stored.touching(affected) | again
+        only = stored.touching(affected, uncarried) | again  # (carrying moves lines, not files)
     merged, packed = stored.merged(checked, again, only)
     for rel in edited:
         allows.pop(rel, None)

@@ -112,6 +112,24 @@ def _merged(spans: list[tuple[int, int, int]], points: list[tuple[int, int]]) ->
     return out
 
 
+def mentions(t: tuple, files) -> bool:
+    """Does the stored finding ``t`` name one of ``files`` (its own, a chain link's, a
+    candidate's, in a note)? Plain loops: it is asked of every stored finding."""
+    if t[1] in files:
+        return True
+    for link in t[9]:
+        if link[1] in files:
+            return True
+    for c in t[10]:
+        if c.get("file") in files:
+            return True
+    for n in t[11]:
+        for rel in files:
+            if rel in n:
+                return True
+    return False
+
+
 def _located(rel: str) -> re.Pattern[str]:
     """``FILE:LINE`` in a note (``'f' is defined at FILE:LINE (class)``)"""
     return re.compile(r"(?<![\w/.-])" + re.escape(rel) + r":(\d+)")
@@ -120,12 +138,11 @@ def _located(rel: str) -> re.Pattern[str]:
 def remap_finding(t: tuple, maps: dict[str, LineMap | None]) -> tuple | None:
     """A stored finding (kannot.memo's tuple) with its positions in the edited files carried to
     their new lines; the same tuple when it has none there; None when one cannot be carried."""
+    if not mentions(t, maps):
+        return t
     (code, file, line, column, end_line, end_column, caller, callee, message, chain, candidates, notes,
      *rest) = t
     in_notes = [rel for rel in maps if any(rel + ":" in n for n in notes)]
-    if not (file in maps or in_notes or any(l[1] in maps for l in chain)
-            or any(c.get("file") in maps for c in candidates)):
-        return t
     unmapped = False
 
     def moved(rel: str, at: int) -> int:

@@ -1,10 +1,13 @@
 """The facts cache: cold, warm and --no-cache runs give byte-identical JSON; edits are seen;
 a damaged or foreign database is rebuilt with a notice, never trusted."""
+import os
 import shutil
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from kannot.cli import main
 
@@ -77,15 +80,18 @@ def test_clean_removes_the_cache(tmp_path, capsys):
     assert not (root / ".kannot-cache").exists()
 
 
-def test_killed_writer_leaves_a_usable_cache(tmp_path, capsys):
+@pytest.mark.parametrize("in_side_files", [False, True], ids=["blobs-in-the-database", "blobs-in-side-files"])
+def test_killed_writer_leaves_a_usable_cache(tmp_path, capsys, in_side_files):
     """SIGKILL a real process while it writes the cache, several times; then the findings equal a fresh run's."""
     root = tmp_path / "tree"
     shutil.copytree(MINI, root)
     cache = tmp_path / "cache"
     _, fresh, _ = run(capsys, root, "--no-cache")
+    env = {**os.environ, **({"KANNOT_SIDE_FILE_MIN": "0"} if in_side_files else {})}
     for delay in (0.05, 0.2, 0.4, 0.8):
         proc = subprocess.Popen([sys.executable, "-m", "kannot", "check", "--root", str(root), "-j", "1", "-q",
-                                 "--cache-dir", str(cache)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                 "--cache-dir", str(cache)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                env=env)
         try:
             proc.wait(timeout=delay)
         except subprocess.TimeoutExpired:
@@ -185,3 +191,62 @@ def test_an_edit_inside_a_function_rewrites_only_the_signatures(tmp_path, capsys
     assert blobs()["catalog"] != after["catalog"]
     _, fresh, _ = run(capsys, root, "--no-cache")
     assert warm == fresh
+
+
+@pytest.fixture
+def side_files(monkeypatch):
+    """Every stored blob in a file beside the database, as a big tree's catalog is."""
+    import kannot.cache
+
+    monkeypatch.setattr(kannot.cache, "SIDE_FILE_MIN", 0)
+    monkeypatch.setattr(kannot.cache, "_SIDE_GRACE_S", -1)
+
+
+def test_blobs_in_side_files_answer_as_in_the_database(tmp_path, capsys, side_files):
+    from kannot.cache import cache_side_files
+
+    root = tmp_path / "tree"
+    shutil.copytree(MINI, root)
+    cache = tmp_path / "cache"
+    _, fresh, _ = run(capsys, root, "--no-cache")
+    _, cold, _ = run(capsys, root, "--cache-dir", str(cache))
+    files = cache_side_files(cache)
+    assert len(files) == 2  # the catalog's index and its signatures
+    rel = "arch/x86/kernel/traps.c"
+    (root / rel).write_text((root / rel).read_text() + "\nvoid added_later(void)\n{\n}\n")  # a new name: rewritten
+    _, warm, err = run(capsys, root, "--cache-dir", str(cache))
+    _, fresh2, _ = run(capsys, root, "--no-cache")
+    assert cold == fresh and warm == fresh2 and "missing or damaged" not in err
+    now = cache_side_files(cache)
+    assert len(now) == 4 and set(files) <= set(now)  # the new ones, and the replaced ones (a reader may hold them)
+    (root / rel).write_text((root / rel).read_text() + "\nvoid added_again(void)\n{\n}\n")
+    run(capsys, root, "--cache-dir", str(cache))
+    assert len(cache_side_files(cache)) == 4 and not set(files) & set(cache_side_files(cache))
+    assert main(["clean", "--root", str(root), "--cache-dir", str(cache)]) == 0
+    assert not cache.exists()
+
+
+@pytest.mark.parametrize("damage", ["removed", "cut short", "overwritten"])
+def test_a_lost_or_damaged_side_file_is_said_and_made_again(tmp_path, capsys, side_files, damage):
+    from kannot.cache import cache_side_files
+
+    root = tmp_path / "tree"
+    shutil.copytree(MINI, root)
+    cache = tmp_path / "cache"
+    _, fresh, _ = run(capsys, root, "--no-cache")
+    run(capsys, root, "--cache-dir", str(cache))
+    biggest = max(cache_side_files(cache), key=lambda p: p.stat().st_size)
+    data = biggest.read_bytes()
+    if damage == "removed":
+        biggest.unlink()
+    elif damage == "cut short":
+        biggest.write_bytes(data[: len(data) // 2])
+    else:
+        biggest.write_bytes(bytes(len(data)))
+    rel = "arch/x86/kernel/traps.c"
+    (root / rel).write_text((root / rel).read_text() + "\nvoid added_later(void)\n{\n}\n")  # the catalog is read
+    _, warm, err = run(capsys, root, "--cache-dir", str(cache))
+    _, fresh2, _ = run(capsys, root, "--no-cache")
+    assert warm == fresh2 and "missing or damaged; making it again" in err
+    _, again, err = run(capsys, root, "--cache-dir", str(cache))
+    assert again == fresh2 and "missing or damaged" not in err
