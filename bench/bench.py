@@ -11,6 +11,9 @@ Rows (each the median of --runs runs):
   appended to --edit FILE (default arch/x86/kernel/traps.c) before each run, the file restored at
   the end; kannot check (unrelated file edited): the same with --edit-unrelated FILE (default
   fs/ext4/inode.c, which no protected function's check depends on: the stored result stands);
+  kannot check (function edited): ``dump_stack();`` added to, then removed from, the first noinstr
+  function of --edit FILE, in turn (each run a real edit inside a function: every later line
+  moves); kannot check --patch (warm): a one-file patch making that edit, applied in memory;
   kannot why FUNC (warm) (default rcu_is_watching), after one untimed why has stored the map;
 - with --eager: kannot check --eager --no-cache (every file parsed: the old way, for comparison);
 - ctags and the bare parse (baselines).
@@ -67,6 +70,34 @@ class EditedFile:
             raise RuntimeError(f"{self.option} {self.rel}: not a file of the tree")
         self.edits += 1
         self.path.write_bytes(self.original + f"/* kannot bench edit {self.edits} */\n".encode())
+
+    def function_edit(self) -> bytes:
+        """The file with ``dump_stack();`` added as the first line of its first ``noinstr``
+        function's body (a real edit inside a function: every later line moves)."""
+        lines = (self.original or b"").split(b"\n")
+        for i, line in enumerate(lines):
+            if re.search(rb"\bnoinstr\b", line) and b"(" in line and not line.rstrip().endswith(b";"):
+                brace = next((j for j in range(i, min(i + 4, len(lines))) if lines[j].strip() == b"{"), None)
+                if brace is not None:
+                    return b"\n".join(lines[: brace + 1] + [b"\tdump_stack();"] + lines[brace + 1:])
+        raise RuntimeError(f"{self.option} {self.rel}: no noinstr function with its brace on a line of its own")
+
+    def toggle_function_edit(self) -> None:
+        """Each run the other of the two states (the edit made, the edit undone): each run
+        rechecks a changed function against the result the last run stored."""
+        self.edits += 1
+        self.path.write_bytes(self.function_edit() if self.edits % 2 else self.original)
+
+    def write_patch(self, out: Path) -> None:
+        """A one-file patch making :meth:`function_edit`, as ``git diff`` writes it."""
+        import difflib
+
+        new = self.function_edit()
+        diff = difflib.unified_diff(self.original.decode("utf-8", "surrogateescape").splitlines(True),
+                                    new.decode("utf-8", "surrogateescape").splitlines(True),
+                                    f"a/{self.rel}", f"b/{self.rel}")
+        out.write_text(f"diff --git a/{self.rel} b/{self.rel}\n" + "".join(diff), encoding="utf-8",
+                       errors="surrogateescape")
 
     def restore(self) -> None:
         if self.original is not None and self.edits:
@@ -238,17 +269,28 @@ def main(argv: list[str] | None = None) -> int:
                          check=kannot_json(f"{args.edit} edited"))
         unrelated_tool = Tool("kannot check (unrelated edit)", warm_argv, ok_codes=(0, 1), before=unrelated.edit,
                               check=kannot_json(f"{args.edit_unrelated} edited"))
+        body_tool = Tool("kannot check (function edited)", warm_argv, ok_codes=(0, 1), before=edited.toggle_function_edit,
+                         check=kannot_json(f"dump_stack() in {args.edit}'s first noinstr function, added or removed"))
+        patch = tmp / "one-file.patch"
+        edited.write_patch(patch)
+        patch_argv = warm_argv + ["--patch", str(patch)]
+        patch_tool = Tool("kannot check --patch (warm)", patch_argv, ok_codes=(0, 1),
+                          check=kannot_json(f"one-file patch: dump_stack() in {args.edit}"))
         why_tool = Tool(f"kannot why {args.why} (warm)", [sys.executable, "-m", "kannot", "why", args.why, "--root", str(root),
                         "-q", "--format", "json", "--cache-dir", str(tmp / "cache"), *arch], check=why_json)
-        tools[1:1] = [warm_tool, edit_tool, unrelated_tool, why_tool]
+        warm_rows = [warm_tool, edit_tool, unrelated_tool, body_tool, patch_tool, why_tool]
+        tools[1:1] = warm_rows
         primer = Tool("prime", warm_argv, ok_codes=(0, 1), check=kannot_json(""))
         try:
             run_once(primer, args.timeout, tmp / "prime.out")
             primer2 = Tool("prime why", why_tool.argv, check=why_json)
             run_once(primer2, args.timeout, tmp / "prime-why.out")
-            print(f"  cache filled in {primer.walls[0]:.1f}s + {primer2.walls[0]:.1f}s for why (not counted)", flush=True)
+            primer3 = Tool("prime patch", patch_argv, ok_codes=(0, 1), check=kannot_json(""))
+            run_once(primer3, args.timeout, tmp / "prime-patch.out")
+            print(f"  cache filled in {primer.walls[0]:.1f}s, + {primer2.walls[0]:.1f}s for why, + {primer3.walls[0]:.1f}s "
+                  f"for a patch's advisory rules (not counted)", flush=True)
         except (RuntimeError, OSError) as exc:
-            for t in (warm_tool, edit_tool, unrelated_tool, why_tool):
+            for t in warm_rows:
                 t.error = f"filling the cache failed: {exc}"
     for tool in tools:
         for i in range(args.runs if tool.error is None else 0):
@@ -260,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {tool.name}: run {i + 1} failed: {exc}", file=sys.stderr, flush=True)
                 break
             print(f"  {tool.name}: run {i + 1}: {tool.walls[-1]:.1f}s, {tool.rss_kb[-1] / 1024:.0f} MB", flush=True)
-        if tool.name == "kannot check (1 file edited)":
+        if tool.name in ("kannot check (1 file edited)", "kannot check (function edited)"):
             edited.restore()  # the user's tree as it was
         if tool.name == "kannot check (unrelated edit)":
             unrelated.restore()

@@ -30,6 +30,9 @@ BUSY_TIMEOUT = 60.0  # seconds a run waits for another run's write transaction (
 _DIGEST = 16  # bytes of blake2b checksum in front of each blob
 _FACTS_COLUMNS = "path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, hash TEXT, blob BLOB"
 _TEXTS_COLUMNS = "path TEXT PRIMARY KEY, blob BLOB, gen INTEGER"  # gen: the catalog generation that wrote it
+# a file's facts before its row was last replaced: a stored result (kannot.memo) compares an
+# edited file with the facts it saw, though an editor or a one-file check parsed the edit since
+_PREVIOUS_COLUMNS = "path TEXT PRIMARY KEY, hash TEXT, blob BLOB"
 CACHE_DIR_NAME = ".kannot-cache"
 
 
@@ -171,6 +174,7 @@ class FactsCache:
                 conn.execute(f"CREATE TABLE IF NOT EXISTS facts ({_FACTS_COLUMNS})")
                 conn.execute("CREATE TABLE IF NOT EXISTS blobs (key TEXT PRIMARY KEY, blob BLOB)")
                 conn.execute(f"CREATE TABLE IF NOT EXISTS texts ({_TEXTS_COLUMNS})")
+                conn.execute(f"CREATE TABLE IF NOT EXISTS previous_facts ({_PREVIOUS_COLUMNS})")
                 conn.execute("CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, used INTEGER, blob BLOB)")
                 conn.execute("CREATE TABLE IF NOT EXISTS result_rows (key TEXT, name TEXT, blob BLOB, PRIMARY KEY (key, name))")
                 stamp = code_stamp()
@@ -186,6 +190,8 @@ class FactsCache:
                     conn.execute("DELETE FROM blobs")  # the catalog: its format may have changed too
                     conn.execute("DROP TABLE IF EXISTS texts")
                     conn.execute(f"CREATE TABLE texts ({_TEXTS_COLUMNS})")
+                    conn.execute("DROP TABLE IF EXISTS previous_facts")
+                    conn.execute(f"CREATE TABLE previous_facts ({_PREVIOUS_COLUMNS})")
                     conn.execute("DELETE FROM results")
                     conn.execute("DELETE FROM result_rows")
                     conn.execute("INSERT OR REPLACE INTO meta VALUES ('stamp', ?)", (stamp,))
@@ -400,7 +406,16 @@ class FactsCache:
             write()
         pending, self._pending = self._pending, []
         if pending:
-            self._write(notices, lambda conn: conn.executemany("INSERT OR REPLACE INTO facts VALUES (?, ?, ?, ?, ?)", pending))
+            def write(conn: sqlite3.Connection) -> None:
+                conn.executemany("INSERT OR REPLACE INTO previous_facts SELECT path, hash, blob FROM facts"
+                                 " WHERE path = ? AND hash IS NOT ?", [(p[0], p[3]) for p in pending])
+                conn.executemany("INSERT OR REPLACE INTO facts VALUES (?, ?, ?, ?, ?)", pending)
+
+            self._write(notices, write)
+
+    def previous(self, rel: str, h: str) -> bytes | None:
+        """The facts blob ``rel`` had with content hash ``h`` before its row was replaced."""
+        return self._value("SELECT blob FROM previous_facts WHERE path=? AND hash=?", (rel, h))
 
     def close(self) -> None:
         self.wait_for_writer()

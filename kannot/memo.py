@@ -412,10 +412,13 @@ def _edit(cache: FactsCache, loaded: dict[str, str | None], root: Path, rel: str
     if old_text is None:
         return None
     row = cache.lookup([rel]).get(rel)
-    if row is None or row[2] != loaded[rel]:
-        return None  # the stored facts are not those the record saw
+    blob = row[3] if row is not None and row[2] == loaded[rel] else None
+    if blob is None and loaded[rel] is not None:  # another run parsed a newer version since
+        blob = cache.previous(rel, loaded[rel])
+    if blob is None:
+        return None  # the facts the record saw are gone
     try:
-        old_facts, _notes = decode(row[3])
+        old_facts, _notes = decode(blob)
         old_state, old_note = marshal.loads(old_text)
         new_state, new_note = _scanned(root, rel, data)
     except (ValueError, EOFError, TypeError):

@@ -231,3 +231,13 @@ def test_the_affected_functions_tell_what_a_change_adds_and_removes(tree, name):
     assert told(quick.findings, quick.disk_findings) == told(work, disk)
     assert told(quick.disk_findings, quick.findings) == told(disk, work)
     assert told(work, disk) or told(disk, work)  # each edit adds or removes something
+
+
+def test_an_edit_another_run_parsed_first_is_still_rechecked(tree):
+    """A check of one file (an editor, a pre-commit of staged files) parses the edited file
+    first: its facts row is replaced, and the facts the stored result saw are kept apart."""
+    root, cache = tree
+    _edit(root, "kernel/b.c", "\tother();\n", "\tother();\n\tplain();\n")
+    analyze(Options(root=root, jobs=1, cache_dir=cache, paths=["kernel/b.c"]))
+    warm = _warm_and_fresh(root, cache)
+    assert warm.rechecked == ["kernel/b.c"]
