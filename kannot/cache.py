@@ -312,9 +312,12 @@ class FactsCache:
             conn.executemany("INSERT OR REPLACE INTO texts VALUES (?, ?, ?)", [(p, b, gen) for p, b in texts])
             conn.execute("INSERT OR REPLACE INTO meta VALUES ('catalog_generation', ?)", (str(gen),))
             self.written_generation = gen
-            # side files that neither the replaced rows nor the new ones name (a killed run's, an
-            # older generation's): no reader can be about to open them
-            remove_stale_side_files(folder, [b for _k, b in made] + kept)
+            # side files that no row names, before or after this write (a killed run's, an older
+            # generation's): no reader can be about to open them. Every row counts, not only
+            # those written now: a write of the signatures alone keeps the index's file
+            named = [bytes(r[0]) for r in conn.execute("SELECT blob FROM blobs WHERE substr(blob, 1, ?) = ?",
+                                                       (len(_SIDE_MAGIC), _SIDE_MAGIC))]
+            remove_stale_side_files(folder, named + kept)
 
         def make() -> None:
             # the blobs are made before the transaction begins: it holds the write lock; a big

@@ -226,6 +226,31 @@ def test_blobs_in_side_files_answer_as_in_the_database(tmp_path, capsys, side_fi
     assert not cache.exists()
 
 
+def test_a_write_of_the_signatures_alone_keeps_the_index_file(tmp_path, capsys, monkeypatch):
+    """An edit inside a function that loads the catalog rewrites only its signatures: the side
+    file of its index, which that write does not name, stays (it was removed, and every later
+    run scanned the whole tree again)."""
+    import kannot.cache
+    from kannot.cache import cache_side_files
+
+    monkeypatch.setattr(kannot.cache, "SIDE_FILE_MIN", 1 << 10)  # the index in a file, the signatures not
+    monkeypatch.setattr(kannot.cache, "_SIDE_GRACE_S", -1)
+    root = tmp_path / "tree"
+    shutil.copytree(MINI, root)
+    cache = tmp_path / "cache"
+    run(capsys, root, "--cache-dir", str(cache))
+    index_file = cache_side_files(cache)
+    assert len(index_file) == 1
+    rel = "arch/x86/kernel/traps.c"
+    for n in range(2):  # a new call inside a function: a recheck with the catalog loaded
+        text = (root / rel).read_text()
+        (root / rel).write_text(text.replace("\n}\n", f"\n\tplain_after_{n}();\n}}\n", 1))
+        _, warm, err = run(capsys, root, "--cache-dir", str(cache))
+        _, fresh, _ = run(capsys, root, "--no-cache")
+        assert warm == fresh and "missing or damaged" not in err and "scanning" not in err
+    assert cache_side_files(cache) == index_file
+
+
 @pytest.mark.parametrize("damage", ["removed", "cut short", "overwritten"])
 def test_a_lost_or_damaged_side_file_is_said_and_made_again(tmp_path, capsys, side_files, damage):
     from kannot.cache import cache_side_files
