@@ -64,6 +64,7 @@ class EditedFile:
         self.original = self.path.read_bytes() if self.path.is_file() else None
         self.times = self.path.stat() if self.original is not None else None
         self.edits = 0
+        self.toggles = 0  # of toggle_function_edit: the first one makes the edit
 
     def edit(self) -> None:
         if self.original is None:
@@ -86,7 +87,8 @@ class EditedFile:
         """Each run the other of the two states (the edit made, the edit undone): each run
         rechecks a changed function against the result the last run stored."""
         self.edits += 1
-        self.path.write_bytes(self.function_edit() if self.edits % 2 else self.original)
+        self.toggles += 1
+        self.path.write_bytes(self.function_edit() if self.toggles % 2 else self.original)
 
     def write_patch(self, out: Path) -> None:
         """A one-file patch making :meth:`function_edit`, as ``git diff`` writes it."""
