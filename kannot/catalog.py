@@ -462,11 +462,13 @@ def _unpack_sigs(blob: bytes | None, count: int) -> list[tuple[int, int]]:
     return list(zip(flat[0::2], flat[1::2]))
 
 
-def _stored_blobs(cat: "Catalog", now: bool) -> list[tuple[str, "bytes | Callable[[], bytes]"]]:
-    """The index and signature blobs of ``cat``. Not ``now``: the index blob is made by the
-    writer (freezing a million names costs a second; on the background writer's thread it
-    overlaps the check, which only reads the catalog)."""
+def _stored_blobs(cat: "Catalog", now: bool, with_index: bool = True) -> list[tuple[str, "bytes | Callable[[], bytes]"]]:
+    """The index and signature blobs of ``cat`` (not ``with_index``: the signatures only). Not
+    ``now``: the index blob is made by the writer (freezing a million names costs a second or
+    more; on the background writer's thread it overlaps the check, which only reads the catalog)."""
     sigs = _pack_sigs(getattr(cat, "sigs", [(-1, -1)] * len(cat.files)))
+    if not with_index:
+        return [(_SIGS_KEY, sigs)]
     index: bytes | Callable[[], bytes] = lambda: marshal.dumps(cat.to_state())
     return [(_INDEX_KEY, index() if now else index), (_SIGS_KEY, sigs)]
 
@@ -573,8 +575,8 @@ def load_or_build(root: Path, rels: list[str], jobs: int, errors: list[FileError
         errors.append(FileError(rel, note))
     cat.sigs = sigs
     if cache is not None and changed:
-        blobs = _stored_blobs(cat, now)
-        cache.put_catalog(blobs if rewritten else blobs[1:],
+        # (only the signatures when no entry changed: an edit inside functions, or a touch)
+        cache.put_catalog(_stored_blobs(cat, now, with_index=bool(rewritten)),
                           [(rel, cat.entry_row(cat.rank[rel])) for rel in rewritten], notices, write)
     return _with_overrides(cat, overrides)
 
