@@ -67,14 +67,27 @@ def _callees(result) -> set[tuple[str, str]]:
     return {(f.caller, f.callee) for f in result.findings}
 
 
-def test_a_new_call_in_a_body_rechecks_only_that_file(tree):
-    root, cache = tree
-    _edit(root, "kernel/b.c", "\tother();\n", "\tother();\n\tplain();\n")
-    warm = _warm_and_fresh(root, cache)
-    assert warm.rechecked == ["kernel/b.c"]
-    assert ("b_entry", "plain") in _callees(warm)
+def _stored(warm, root: Path, cache: Path) -> None:
+    """The merged result was stored: the next run reuses it as it is."""
     again = analyze(Options(root=root, jobs=1, cache_dir=cache))
-    assert again.reused and _json(again) == _json(warm)  # the merged result was stored
+    assert again.reused and _json(again) == _json(warm)
+
+
+@pytest.mark.parametrize("rel, old, new, caller, callee", [
+    ("kernel/b.c", "\tother();\n", "\tother();\n\tplain();\n", "b_entry", "plain"),
+    # two.c's later functions move down a line: only the edited one is checked again
+    ("kernel/two.c", "\tplain();\n", "\tplain();\n\tother();\n", "first", "other"),
+])
+def test_a_new_call_in_a_body_rechecks_only_that_function(tree, rel, old, new, caller, callee):
+    root, cache = tree
+    _edit(root, rel, old, new)
+    warm = _warm_and_fresh(root, cache)
+    assert warm.rechecked == [rel]
+    assert (caller, callee) in _callees(warm)
+    if rel == "kernel/two.c":  # the later ones' findings carried one line down
+        lines = {(f.caller, f.callee): f.line for f in warm.findings if f.file == rel}
+        assert lines[("second", "plain")] == 11 and lines[("third", "other")] == 18
+    _stored(warm, root, cache)
 
 
 def test_an_edited_always_inline_helper_rechecks_its_callers_elsewhere(tree):
@@ -95,38 +108,26 @@ def test_a_helper_that_moves_gives_new_chain_lines(tree):
     assert via and all(l.line == 12 for l in via)
 
 
-def test_a_line_added_to_one_function_rechecks_only_it_and_carries_the_later_ones(tree):
-    root, cache = tree
-    _edit(root, "kernel/two.c", "\tplain();\n", "\tplain();\n\tother();\n")
-    warm = _warm_and_fresh(root, cache)
-    assert warm.rechecked == ["kernel/two.c"]
-    assert ("first", "other") in _callees(warm)
-    lines = {(f.caller, f.callee): f.line for f in warm.findings if f.file == "kernel/two.c"}
-    assert lines[("second", "plain")] == 11 and lines[("third", "other")] == 18  # one line down
-    again = analyze(Options(root=root, jobs=1, cache_dir=cache))
-    assert again.reused and _json(again) == _json(warm)
-
-
-def test_a_comment_appended_to_a_file_checks_nothing_again_and_builds_no_index(tree, monkeypatch):
-    root, cache = tree
-    _edit(root, "kernel/two.c", "\tLATER_MACRO();\n}\n", "\tLATER_MACRO();\n}\n/* the end */\n")
+def _warm_without_an_index(root: Path, cache: Path, monkeypatch):
+    """A warm run that must build no index (nothing checked again), compared with a fresh run."""
     with monkeypatch.context() as m:
         m.setattr(engine, "build_index", lambda *a, **k: pytest.fail("an index was built"))
         warm = analyze(Options(root=root, jobs=1, cache_dir=cache))
     assert warm.rechecked == [] and warm.index is None
     assert _json(warm) == _json(analyze(Options(root=root, jobs=1)))
-    again = analyze(Options(root=root, jobs=1, cache_dir=cache))
-    assert again.reused and _json(again) == _json(warm)
+    return warm
+
+
+def test_a_comment_appended_to_a_file_checks_nothing_again_and_builds_no_index(tree, monkeypatch):
+    root, cache = tree
+    _edit(root, "kernel/two.c", "\tLATER_MACRO();\n}\n", "\tLATER_MACRO();\n}\n/* the end */\n")
+    _stored(_warm_without_an_index(root, cache, monkeypatch), root, cache)
 
 
 def test_a_blank_line_above_a_noinstr_function_carries_its_findings_without_an_index(tree, monkeypatch):
     root, cache = tree
     _edit(root, "kernel/two.c", "noinstr void second", "\n\nnoinstr void second")
-    with monkeypatch.context() as m:
-        m.setattr(engine, "build_index", lambda *a, **k: pytest.fail("an index was built"))
-        warm = analyze(Options(root=root, jobs=1, cache_dir=cache))
-    assert warm.rechecked == []
-    assert _json(warm) == _json(analyze(Options(root=root, jobs=1)))
+    _warm_without_an_index(root, cache, monkeypatch)
 
 
 def test_a_callee_moved_down_its_file_carries_the_notes_that_name_its_line(tree):
