@@ -52,6 +52,7 @@ class LazyIndex(Index):
         idx._nokprobe_files: dict[str, set[str]] = {}
         idx._pending: list[str] = []
         idx._words_loaded: set[str] = set()
+        idx._words_seen: set[str] = set()  # words whose definers a load already asked for
         idx._gen_seq = 0
         idx._prepared: set[str] = set()
         idx._protos_pending: list = []
@@ -189,6 +190,8 @@ class LazyIndex(Index):
                 words.update(fn.words)
             for proto in facts.prototypes:
                 words.update(proto.words)
+        words -= self._words_seen  # (the same types and annotations head most files)
+        self._words_seen |= words
         want: set[str] = set()
         for w in words:
             if w in C.WORD_CLASSES or w in self._alias or w in self._defines_done or w.startswith("section:"):
