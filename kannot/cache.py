@@ -267,9 +267,10 @@ class FactsCache:
     def get_blob(self, key: str) -> bytes | None:
         """A whole-tree blob (the catalog), or None (also when its side file is gone or damaged)."""
         value = self._value("SELECT blob FROM blobs WHERE key=?", (key,))
-        if value is None or not bytes(value[: len(_SIDE_MAGIC)]) == _SIDE_MAGIC:
+        ref = _side_ref(value) if value is not None else None
+        if ref is None:
             return value
-        got = read_side_file(self.path.parent, bytes(value))
+        got = read_side_file(self.path.parent, ref)
         if got is None:
             self._notices.append(f"cache {self.path}: the stored '{key}' file is missing or damaged; making it again")
         return got
@@ -490,27 +491,34 @@ def side_file(folder: Path, key: str, blob: bytes) -> bytes:
     return _SIDE_MAGIC + marshal.dumps((name, len(blob), zlib.crc32(blob)))
 
 
-def read_side_file(folder: Path, ref: bytes) -> bytes | None:
-    """The blob a side-file reference names, or None (gone, cut short, damaged)."""
+def _side_ref(row: bytes) -> tuple | None:
+    """A blob row's side-file reference (file name, size, CRC); None for a blob kept in the
+    row; () for a damaged reference."""
+    if bytes(row[: len(_SIDE_MAGIC)]) != _SIDE_MAGIC:
+        return None
     try:
-        name, size, crc = marshal.loads(ref[len(_SIDE_MAGIC):])
-        if not (isinstance(name, str) and name.startswith(_SIDE_PREFIX) and "/" not in name and "\\" not in name):
-            return None
+        name, size, crc = marshal.loads(bytes(row[len(_SIDE_MAGIC):]))
+    except (ValueError, EOFError, TypeError):
+        return ()
+    ok = isinstance(name, str) and name.startswith(_SIDE_PREFIX) and "/" not in name and "\\" not in name
+    return (name, size, crc) if ok else ()
+
+
+def read_side_file(folder: Path, ref: tuple) -> bytes | None:
+    """The blob a side-file reference (:func:`_side_ref`) names, or None (gone, cut short, damaged)."""
+    if not ref:
+        return None
+    name, size, crc = ref
+    try:
         data = (folder / name).read_bytes()
-    except (OSError, ValueError, EOFError, TypeError):
+    except OSError:
         return None
     return data if len(data) == size and zlib.crc32(data) == crc else None
 
 
 def remove_stale_side_files(folder: Path, rows: list[bytes]) -> None:
     """Remove the side files that none of ``rows`` (blob rows, references or not) names."""
-    named = set()
-    for row in rows:
-        if row[: len(_SIDE_MAGIC)] == _SIDE_MAGIC:
-            try:
-                named.add(marshal.loads(row[len(_SIDE_MAGIC):])[0])
-            except (ValueError, EOFError, TypeError, IndexError):
-                pass
+    named = {ref[0] for ref in map(_side_ref, rows) if ref}
     try:
         entries = list(os.scandir(folder))
     except OSError:

@@ -321,8 +321,14 @@ def path_filter(paths: list[str] | None) -> Callable[[str], bool]:
 
 def protected_functions(index: Index, paths: list[str] | None,
                         only: set[tuple[str, str]] | None = None) -> Iterable[FuncDef]:
-    """The protected functions under ``paths`` (every one without), in check order; ``only``:
-    a lazy check of a few files looks only at those (file, name)s (the caller filters)."""
+    """The protected functions under ``paths`` (every one without), in check order; with
+    ``only``, those whose (file, name) is there."""
+    found = _protected_under(index, paths, only)
+    return found if only is None else (d for d in found if (d.path, d.name) in only)
+
+
+def _protected_under(index: Index, paths: list[str] | None, only: set[tuple[str, str]] | None) -> Iterable[FuncDef]:
+    """protected_functions; ``only`` spares a lazy check of a few files the other names' lookups."""
     from .checks import families_of
     from .lazy_index import LazyIndex
 
@@ -397,8 +403,6 @@ def check_functions(index: Index, opts: Options, only: set[tuple[str, str]] | No
     out: list[CallerResult] = []
     place: dict[str, int] = {}
     for d in protected_functions(index, opts.paths, only):
-        if only is not None and (d.path, d.name) not in only:
-            continue
         found: list[Finding] = []
         problems: list[str] = []
         try:
@@ -619,7 +623,6 @@ def _recheck(opts: Options, looked, index: Index, errors: list[FileError]) -> tu
     and how to store it; None when more than that may have changed (the caller runs the whole
     check on the same index)."""
     from . import lineshift, memo
-    from .index import _file_shape
 
     rec = looked.record
     edited = rec.edited
@@ -629,17 +632,16 @@ def _recheck(opts: Options, looked, index: Index, errors: list[FileError]) -> tu
     except (ValueError, EOFError, TypeError, KeyError):
         return None
     index.ensure_files(sorted(edited))
+    compared = _compared_edits(rec, index.files)
+    if compared is None:
+        return None
     changed: set[str] = set()
     own: set[tuple[str, str]] = set()  # the edited files' functions whose definitions changed
-    maps: dict[str, lineshift.LineMap | None] = {}
-    for rel, (old, names) in edited.items():
-        new = index.files.get(rel)
-        if new is None or _file_shape(new) != _file_shape(old):
-            return None  # its macros, prototypes, includes... changed: they reach further
-        mine, maps[rel] = lineshift.compare(old, new, names)
+    maps = {rel: lmap for rel, (_new, _c, lmap) in compared.items()}
+    for rel, (new, mine, lmap) in compared.items():
         defs = index.defs_in(rel)
         for d in defs:  # by the names callers ask (a head macro may paste a prefix on)
-            if maps[rel] is None or lineshift.def_changed(d, new, mine):
+            if lmap is None or lineshift.def_changed(d, new, mine):
                 own.add((rel, d.name))
                 mine.add(d.name)
         now = {(rel, d.name) for d in defs}
@@ -705,22 +707,30 @@ def _recheck_without_index(opts: Options, looked, errors: list[FileError]) -> tu
     return result, store_and_close
 
 
-def _carried(rec, stored, files: dict[str, FileFacts]) -> bool | None:
-    """True when every definition of the edited files is as it was, on its old lines or
-    others, and every stored position in them was carried to its new line; else None."""
+def _compared_edits(rec, files: dict[str, FileFacts]) -> dict[str, tuple] | None:
+    """Each edited file: (its new facts, the names whose definitions changed, where its
+    unchanged lines went) by kannot.lineshift.compare; None when a file's shape changed (its
+    macros, prototypes, includes... reach further than its functions) or it could not be read."""
     from . import lineshift
     from .index import _file_shape
 
-    maps: dict[str, lineshift.LineMap | None] = {}
+    out: dict[str, tuple] = {}
     for rel, (old, names) in rec.edited.items():
         new = files.get(rel)
         if new is None or _file_shape(new) != _file_shape(old):
             return None
-        changed, maps[rel] = lineshift.compare(old, new, names)
-        if changed or maps[rel] is None:
-            return None
+        out[rel] = (new, *lineshift.compare(old, new, names))
+    return out
+
+
+def _carried(rec, stored, files: dict[str, FileFacts]) -> bool | None:
+    """True when every definition of the edited files is as it was, on its old lines or
+    others, and every stored position in them was carried to its new line; else None."""
+    compared = _compared_edits(rec, files)
+    if compared is None or any(changed or lmap is None for _new, changed, lmap in compared.values()):
+        return None
     try:
-        return True if not stored.carry(maps) else None
+        return True if not stored.carry({rel: lmap for rel, (_new, _c, lmap) in compared.items()}) else None
     except (IndexError, ValueError, TypeError):
         return None
 

@@ -215,11 +215,11 @@ class StoredCallers:
                 self.entries[n] = (name, place, i, moved, errs)
         return stuck
 
-    def touching(self, files: set[str], entries: list[tuple] | None = None) -> set[tuple[str, str]]:
-        """The functions with a stored result in one of ``files``, or with a finding there (its
-        line, or an always-inline helper's call on its chain: where a marker can suppress it)."""
+    def touching(self, files: set[str], entries: list[tuple]) -> set[tuple[str, str]]:
+        """The functions of ``entries`` with a result in one of ``files``, or with a finding there
+        (its line, or an always-inline helper's call on its chain: where a marker can suppress it)."""
         out: set[tuple[str, str]] = set()
-        for _name, _place, i, found, _errs in entries if entries is not None else self.entries:
+        for _name, _place, i, found, _errs in entries:
             key = self.keys[i]
             if key in out:
                 continue
@@ -361,13 +361,13 @@ def reusable(cache: FactsCache, key: str, root: Path, listed: dict[str, tuple[in
     if len(changed) > MAX_CHANGED:
         return None
     old_texts = cache.get_texts_and_generations(changed)
-    disk_changed = False
+    read_from_disk = False
     for rel in changed:
         text, gen = old_texts.get(rel, (None, 0))
         data = overrides.get(rel)
         if data is None:
             data, _note = read_source(root, rel)
-            disk_changed = True
+            read_from_disk = True
         if rel in loaded:
             if data is not None and loaded[rel] is not None and content_hash(data) == loaded[rel]:
                 continue
@@ -384,7 +384,7 @@ def reusable(cache: FactsCache, key: str, root: Path, listed: dict[str, tuple[in
             return None
     if rec.edited or overrides:
         return rec  # the functions the edits can reach are checked again (kannot.engine)
-    if disk_changed:
+    if read_from_disk:
         # the changed files did not matter: the next run need not look at them again
         rec.packed["listing"] = _pack_listing(rels, sigs)
         cache.put_result(key, rec.to_blob(digest), notices)
