@@ -624,13 +624,18 @@ def _recheck(opts: Options, looked, index: Index, errors: list[FileError]) -> tu
     check on the same index)."""
     from . import lineshift, memo
 
+    from .lazy_index import KnownAnswers, LazyIndex
+
     rec = looked.record
     edited = rec.edited
     try:
         stored = rec.callers()
         tried = rec.tried()
+        known = rec.known()
     except (ValueError, EOFError, TypeError, KeyError):
         return None
+    if known is not None and isinstance(index, LazyIndex):
+        index.known = KnownAnswers(*known, index.catalog.files)  # (before any lookup)
     index.ensure_files(sorted(edited))
     compared = _compared_edits(rec, index.files)
     if compared is None:

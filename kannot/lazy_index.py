@@ -60,6 +60,7 @@ class LazyIndex(Index):
         idx._draining = False
         idx._protected_words: set[str] = set()
         idx.non_generating: set[str] = set()
+        idx.known: KnownAnswers | None = None
         return idx
 
     # loading ------------------------------------------------------------------------------------
@@ -91,12 +92,30 @@ class LazyIndex(Index):
     def _need_heads(self, name: str) -> None:
         if name not in self._heads_done:
             self._heads_done.add(name)
-            self.ensure_files(self.catalog.heads_of(name))
+            self.ensure_files(self._heads_of(name))
 
     def _need_defines(self, name: str) -> None:
         if name not in self._defines_done:
             self._defines_done.add(name)
-            self.ensure_files(self.catalog.definers_of(name))
+            self.ensure_files(self._definers_of(name))
+
+    def _heads_of(self, name: str) -> list[str]:
+        """The files that may define or declare ``name``: those a stored result found doing so
+        (:attr:`known`), else the catalog's (a superset: a word before a parenthesis)."""
+        got = self.known.heads(name) if self.known is not None else None
+        if got is None:
+            return self.catalog.heads_of(name)
+        self.catalog.asked_heads.add(name)
+        return got
+
+    def _definers_of(self, name: str, record: bool = True) -> list[str]:
+        """The files that may ``#define name`` (see :meth:`_heads_of`)."""
+        got = self.known.defines(name) if self.known is not None else None
+        if got is None:
+            return self.catalog.definers_of(name, record)
+        if record:
+            self.catalog.asked_defines.add(name)
+        return got
 
     def _rank(self, path: str) -> int:
         return self.catalog.rank.get(path, len(self.catalog.files))
@@ -196,7 +215,7 @@ class LazyIndex(Index):
         for w in words:
             if w in C.WORD_CLASSES or w in self._alias or w in self._defines_done or w.startswith("section:"):
                 continue
-            want.update(self.catalog.definers_of(w, record=False))
+            want.update(self._definers_of(w, record=False))
         want = {rel for rel in want if rel not in self.files}  # (not difference_update: it walks self.files)
         if want:
             self.ensure_files(sorted(want))
@@ -293,7 +312,7 @@ class LazyIndex(Index):
         """For a macro many files define (``pr_fmt``): when the file itself or the headers it
         includes define it, the eager index answers with those, whatever the other files hold;
         None when that shortcut does not decide."""
-        paths = self.catalog.definers_of(name)
+        paths = self._definers_of(name)
         if len(paths) <= 4:
             return None
         if any(p.startswith("include/asm-generic/") for p in paths) and any(p.startswith("arch/") for p in paths):
@@ -328,7 +347,7 @@ class LazyIndex(Index):
         """A yes/no that any one file can make true: load the definers a few at a time."""
         if name in self._defines_done or test():
             return test()
-        paths = [p for p in self.catalog.definers_of(name) if p not in self.files]
+        paths = [p for p in self._definers_of(name) if p not in self.files]
         for i in range(0, len(paths), 4):
             self.ensure_files(paths[i : i + 4])
             if test():
@@ -401,6 +420,71 @@ class LazyIndex(Index):
         if self.__dict__.get("_kn007_files") is None:
             from .catalog import ALLOW_BIT
             self.ensure_files(self.catalog.marked(ALLOW_BIT))
+
+
+class KnownAnswers:
+    """What a whole check learned about the names it looked up, for a recheck to load less.
+
+    The catalog's answer to "which files may define NAME" is a cheap text scan's superset: 124
+    files of 6.12 have ``IS_ENABLED(`` on a column-0 line, none defines a function of that name,
+    and the definitions of each file loaded ask for the words of its heads in turn (a recheck
+    of one function of traps.c parsed 238 files). Once a check has loaded every file the
+    catalog named for NAME, the loaded ones that define or declare it (:func:`heads_names`,
+    :func:`defines_names`) are all a later lookup needs: the stored result stands only while
+    no other file's catalog entry gains NAME (kannot.memo voids it), and the files a recheck
+    examines as edits are loaded before any lookup."""
+
+    __slots__ = ("_heads", "_defines", "_files")
+
+    def __init__(self, heads: dict[str, tuple[int, ...]], defines: dict[str, tuple[int, ...]], files: list[str]):
+        self._heads, self._defines, self._files = heads, defines, files  # (files by rank)
+
+    def heads(self, name: str) -> list[str] | None:
+        got = self._heads.get(name)
+        return None if got is None else [self._files[i] for i in got]
+
+    def defines(self, name: str) -> list[str] | None:
+        got = self._defines.get(name)
+        return None if got is None else [self._files[i] for i in got]
+
+
+def known_answers(index: LazyIndex) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """(heads, defines): for each name whose files ``index`` loaded all of (per the catalog, or
+    per the :class:`KnownAnswers` it was given), the loaded files that define or declare it."""
+    heads: dict[str, set[str]] = {n: set() for n in index._heads_done}
+    defines: dict[str, set[str]] = {n: set() for n in index._defines_done}
+    for path, facts in index.files.items():
+        if facts is _PLACEHOLDER:
+            continue
+        for n in heads_names(facts):
+            got = heads.get(n)
+            if got is not None:
+                got.add(path)
+        for n in defines_names(facts):
+            got = defines.get(n)
+            if got is not None:
+                got.add(path)
+    for n, got in heads.items():  # (functions a head macro generates under a pasted name)
+        got.update(d.path for d in index.funcs.get(n, ()) if d.path in index.files)
+    return heads, defines
+
+
+def heads_names(facts: FileFacts) -> set[str]:
+    """The names ``facts`` gives the index something for (functions, prototypes, pointer
+    variables, NOKPROBE_SYMBOL()s, assembly symbols, file-scope invocations' arguments)."""
+    names = {fn.name for fn in facts.functions}
+    names.update(p.name for p in facts.prototypes)
+    names.update(facts.pointer_vars)
+    names.update(facts.nokprobe)
+    names.update(n for n, _line, _section in facts.asm_symbols)
+    for inv in facts.invocations:
+        names.update(a for a in cpp.split_args(inv[1])[:2] if _IDENT_RE.fullmatch(a))
+    return names
+
+
+def defines_names(facts: FileFacts) -> set[str]:
+    """The names ``facts`` has a ``#define`` of (any condition: a dead one is judged at load)."""
+    return {m.name for m in facts.macros} | set(facts.macro_names)
 
 
 class _Placeholder(FileFacts):

@@ -97,7 +97,7 @@ class Record:
     def make(cls, rels: list[str], sigs: list[tuple[int, int]], listing_errors: list[tuple[str, str]],
              generation: int, loaded: dict[str, str | None], asked: tuple | bytes, findings: list[tuple],
              errors: list[tuple[str, str]], counts: tuple[int, int, int], callers: bytes, allows: bytes,
-             tried: bytes = b"") -> "Record":
+             tried: bytes = b"", known: bytes = b"") -> "Record":
         head = (listing_errors, generation, errors, counts)
         packed = {
             "head": marshal.dumps(head),
@@ -111,6 +111,7 @@ class Record:
             "callers": callers,
             "allows": allows,
             "tried": tried,
+            "known": known,
         }
         return cls(*head, packed)
 
@@ -163,6 +164,17 @@ class Record:
     def allows(self) -> dict[str, list[tuple]]:
         """``kannot: allow`` comments of every file the check loaded that has some."""
         return marshal.loads(self.packed["allows"])
+
+    def known(self) -> tuple[dict[str, tuple[int, ...]], dict[str, tuple[int, ...]]] | None:
+        """(heads, defines): per name, the ranks (in the listing) of the files found to define or
+        declare it (kannot.lazy_index.KnownAnswers); None when the record has none."""
+        packed = self.packed.get("known")
+        if not packed:
+            return None
+        heads, defines = marshal.loads(packed)
+        if not (isinstance(heads, dict) and isinstance(defines, dict)):
+            raise ValueError("stored answers of another shape")
+        return heads, defines
 
 
 @dataclass
@@ -314,11 +326,12 @@ def _finding(t: tuple) -> Finding:
 def make_record(listed: dict[str, tuple[int, int]], listing_errors: list[FileError], generation: int,
                 loaded: dict[str, str | None], asked: tuple | bytes, findings: list[Finding],
                 errors: list[FileError], counts: tuple[int, int, int], callers: bytes,
-                allows: dict[str, list[tuple]], tried: set[str] | frozenset[str] = frozenset()) -> Record:
+                allows: dict[str, list[tuple]], tried: set[str] | frozenset[str] = frozenset(),
+                known: bytes = b"") -> Record:
     return Record.make(list(listed), list(listed.values()), [(e.file, e.message) for e in listing_errors],
                        generation, dict(loaded), asked, [_finding_tuple(f) for f in findings],
                        [(e.file, e.message) for e in errors], counts, callers, marshal.dumps(allows),
-                       marshal.dumps("\0".join(sorted(tried))))
+                       marshal.dumps("\0".join(sorted(tried))), known)
 
 
 def store(cache: FactsCache, key: str, rec: Record, listed: dict[str, tuple[int, int]], notices: list[str],
@@ -519,7 +532,40 @@ def save(opts, looked: Lookup, index, findings: list[Finding], errors: list[File
         asked = tuple(set(old) | set(new) for old, new in zip(base.asked(), asked))
         tried |= base.tried()
     _put(opts, looked, make_record(looked.listed, looked.listing_errors, index.catalog_generation, loaded, asked,
-                                   findings, errors, counts, callers, allows or {}, tried), rows)
+                                   findings, errors, counts, callers, allows or {}, tried,
+                                   _known_part(index, base)), rows)
+
+
+def _known_part(index, base: Record | None) -> bytes:
+    """The record's :class:`kannot.lazy_index.KnownAnswers`: those ``index`` learned, over those
+    of ``base`` (the record a recheck started from), whose lists the edited files' new facts
+    update (an edit inside functions may add, rename or drop one)."""
+    from .lazy_index import LazyIndex, defines_names, heads_names, known_answers
+
+    if not isinstance(index, LazyIndex):
+        return b""
+    rank = index.catalog.rank
+    learned = known_answers(index)
+    parts: list[dict[str, tuple[int, ...]]] = []
+    try:
+        stored = base.known() if base is not None else None
+    except (ValueError, EOFError, TypeError):
+        stored = None
+    for k, names_of in enumerate((heads_names, defines_names)):
+        out = dict(stored[k]) if stored is not None else {}
+        if stored is not None:
+            for rel, (old_facts, _names) in base.edited.items():
+                facts, i = index.files.get(rel), rank.get(rel)
+                if facts is None or i is None:
+                    return b""  # (a recheck loads every edited file)
+                now = names_of(facts) | ({d.name for d in index.defs_in(rel)} if k == 0 else set())
+                for n in (names_of(old_facts) | now) & out.keys():
+                    others = [j for j in out[n] if j != i]
+                    out[n] = tuple(sorted(others + [i])) if n in now else tuple(others)
+        for n, paths in learned[k].items():
+            out[n] = tuple(sorted(rank[p] for p in paths if p in rank))
+        parts.append(out)
+    return marshal.dumps(tuple(parts))
 
 
 def save_edited(opts, looked: Lookup, loader, findings: list[Finding], errors: list[FileError],
@@ -531,9 +577,10 @@ def save_edited(opts, looked: Lookup, loader, findings: list[Finding], errors: l
     if (looked.key is None or base is None or loader.cache is None or not loader.cache_writable
             or None in loader.hashes.values()):
         return
+    # (the stored answers stand: the edited files' definitions are all as they were)
     rec = make_record(looked.listed, looked.listing_errors, base.catalog_generation,
                       {**base.loaded(), **loader.hashes}, base.packed["asked"], findings, errors, base.counts, callers,
-                      allows, base.tried())
+                      allows, base.tried(), base.packed.get("known", b""))
     store(loader.cache, looked.key, rec, looked.listed, opts.notices, digest=looked.digest)
 
 

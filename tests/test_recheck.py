@@ -242,3 +242,30 @@ def test_an_edit_another_run_parsed_first_is_still_rechecked(tree):
     analyze(Options(root=root, jobs=1, cache_dir=cache, paths=["kernel/b.c"]))
     warm = _warm_and_fresh(root, cache)
     assert warm.rechecked == ["kernel/b.c"]
+
+
+def test_a_recheck_loads_only_the_files_a_whole_check_found_defining_a_name(tree):
+    """drivers/noise.c has ``plain(`` on a column-0 line, so the catalog names it as a file that
+    may define plain(); the whole check parses it and finds it does not. A recheck that asks for
+    plain() again loads only plain.c and the headers that declare it (the stored answers), and
+    a new definition of plain() in noise.c voids them (the whole check runs: two candidates)."""
+    root, cache = tree
+    noise = root / "drivers/noise.c"
+    noise.parent.mkdir(parents=True)
+    noise.write_text("int noise_level;\nDECLARE_NOISE(plain(0));\n")
+    whole = analyze(Options(root=root, jobs=1, cache_dir=cache))
+    assert whole.rechecked is None and "drivers/noise.c" in whole.index.files
+    _edit(root, "kernel/b.c", "\tother();\n", "\tother();\n\tplain();\n")
+    warm = _warm_and_fresh(root, cache)
+    assert warm.rechecked == ["kernel/b.c"] and ("b_entry", "plain") in _callees(warm)
+    assert "drivers/noise.c" not in warm.index.files and "kernel/plain.c" in warm.index.files
+    _stored(warm, root, cache)
+    # the stored answers are those of the recheck's record too: the next recheck uses them
+    _edit(root, "kernel/a.c", "\thelper();\n", "\thelper();\n\tplain();\n")
+    again = _warm_and_fresh(root, cache)
+    assert again.rechecked == ["kernel/a.c"] and "drivers/noise.c" not in again.index.files
+    noise.write_text("int noise_level;\nvoid plain(void)\n{\n}\n")
+    whole = _warm_and_fresh(root, cache)
+    assert whole.rechecked is None and "drivers/noise.c" in whole.index.files
+    assert any("drivers/noise.c" in (f.candidates or ()) or any("noise.c" in n for n in f.notes)
+               for f in whole.findings if f.callee == "plain"), [f.message for f in whole.findings]
