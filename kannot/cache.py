@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import marshal
+import mmap
 import os
 import sqlite3
 import threading
@@ -264,8 +265,9 @@ class FactsCache:
                 pass
             self._write_failed(notices, exc)
 
-    def get_blob(self, key: str) -> bytes | None:
-        """A whole-tree blob (the catalog), or None (also when its side file is gone or damaged)."""
+    def get_blob(self, key: str) -> "bytes | mmap.mmap | None":
+        """A whole-tree blob (the catalog), or None (also when its side file is gone or damaged);
+        a big one kept in a side file comes mapped (a read-only bytes-like object)."""
         value = self._value("SELECT blob FROM blobs WHERE key=?", (key,))
         ref = _side_ref(value) if value is not None else None
         if ref is None:
@@ -504,16 +506,21 @@ def _side_ref(row: bytes) -> tuple | None:
     return (name, size, crc) if ok else ()
 
 
-def read_side_file(folder: Path, ref: tuple) -> bytes | None:
-    """The blob a side-file reference (:func:`_side_ref`) names, or None (gone, cut short, damaged)."""
+def read_side_file(folder: Path, ref: tuple) -> "bytes | mmap.mmap | None":
+    """The blob a side-file reference (:func:`_side_ref`) names, mapped read-only (a bytes-like
+    object), or None (gone, cut short, damaged)."""
     if not ref:
         return None
     name, size, crc = ref
     try:
-        data = (folder / name).read_bytes()
-    except OSError:
+        with open(folder / name, "rb") as f:
+            if os.fstat(f.fileno()).st_size != size:
+                return None
+            # mapped, not read: the catalog's reader copies out the parts it keeps
+            data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+    except (OSError, ValueError):
         return None
-    return data if len(data) == size and zlib.crc32(data) == crc else None
+    return data if zlib.crc32(data) == crc else None
 
 
 def remove_stale_side_files(folder: Path, rows: list[bytes]) -> None:

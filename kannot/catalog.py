@@ -27,6 +27,7 @@ import marshal
 import os
 import re
 import stat
+import struct
 from array import array
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -403,11 +404,14 @@ class Catalog:
         self.includes[rel] = got
         return got
 
+    def to_blob(self) -> bytes:
+        """The stored index (:func:`_pack_state`). The signatures are stored apart
+        (:func:`_pack_sigs`: an edit that changes no file's names rewrites only them)."""
+        return _pack_state(self.to_state())
+
     def to_state(self) -> tuple:
-        """The stored index: (format, files, None, packed includes, notes, unreadable, indexes);
-        the signatures are stored apart (:func:`_pack_sigs`: an edit that changes no file's
-        names rewrites only them). Includes are one string per file, split again only for the
-        files a closure visits."""
+        """(format, files, None, packed includes, notes, unreadable, indexes). Includes are
+        one string per file, split again only for the files a closure visits."""
         packed = []
         for i, rel in enumerate(self.files):
             incs = self.includes.get(rel)
@@ -442,9 +446,52 @@ class Catalog:
         return ((tf.heads, tf.defines, tf.includes, tf.invocations, tf.marks), note)
 
 
-CACHE_FORMAT = 5
+CACHE_FORMAT = 6
 _INDEX_KEY = "catalog"
 _SIGS_KEY = "catalog-sigs"
+_STATE_MAGIC = b"KNCAT\0\0\0"
+
+
+def _pack_state(state: tuple) -> bytes:
+    """A catalog state as stored: the small parts marshalled, and each array of the two name
+    indexes (and the packed invocations) as raw bytes, 8-aligned, behind a table of offsets.
+    A warm run maps the file and copies those out (unmarshalling 85 MB cost it 0.1 s more)."""
+    *small, (heads, defines, invocations, marks) = state
+    raws = [heads[0].encode("utf-8", "surrogateescape"), *heads[1:],
+            defines[0].encode("utf-8", "surrogateescape"), *defines[1:], invocations]
+    parts = [marshal.dumps((*small, marks)), *raws]
+    pos = len(_STATE_MAGIC) + 4 + 16 * len(parts)
+    table, body = [], []
+    for part in parts:
+        pad = -pos % 8
+        body += [b"\0" * pad, part]
+        table.append(struct.pack("<QQ", pos + pad, len(part)))
+        pos += pad + len(part)
+    return b"".join([_STATE_MAGIC, struct.pack("<I", len(parts)), *table, *body])
+
+
+def _unpack_state(blob) -> tuple | None:
+    """:func:`_pack_state` undone (``blob``: bytes, or a mapped file); None for another format.
+    Raises ValueError for a damaged one."""
+    view = memoryview(blob)
+    if bytes(view[: len(_STATE_MAGIC)]) != _STATE_MAGIC:
+        return None
+    (n,) = struct.unpack_from("<I", view, len(_STATE_MAGIC))
+    if n != 12:
+        raise ValueError("stored catalog of another shape")
+    parts = []
+    for k in range(n):
+        start, size = struct.unpack_from("<QQ", view, len(_STATE_MAGIC) + 4 + 16 * k)
+        if start + size > len(view):
+            raise ValueError("stored catalog cut short")
+        parts.append(view[start : start + size])
+    small = marshal.loads(parts[0])
+    if not (isinstance(small, tuple) and len(small) == 7 and small[0] == CACHE_FORMAT):
+        return None
+    *small, marks = small
+    heads = (str(parts[1], "utf-8", "surrogateescape"), *parts[2:6])
+    defines = (str(parts[6], "utf-8", "surrogateescape"), *parts[7:11])
+    return (*small, (heads, defines, bytes(parts[11]), marks))
 
 
 def _pack_sigs(sigs: list[tuple[int, int]]) -> bytes:
@@ -469,7 +516,7 @@ def _stored_blobs(cat: "Catalog", now: bool, with_index: bool = True) -> list[tu
     sigs = _pack_sigs(getattr(cat, "sigs", [(-1, -1)] * len(cat.files)))
     if not with_index:
         return [(_SIGS_KEY, sigs)]
-    index: bytes | Callable[[], bytes] = lambda: marshal.dumps(cat.to_state())
+    index: bytes | Callable[[], bytes] = cat.to_blob
     return [(_INDEX_KEY, index() if now else index), (_SIGS_KEY, sigs)]
 
 
@@ -520,14 +567,12 @@ def load_or_build(root: Path, rels: list[str], jobs: int, errors: list[FileError
     blob = cache.get_blob(_INDEX_KEY) if cache is not None else None
     if blob is not None:
         try:
-            state = _unmarshal(blob)
-            if not (isinstance(state, tuple) and len(state) == 7 and state[0] == CACHE_FORMAT):
-                state = None
-            else:
+            state = _unpack_state(blob)
+            if state is not None:
                 state = state[:2] + (_unpack_sigs(cache.get_blob(_SIGS_KEY), len(state[1])),) + state[3:]
                 if state[1] == rels:
                     cat = _stored_catalog(rels, state)
-        except (ValueError, EOFError, TypeError, IndexError):
+        except (ValueError, EOFError, TypeError, IndexError, struct.error):
             notices.append("cache: the stored catalog is damaged; scanning the tree again")
             state = cat = None
     if cat is None:
