@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import limits
-from .sources import FileError, fs_path, read_source
+from .sources import FileError, fs_path, moved_positions, read_source
 
 # The words whose presence makes a file a candidate for a protection family (substrings: a
 # section name ".noinstr.text" contains "noinstr", "__cpuidle" contains "cpuidle").
@@ -494,11 +494,14 @@ def _unpack_state(blob) -> tuple | None:
     return (*small, (heads, defines, bytes(parts[11]), marks))
 
 
-def _pack_sigs(sigs: list[tuple[int, int]]) -> bytes:
-    return marshal.dumps((len(sigs), array("q", itertools.chain.from_iterable(sigs)).tobytes()))
+def _pack_sigs(sigs: "list[tuple[int, int]] | array") -> bytes:
+    """(``sigs``: pairs, or already one flat array)"""
+    flat = sigs if isinstance(sigs, array) else array("q", itertools.chain.from_iterable(sigs))
+    return marshal.dumps((len(flat) // 2, flat.tobytes()))
 
 
-def _unpack_sigs(blob: bytes | None, count: int) -> list[tuple[int, int]]:
+def _unpack_sigs(blob: bytes | None, count: int) -> array:
+    """The stored signatures, as one flat array of (size, mtime_ns) pairs."""
     if blob is None:
         raise ValueError("no stored signatures")
     n, flat_b = marshal.loads(blob)
@@ -506,7 +509,7 @@ def _unpack_sigs(blob: bytes | None, count: int) -> list[tuple[int, int]]:
     flat.frombytes(flat_b)
     if n != count or len(flat) != 2 * n:
         raise ValueError("stored signatures do not match the stored files")
-    return list(zip(flat[0::2], flat[1::2]))
+    return flat
 
 
 def _stored_blobs(cat: "Catalog", now: bool, with_index: bool = True) -> list[tuple[str, "bytes | Callable[[], bytes]"]]:
@@ -550,9 +553,10 @@ def _unmarshal(blob: bytes):
 def load_or_build(root: Path, rels: list[str], jobs: int, errors: list[FileError], cache, notices: list[str],
                   progress: Callable[[int, int], None] | None = None,
                   overrides: dict[str, bytes] | None = None, sigs: list[tuple[int, int]] | None = None,
-                  write: str = "now") -> Catalog:
+                  write: str = "now", flat_sigs: array | None = None) -> Catalog:
     """The catalog of ``rels``, from the cache (``cache``: a FactsCache or None) for the files
     whose size and modification time are unchanged; the others are scanned again and stored.
+    ``flat_sigs``: ``sigs`` as one flat array, when the caller has it (compared at C speed).
 
     The cache holds the name indexes as one blob (what a warm run reads) and each file's entry
     apart (read only to take a changed file's old names out of the indexes). ``sigs``: the
@@ -582,8 +586,8 @@ def load_or_build(root: Path, rels: list[str], jobs: int, errors: list[FileError
             cache.put_catalog(_stored_blobs(cat, now), [(rel, cat.entry_row(i)) for i, rel in enumerate(cat.files)],
                               notices, write)
         return _with_overrides(cat, overrides)
-    old_sigs = state[2]
-    changed = [rel for rel, sig, old in zip(rels, sigs, old_sigs) if tuple(old) != sig or sig == (-1, -1)]
+    flat = flat_sigs if flat_sigs is not None else array("q", itertools.chain.from_iterable(sigs))
+    changed = [rels[i] for i in moved_positions(state[2], flat)]
     rewritten: list[str] = []  # changed files whose entry changed too
     if changed:
         old_entries = cache.get_texts(changed) if cache is not None else {}
@@ -618,7 +622,7 @@ def load_or_build(root: Path, rels: list[str], jobs: int, errors: list[FileError
                     cat.notes[rel] = note
     for rel, note in sorted(cat.notes.items()):
         errors.append(FileError(rel, note))
-    cat.sigs = sigs
+    cat.sigs = flat
     if cache is not None and changed:
         # (only the signatures when no entry changed: an edit inside functions, or a touch)
         cache.put_catalog(_stored_blobs(cat, now, with_index=bool(rewritten)),
@@ -657,7 +661,8 @@ def _rebuild(root: Path, rels: list[str], sigs, jobs: int, errors: list[FileErro
     """A new catalog of ``rels``: the stored entries of unchanged files, the others scanned."""
     reuse: dict[str, bytes] = {}
     if state is not None and cache is not None:
-        old = {f: tuple(s) for f, s in zip(state[1], state[2])}
+        old_flat = state[2]
+        old = {f: (old_flat[2 * i], old_flat[2 * i + 1]) for i, f in enumerate(state[1])}
         same = [rel for rel, sig in zip(rels, sigs) if old.get(rel) == sig and sig != (-1, -1)]
         reuse = cache.get_texts(same)
     if not reuse:

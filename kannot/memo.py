@@ -27,7 +27,6 @@ buffers, not a patch's in-memory tree.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import marshal
 from array import array
 from dataclasses import dataclass, field
@@ -37,7 +36,7 @@ from typing import Callable
 from . import limits
 from .cache import FactsCache, code_stamp, content_hash
 from .findings import Finding, Link
-from .sources import FileError, read_source
+from .sources import FileError, Listing, moved_positions, read_source
 
 RECORD_FORMAT = 4
 MAX_CHANGED = 64  # more changed files than this: just run the check
@@ -94,7 +93,7 @@ class Record:
     disk_changed: bool = False  # some file's signature moved since (edited or not, overridden or not)
 
     @classmethod
-    def make(cls, rels: list[str], sigs: list[tuple[int, int]], listing_errors: list[tuple[str, str]],
+    def make(cls, listing: bytes, listing_errors: list[tuple[str, str]],
              generation: int, loaded: dict[str, str | None], asked: tuple | bytes, findings: list[tuple],
              errors: list[tuple[str, str]], counts: tuple[int, int, int], callers: bytes, allows: bytes,
              tried: bytes = b"", known: bytes = b"") -> "Record":
@@ -104,7 +103,7 @@ class Record:
             # apart: a recheck makes its findings from the per-function results (a patch's
             # record holds 19,000 advisory ones, 0.08 s to unpack)
             "findings": marshal.dumps(findings),
-            "listing": _pack_listing(rels, sigs),
+            "listing": listing,
             "loaded": marshal.dumps(loaded),
             # one string per index: a set of 100,000 names costs a second to marshal, a string nothing
             "asked": asked if isinstance(asked, bytes) else marshal.dumps(tuple("\0".join(sorted(a)) for a in asked)),
@@ -130,11 +129,14 @@ class Record:
         rec.unchanged = digest == stored_digest
         return rec
 
-    def listing(self) -> tuple[list[str], list[tuple[int, int]]]:
+    def listing(self) -> tuple[str, array]:
+        """(the listed files joined by NULs, their signatures as one flat array)"""
         rels_s, sigs_b = marshal.loads(self.packed["listing"])
         flat = array("q")
         flat.frombytes(sigs_b)
-        return (rels_s.split("\0") if rels_s else []), list(zip(flat[0::2], flat[1::2]))
+        if not isinstance(rels_s, str) or len(flat) != 2 * (rels_s.count("\0") + 1 if rels_s else 0):
+            raise ValueError("a damaged listing")
+        return rels_s, flat
 
     def loaded(self) -> dict[str, str | None]:
         return marshal.loads(self.packed["loaded"])
@@ -298,14 +300,22 @@ def _sited_in(t: tuple, files) -> bool:
     return False
 
 
-def _pack_listing(rels: list[str], sigs: list[tuple[int, int]]) -> bytes:
-    return marshal.dumps(("\0".join(rels), array("q", itertools.chain.from_iterable(sigs)).tobytes()))
+def _packed(listed: dict[str, tuple[int, int]]) -> tuple[str, array]:
+    if isinstance(listed, Listing):
+        return listed.packed()
+    return Listing(listed).packed()
 
 
-def listing_digest(rels: list[str], sigs: list[tuple[int, int]]) -> str:
+def _pack_listing(listed: dict[str, tuple[int, int]]) -> bytes:
+    joined, flat = _packed(listed)
+    return marshal.dumps((joined, flat.tobytes()))
+
+
+def listing_digest(listed: dict[str, tuple[int, int]]) -> str:
+    joined, flat = _packed(listed)
     h = hashlib.blake2b(digest_size=16)
-    h.update("\0".join(rels).encode("utf-8", "surrogateescape"))
-    h.update(array("q", itertools.chain.from_iterable(sigs)).tobytes())
+    h.update(joined.encode("utf-8", "surrogateescape"))
+    h.update(flat.tobytes())
     return h.hexdigest()
 
 
@@ -328,7 +338,7 @@ def make_record(listed: dict[str, tuple[int, int]], listing_errors: list[FileErr
                 errors: list[FileError], counts: tuple[int, int, int], callers: bytes,
                 allows: dict[str, list[tuple]], tried: set[str] | frozenset[str] = frozenset(),
                 known: bytes = b"") -> Record:
-    return Record.make(list(listed), list(listed.values()), [(e.file, e.message) for e in listing_errors],
+    return Record.make(_pack_listing(listed), [(e.file, e.message) for e in listing_errors],
                        generation, dict(loaded), asked, [_finding_tuple(f) for f in findings],
                        [(e.file, e.message) for e in errors], counts, callers, marshal.dumps(allows),
                        marshal.dumps("\0".join(sorted(tried))), known)
@@ -337,7 +347,7 @@ def make_record(listed: dict[str, tuple[int, int]], listing_errors: list[FileErr
 def store(cache: FactsCache, key: str, rec: Record, listed: dict[str, tuple[int, int]], notices: list[str],
           rows: list[tuple[str, bytes]] | None = None, digest: str | None = None) -> None:
     """(``digest``: of ``listed``, when known)"""
-    digest = digest or listing_digest(list(listed), list(listed.values()))
+    digest = digest or listing_digest(listed)
     cache.put_result(key, rec.to_blob(digest), notices, rows=rows)
 
 
@@ -350,8 +360,7 @@ def reusable(cache: FactsCache, key: str, root: Path, listed: dict[str, tuple[in
     blob = cache.get_result(key)
     if blob is None:
         return None
-    rels, sigs = list(listed), list(listed.values())
-    digest = digest or listing_digest(rels, sigs)
+    digest = digest or listing_digest(listed)
     rec = Record.from_blob(blob, digest)
     if rec is None:
         return None
@@ -360,14 +369,16 @@ def reusable(cache: FactsCache, key: str, root: Path, listed: dict[str, tuple[in
     if rec.unchanged and not overrides:
         return rec
     try:
-        old_rels, old_sigs = rec.listing()
+        old_joined, old_flat = rec.listing()
         loaded = rec.loaded()
+        joined, flat = _packed(listed)
+        if old_joined != joined:
+            return None
+        rels = list(listed)
+        moved = [rels[i] for i in moved_positions(old_flat, flat)]
     except (ValueError, EOFError, TypeError):
         return None
-    if old_rels != rels or len(old_sigs) != len(sigs):
-        return None
     overrides = overrides or {}
-    moved = [rel for rel, new, old in zip(rels, sigs, old_sigs) if new != old or new == (-1, -1)]
     rec.disk_changed = bool(moved)
     changed = [rel for rel in moved if rel not in overrides]
     changed += sorted(overrides)
@@ -399,7 +410,7 @@ def reusable(cache: FactsCache, key: str, root: Path, listed: dict[str, tuple[in
         return rec  # the functions the edits can reach are checked again (kannot.engine)
     if read_from_disk:
         # the changed files did not matter: the next run need not look at them again
-        rec.packed["listing"] = _pack_listing(rels, sigs)
+        rec.packed["listing"] = _pack_listing(listed)
         cache.put_result(key, rec.to_blob(digest), notices)
     return rec
 
@@ -500,15 +511,15 @@ def lookup(opts, key: str, row_name: str | None = None, partial: bool = False) -
     cache = FactsCache.open(opts.cache_dir, said, verify=False)
     if cache is None:
         return Lookup(listed, listing_errors, None)  # the facts loader will say why, once
-    opts.notices.extend(said)
     try:
-        digest = listing_digest(list(listed), list(listed.values()))
+        digest = listing_digest(listed)
         rec = reusable(cache, key, opts.root, listed, listing_errors, opts.notices, opts.overrides, digest)
         if rec is not None and (rec.edited or opts.overrides) and not partial:
             rec = None
         row = cache.get_result_row(key, row_name) if rec is not None and row_name is not None else None
     finally:
         cache.close()
+        opts.notices.extend(said)  # (the reads' too: a stored result's file lost)
     return Lookup(listed, listing_errors, key, rec, row, digest)
 
 
@@ -589,7 +600,9 @@ def save_edited(opts, looked: Lookup, loader, findings: list[Finding], errors: l
 
 
 def _put(opts, looked: Lookup, rec: Record, rows: list[tuple[str, bytes]] | None = None) -> None:
-    cache = FactsCache.open(opts.cache_dir, opts.notices)
+    # (writes only: a damaged database fails the write, which is said, and a later reading run
+    # finds the damage with its check)
+    cache = FactsCache.open(opts.cache_dir, opts.notices, verify=False)
     if cache is not None:
         try:
             store(cache, looked.key, rec, looked.listed, opts.notices, rows=rows, digest=looked.digest)

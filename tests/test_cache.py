@@ -205,23 +205,36 @@ def side_files(monkeypatch):
 def test_blobs_in_side_files_answer_as_in_the_database(tmp_path, capsys, side_files):
     from kannot.cache import cache_side_files
 
+    def catalog_files() -> list[Path]:
+        return [f for f in cache_side_files(cache) if f.name.startswith("blob-catalog")]
+
+    def result_files() -> list[Path]:  # the stored result's: one, the replaced one removed at once
+        got = [f for f in cache_side_files(cache) if f.name.startswith("blob-result")]
+        assert len(got) == 1
+        return got
+
     root = tmp_path / "tree"
     shutil.copytree(MINI, root)
     cache = tmp_path / "cache"
     _, fresh, _ = run(capsys, root, "--no-cache")
     _, cold, _ = run(capsys, root, "--cache-dir", str(cache))
-    files = cache_side_files(cache)
+    files = catalog_files()
     assert len(files) == 2  # the catalog's index and its signatures
+    first_result = result_files()
     rel = "arch/x86/kernel/traps.c"
     (root / rel).write_text((root / rel).read_text() + "\nvoid added_later(void)\n{\n}\n")  # a new name: rewritten
     _, warm, err = run(capsys, root, "--cache-dir", str(cache))
     _, fresh2, _ = run(capsys, root, "--no-cache")
     assert cold == fresh and warm == fresh2 and "missing or damaged" not in err
-    now = cache_side_files(cache)
+    now = catalog_files()
     assert len(now) == 4 and set(files) <= set(now)  # the new ones, and the replaced ones (a reader may hold them)
+    assert result_files() != first_result
     (root / rel).write_text((root / rel).read_text() + "\nvoid added_again(void)\n{\n}\n")
-    run(capsys, root, "--cache-dir", str(cache))
-    assert len(cache_side_files(cache)) == 4 and not set(files) & set(cache_side_files(cache))
+    _, again, err = run(capsys, root, "--cache-dir", str(cache))
+    assert len(catalog_files()) == 4 and not set(files) & set(catalog_files())
+    result_files()
+    _, reused, err = run(capsys, root, "--cache-dir", str(cache))  # read back from its side file
+    assert reused == again and "missing or damaged" not in err
     assert main(["clean", "--root", str(root), "--cache-dir", str(cache)]) == 0
     assert not cache.exists()
 
@@ -239,7 +252,7 @@ def test_a_write_of_the_signatures_alone_keeps_the_index_file(tmp_path, capsys, 
     shutil.copytree(MINI, root)
     cache = tmp_path / "cache"
     run(capsys, root, "--cache-dir", str(cache))
-    index_file = cache_side_files(cache)
+    index_file = [f for f in cache_side_files(cache) if f.name.startswith("blob-catalog")]
     assert len(index_file) == 1
     rel = "arch/x86/kernel/traps.c"
     for n in range(2):  # a new call inside a function: a recheck with the catalog loaded
@@ -248,11 +261,12 @@ def test_a_write_of_the_signatures_alone_keeps_the_index_file(tmp_path, capsys, 
         _, warm, err = run(capsys, root, "--cache-dir", str(cache))
         _, fresh, _ = run(capsys, root, "--no-cache")
         assert warm == fresh and "missing or damaged" not in err and "scanning" not in err
-    assert cache_side_files(cache) == index_file
+    assert [f for f in cache_side_files(cache) if f.name.startswith("blob-catalog")] == index_file
 
 
+@pytest.mark.parametrize("kind", ["catalog", "result"])
 @pytest.mark.parametrize("damage", ["removed", "cut short", "overwritten"])
-def test_a_lost_or_damaged_side_file_is_said_and_made_again(tmp_path, capsys, side_files, damage):
+def test_a_lost_or_damaged_side_file_is_said_and_made_again(tmp_path, capsys, side_files, damage, kind):
     from kannot.cache import cache_side_files
 
     root = tmp_path / "tree"
@@ -260,7 +274,7 @@ def test_a_lost_or_damaged_side_file_is_said_and_made_again(tmp_path, capsys, si
     cache = tmp_path / "cache"
     _, fresh, _ = run(capsys, root, "--no-cache")
     run(capsys, root, "--cache-dir", str(cache))
-    biggest = max(cache_side_files(cache), key=lambda p: p.stat().st_size)
+    biggest = max((p for p in cache_side_files(cache) if p.name.startswith(f"blob-{kind}")), key=lambda p: p.stat().st_size)
     data = biggest.read_bytes()
     if damage == "removed":
         biggest.unlink()
@@ -272,6 +286,7 @@ def test_a_lost_or_damaged_side_file_is_said_and_made_again(tmp_path, capsys, si
     (root / rel).write_text((root / rel).read_text() + "\nvoid added_later(void)\n{\n}\n")  # the catalog is read
     _, warm, err = run(capsys, root, "--cache-dir", str(cache))
     _, fresh2, _ = run(capsys, root, "--no-cache")
-    assert warm == fresh2 and "missing or damaged; making it again" in err
+    said = "missing or damaged; making it again" if kind == "catalog" else "result's file is missing or damaged"
+    assert warm == fresh2 and said in err
     _, again, err = run(capsys, root, "--cache-dir", str(cache))
     assert again == fresh2 and "missing or damaged" not in err

@@ -230,3 +230,22 @@ def test_the_stamp_of_stored_results_covers_the_rules(monkeypatch):
     monkeypatch.setattr(Path, "read_bytes", edited)
     monkeypatch.setattr(memo, "_FULL_STAMP", None)
     assert memo.full_code_stamp() != before
+
+
+def test_moved_positions_finds_each_changed_or_unstated_pair_across_blocks():
+    from array import array
+
+    from kannot.sources import moved_positions
+
+    n = 5000  # pairs: the flat arrays span three 4096-element blocks
+    old = array("q", [v for i in range(n) for v in (i, 1000 + i)])
+    new = array("q", old)
+    assert moved_positions(old, new) == []
+    for i in (0, 2047, 2048, 4999):
+        new[2 * i + 1] += 1  # an mtime moved
+    new[2 * 3000], new[2 * 3000 + 1] = -1, -1  # not stat'ed: always looked at
+    assert moved_positions(old, new) == [0, 2047, 2048, 3000, 4999]
+    old[2 * 3000], old[2 * 3000 + 1] = -1, -1
+    assert moved_positions(old, new) == [0, 2047, 2048, 3000, 4999]
+    with pytest.raises(ValueError):
+        moved_positions(old, new[:-2])
