@@ -218,9 +218,10 @@ class Postings:
     third of a one-file check). Lookups bisect; a name a changed file adds or drops is copied
     into ``_live``, which overrides the frozen part (an empty list: gone)."""
 
-    __slots__ = ("_names", "_perm", "_offsets", "_ranks", "_live")
+    __slots__ = ("_names", "_perm", "_offsets", "_ranks", "_live", "frozen")
 
     def __init__(self, frozen: tuple[str, bytes, bytes, bytes, bytes] | None = None):
+        self.frozen = frozen  # as given (what a caller that changed nothing stores again)
         self._live: dict[str, list[int]] = {}
         self._perm, self._offsets, self._ranks = array("i"), array("i", [0]), array("i")
         self._names: list[str] = []
@@ -266,6 +267,10 @@ class Postings:
         lst = self._mutable(name)
         if not (once and lst and lst[-1] == rank):
             lst.append(rank)
+
+    def put(self, name: str, ranks: list[int]) -> None:
+        """``name``'s whole list (empty: gone)."""
+        self._live[name] = list(ranks)
 
     def discard(self, name: str, rank: int) -> None:
         lst = self._mutable(name)
@@ -319,12 +324,33 @@ class Catalog:
     # the invocations index as stored, until first used: unmarshalling its million small tuples
     # is most of a stored catalog's load (0.1 s of 0.18 on 6.12), and a recheck rarely asks it
     invocations_packed: bytes | None = None
+    # changes to it meanwhile, applied when it is unpacked: (rank, its invocations, added?)
+    # (a patch's override of traps.c replaced its entry, which unpacked it: 0.15 s)
+    invocation_changes: list[tuple[int, list, bool]] = field(default_factory=list)
 
     def _invocations(self) -> dict[str, list[tuple[int, str]]]:
         if self.invocations_packed is not None:
             self.invocations_index = marshal.loads(self.invocations_packed)
             self.invocations_packed = None
+            changes, self.invocation_changes = self.invocation_changes, []
+            for i, invocations, added in changes:
+                self._change_invocations(i, invocations, added)
         return self.invocations_index
+
+    def _change_invocations(self, i: int, invocations: list, added: bool) -> None:
+        if self.invocations_packed is not None:
+            self.invocation_changes.append((i, invocations, added))
+            return
+        index = self.invocations_index
+        for arg, macro in invocations:
+            if added:
+                index.setdefault(arg, []).append((i, macro))
+                continue
+            lst = index.get(arg)
+            if lst is not None:
+                lst[:] = [t for t in lst if t[0] != i]
+                if not lst:
+                    del index[arg]
 
     def add(self, rel: str, tf: TextFacts, keep: bool = True) -> None:
         """Index ``tf`` as ``rel``'s entry (replacing an earlier one). ``keep=False``: the caller
@@ -342,9 +368,7 @@ class Catalog:
         for w in tf.defines:
             defines.add(w, i, once=True)
         if tf.invocations:
-            invocations = self._invocations()
-            for arg, macro in tf.invocations:
-                invocations.setdefault(arg, []).append((i, macro))
+            self._change_invocations(i, tf.invocations, True)
         if tf.marks:
             self.marks[i] = tf.marks
 
@@ -359,13 +383,8 @@ class Catalog:
         for index, names in ((self.heads_index, old.heads), (self.defines_index, old.defines)):
             for w in set(names):
                 index.discard(w, i)
-        for arg, _macro in old.invocations:
-            invocations = self._invocations()
-            lst = invocations.get(arg)
-            if lst is not None:
-                lst[:] = [t for t in lst if t[0] != i]
-                if not lst:
-                    del invocations[arg]
+        if old.invocations:
+            self._change_invocations(i, old.invocations, False)
         self.marks.pop(i, None)
 
     def heads_of(self, name: str, record: bool = True) -> list[str]:
@@ -420,8 +439,8 @@ class Catalog:
                 packed.append(old[i] if old is not None and i < len(old) else None)
             else:
                 packed.append("\n".join(k + inc for k, inc in incs) or None)
-        invocations = (self.invocations_packed if self.invocations_packed is not None
-                       else marshal.dumps(self.invocations_index))
+        invocations = (self.invocations_packed if self.invocations_packed is not None and not self.invocation_changes
+                       else marshal.dumps(self._invocations()))
         indexes = (self.heads_index.freeze(), self.defines_index.freeze(), invocations, self.marks)
         return (CACHE_FORMAT, self.files, None, packed, self.notes, sorted(self.unreadable), indexes)
 

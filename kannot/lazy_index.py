@@ -436,16 +436,17 @@ class KnownAnswers:
 
     __slots__ = ("_heads", "_defines", "_files")
 
-    def __init__(self, heads: dict[str, tuple[int, ...]], defines: dict[str, tuple[int, ...]], files: list[str]):
+    def __init__(self, heads, defines, files: list[str]):
+        # (kannot.catalog.Postings: name -> [-1, ranks...], kannot.memo.Record.known)
         self._heads, self._defines, self._files = heads, defines, files  # (files by rank)
 
     def heads(self, name: str) -> list[str] | None:
         got = self._heads.get(name)
-        return None if got is None else [self._files[i] for i in got]
+        return None if got is None else [self._files[i] for i in got[1:]]
 
     def defines(self, name: str) -> list[str] | None:
         got = self._defines.get(name)
-        return None if got is None else [self._files[i] for i in got]
+        return None if got is None else [self._files[i] for i in got[1:]]
 
 
 def known_answers(index: LazyIndex) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
