@@ -249,3 +249,23 @@ def test_moved_positions_finds_each_changed_or_unstated_pair_across_blocks():
     assert moved_positions(old, new) == [0, 2047, 2048, 3000, 4999]
     with pytest.raises(ValueError):
         moved_positions(old, new[:-2])
+
+
+def test_a_frozen_name_index_finds_every_name_and_no_other_with_few_or_many_lookups():
+    import random
+
+    from kannot.catalog import Postings, _Names
+
+    rng = random.Random(7)
+    names = sorted({"".join(rng.choice("abc_xyz") for _ in range(rng.randint(1, 9))) for _ in range(3000)})
+    frozen = Postings()
+    for k, name in enumerate(names):
+        frozen.add(name, k)
+    stored = Postings(frozen.freeze())
+    absent = ["", "0", "~", "a" * 12, "zzzzzzzzzzzz", *(n + "!" for n in names[::97])]
+    for probe in (*names[:: max(1, len(names) // 500)], *absent):  # few: the sampled blocks
+        assert stored.get(probe) == ([names.index(probe)] if probe in names else None)
+    assert isinstance(stored._names, _Names) and stored._names._list is None
+    for probe in (*names, *absent) * 2:  # many: the whole string is split once
+        assert stored.get(probe) == ([names.index(probe)] if probe in names else None)
+    assert stored._names._list is not None
