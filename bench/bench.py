@@ -15,6 +15,9 @@ Rows (each the median of --runs runs):
   function of --edit FILE, in turn (each run a real edit inside a function: every later line
   moves); kannot check --patch (warm): a one-file patch making that edit, applied in memory;
   kannot why FUNC (warm) (default rcu_is_watching), after one untimed why has stored the map;
+- with --warm and --git-copy DIR: kannot check --diff-base HEAD~1 (warm), in DIR: a git repository
+  of the tree's listed files (made there once, and reused) whose last commit is that function edit;
+  its cache is filled first (untimed), as for the other warm rows;
 - with --eager: kannot check --eager --no-cache (every file parsed: the old way, for comparison);
 - ctags and the bare parse (baselines).
 The findings of cold, warm and eager runs must be identical; the table says whether they are.
@@ -176,6 +179,34 @@ def bare_json(path: Path) -> str:
     return f"all cores, .c/.h only, {data['files_with_errors']} of {data['files']} files with a syntax error"
 
 
+def git_copy(root: Path, rels: list[str], dest: Path, edited: EditedFile) -> str:
+    """Make ``dest`` a git repository of ``rels`` (copies, with their times) in two commits, the
+    second :meth:`EditedFile.function_edit`; a ``dest`` made so before is reused."""
+    subject = "kannot bench: function edit"
+
+    def git(*argv: str) -> str:
+        return subprocess.run(["git", "-C", str(dest), "-c", "user.name=kannot bench", "-c",
+                               "user.email=bench@localhost", *argv], check=True, capture_output=True,
+                              text=True).stdout
+
+    if (dest / ".git").is_dir():
+        if git("log", "-1", "--format=%s").strip() != subject or git("status", "--porcelain"):
+            raise RuntimeError(f"{dest}: a git repository, but not a clean copy made by this benchmark")
+        return "reused"
+    if dest.exists() and any(dest.iterdir()):
+        raise RuntimeError(f"{dest}: exists and is not empty")
+    t0 = time.monotonic()
+    for rel in rels:
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(root / rel, dest / rel)
+    git("init", "-q")
+    git("add", "-A")
+    git("commit", "-qm", "kannot bench: the tree")
+    (dest / edited.rel).write_bytes(edited.function_edit())
+    git("commit", "-qam", subject)
+    return f"made in {time.monotonic() - t0:.0f}s"
+
+
 def code_stamp() -> str:
     """Digest of kannot's sources: tells whether the code changed between runs."""
     import hashlib
@@ -218,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="a file --warm edits that no check depends on (restored afterwards)")
     ap.add_argument("--why", default="rcu_is_watching", help="the function --warm asks kannot why about")
     ap.add_argument("--eager", action="store_true", help="also time kannot check --eager (every file parsed)")
+    ap.add_argument("--git-copy", type=Path, metavar="DIR",
+                    help="with --warm: also time --diff-base HEAD~1 in DIR, a git copy of the tree (made once)")
     args = ap.parse_args(argv)
     root = args.tree.resolve()
     missing = [what for what, ok in (("/usr/bin/time (GNU time)", os.access(TIME, os.X_OK)),
@@ -281,9 +314,27 @@ def main(argv: list[str] | None = None) -> int:
         why_tool = Tool(f"kannot why {args.why} (warm)", [sys.executable, "-m", "kannot", "why", args.why, "--root", str(root),
                         "-q", "--format", "json", "--cache-dir", str(tmp / "cache"), *arch], check=why_json)
         warm_rows = [warm_tool, edit_tool, unrelated_tool, body_tool, patch_tool, why_tool]
+        primers: list[Tool] = []
+        if args.git_copy is not None:
+            copy = args.git_copy.resolve()
+            git_argv = [sys.executable, "-m", "kannot", "check", "--root", str(copy), "-q", "--format", "json",
+                        "--cache-dir", str(tmp / "git-cache"), *arch]
+            diff_tool = Tool("kannot check --diff-base (warm)", git_argv + ["--diff-base", "HEAD~1"], ok_codes=(0, 1),
+                             check=kannot_json(f"git copy, HEAD~1..HEAD: dump_stack() in {args.edit}"))
+            warm_rows.insert(5, diff_tool)
+            try:
+                made = git_copy(root, rels, copy, edited)
+                print(f"  git copy {copy}: {made}", flush=True)
+                primers = [Tool("prime git copy", git_argv, ok_codes=(0, 1), check=kannot_json("")),
+                           Tool("prime diff-base", diff_tool.argv, ok_codes=(0, 1), check=kannot_json(""))]
+            except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
+                diff_tool.error = f"making the git copy failed: {exc}"
         tools[1:1] = warm_rows
         primer = Tool("prime", warm_argv, ok_codes=(0, 1), check=kannot_json(""))
         try:
+            for extra in primers:
+                run_once(extra, args.timeout, tmp / "prime-git.out")
+                print(f"  {extra.name}: {extra.walls[0]:.1f}s (not counted)", flush=True)
             run_once(primer, args.timeout, tmp / "prime.out")
             primer2 = Tool("prime why", why_tool.argv, check=why_json)
             run_once(primer2, args.timeout, tmp / "prime-why.out")

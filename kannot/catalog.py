@@ -24,6 +24,7 @@ import bisect
 import gc
 import itertools
 import marshal
+import operator
 import os
 import re
 import stat
@@ -169,6 +170,36 @@ def _scan_job(args: tuple[str, str, int]) -> tuple[str, bytes]:
     return rel, marshal.dumps(((tf.heads, tf.defines, tf.includes, tf.invocations, tf.marks), note))
 
 
+class _MappedText:
+    """A stored index's names, still in the (mapped) stored catalog: what :class:`_Names` slices,
+    decoded slice by slice (decoding the 20 MB of a kernel tree's names cost a warm run 0.05 s)."""
+
+    __slots__ = ("_buf", "_start", "_size")
+
+    def __init__(self, buf, start: int, size: int):
+        self._buf, self._start, self._size = buf, start, size  # (buf: bytes or an mmap)
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __getitem__(self, part: slice) -> str:
+        a, b, _ = part.indices(self._size)
+        return self._buf[self._start + a : self._start + b].decode("utf-8", "surrogateescape")
+
+    def split(self, sep: str) -> list[str]:
+        return self[0 : self._size].split(sep)
+
+
+def _ints(raw) -> "array | memoryview":
+    """Native ints over ``raw``: a view when it is a stored part (a memoryview: no copy of the
+    mapped file), else a copy."""
+    if isinstance(raw, memoryview):
+        return raw.cast("B").cast("i")
+    out = array("i")
+    out.frombytes(raw)
+    return out
+
+
 class _Names:
     """The sorted names of a stored index, as a sequence :func:`bisect.bisect_left` can search
     without splitting the string first (a million names: 0.1 s a split, for a recheck that asks
@@ -178,13 +209,12 @@ class _Names:
     SPLIT_AFTER = 4096
     BLOCK = 64  # names per block of the sample a lookup bisects first
 
-    def __init__(self, text: str, starts: bytes):
+    def __init__(self, text: "str | _MappedText", starts):
         self._text = text
         self._list: list[str] | None = None
         self._asked = 0
         self._sample: list[str] | None = None
-        self._starts = array("i")
-        self._starts.frombytes(starts)  # where each name starts, and one past the end
+        self._starts = _ints(starts)  # where each name starts, and one past the end
 
     def __len__(self) -> int:
         return len(self._starts) - 1
@@ -244,10 +274,7 @@ class Postings:
         if frozen is not None:
             names, starts, perm, offsets, ranks = frozen
             self._names = _Names(names, starts) if names else []
-            self._perm, self._offsets, self._ranks = array("i"), array("i"), array("i")
-            self._perm.frombytes(perm)
-            self._offsets.frombytes(offsets)
-            self._ranks.frombytes(ranks)
+            self._perm, self._offsets, self._ranks = _ints(perm), _ints(offsets), _ints(ranks)
             if not (len(self._perm) == len(self._names) == len(self._offsets) - 1
                     and self._offsets[-1] == len(self._ranks)
                     and (not names or self._names._starts[-1] == len(names) + 1)):
@@ -315,6 +342,32 @@ class Postings:
         ordered = [names[k] for k in perm]
         starts = array("i", itertools.accumulate((len(n) + 1 for n in ordered), initial=0))
         return "\n".join(ordered), starts.tobytes(), perm.tobytes(), offsets.tobytes(), ranks.tobytes()
+
+
+class _Ranks:
+    """file -> its position in a sorted file list, by bisection (the dict of a kernel tree's
+    50,000 paths cost a warm run 0.04 s to build, for the few hundred a recheck asks)."""
+
+    __slots__ = ("_files",)
+
+    def __init__(self, files: list[str]):
+        self._files = files
+
+    def get(self, rel: str, default=None):
+        i = bisect.bisect_left(self._files, rel)
+        return i if i < len(self._files) and self._files[i] == rel else default
+
+    def __getitem__(self, rel: str) -> int:
+        i = self.get(rel)
+        if i is None:
+            raise KeyError(rel)
+        return i
+
+    def __contains__(self, rel: str) -> bool:
+        return self.get(rel) is not None
+
+    def __len__(self) -> int:
+        return len(self._files)
 
 
 @dataclass
@@ -516,18 +569,19 @@ def _unpack_state(blob) -> tuple | None:
     (n,) = struct.unpack_from("<I", view, len(_STATE_MAGIC))
     if n != 12:
         raise ValueError("stored catalog of another shape")
-    parts = []
+    parts, places = [], []
     for k in range(n):
         start, size = struct.unpack_from("<QQ", view, len(_STATE_MAGIC) + 4 + 16 * k)
         if start + size > len(view):
             raise ValueError("stored catalog cut short")
         parts.append(view[start : start + size])
+        places.append((start, size))
     small = marshal.loads(parts[0])
     if not (isinstance(small, tuple) and len(small) == 7 and small[0] == CACHE_FORMAT):
         return None
     *small, marks = small
-    heads = (str(parts[1], "utf-8", "surrogateescape"), *parts[2:6])
-    defines = (str(parts[6], "utf-8", "surrogateescape"), *parts[7:11])
+    heads = (_MappedText(blob, *places[1]), *parts[2:6])
+    defines = (_MappedText(blob, *places[6]), *parts[7:11])
     return (*small, (heads, defines, bytes(parts[11]), marks))
 
 
@@ -670,7 +724,8 @@ def load_or_build(root: Path, rels: list[str], jobs: int, errors: list[FileError
 def _stored_catalog(rels: list[str], state: tuple) -> Catalog:
     _fmt, _files, _sigs, includes, notes, unreadable, (heads, defines, invocations, marks) = state
     cat = Catalog(files=list(rels))
-    cat.rank = {r: i for i, r in enumerate(cat.files)}
+    sorted_ = all(map(operator.lt, cat.files, itertools.islice(cat.files, 1, None)))
+    cat.rank = _Ranks(cat.files) if sorted_ else {r: i for i, r in enumerate(cat.files)}
     cat.heads_index, cat.defines_index = Postings(heads), Postings(defines)
     if not isinstance(invocations, bytes):
         raise ValueError("stored invocations index of another shape")

@@ -8,7 +8,10 @@ The CLI, the pre-commit hook, the LSP server and the bot formats all go through 
 """
 from __future__ import annotations
 
+import bisect
 import gc
+import itertools
+import operator
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -376,7 +379,23 @@ def _few_files(index, paths: list[str] | None) -> list[str] | None:
     if not paths:
         return None
     wanted = path_filter(paths)
-    files = [r for r in index.catalog.files if wanted(r) and r not in index.catalog.unreadable]
+    every = index.catalog.files
+    if any(p.rstrip("/") in ("", ".") for p in paths):
+        return None  # the whole tree
+    if all(map(operator.lt, every, itertools.islice(every, 1, None))):
+        # sorted: each path's files are one run of the list, found by bisection (a recheck
+        # names its few files; the filter over 50,000 paths cost it 0.04 s)
+        found: set[str] = set()
+        for p in (p.rstrip("/") for p in paths):
+            i = bisect.bisect_left(every, p)
+            while i < len(every) and every[i].startswith(p) and len(found) <= FEW_FILES_MAX:
+                if wanted(every[i]):
+                    found.add(every[i])
+                i += 1
+        candidates = sorted(found)
+    else:
+        candidates = [r for r in every if wanted(r)]
+    files = [r for r in candidates if r not in index.catalog.unreadable]
     return files if len(files) <= FEW_FILES_MAX else None
 
 

@@ -202,9 +202,9 @@ def test_callees_text_output():
     assert any("kmsan_unpoison_entry_regs" in l and "in instrumentation region" in l for l in lines)
 
 
-def test_the_error_list_is_written_as_the_indenting_encoder_writes_it():
-    """format_json writes the (long) error list itself: byte for byte what json.dumps(indent=2)
-    gives, odd characters included."""
+def test_the_report_is_written_as_the_indenting_encoder_writes_it():
+    """format_json writes the JSON itself: byte for byte what json.dumps(indent=2) gives, odd
+    characters, empty lists and nested notes included."""
     import json
 
     from kannot.findings import Finding, Link
@@ -218,3 +218,18 @@ def test_the_error_list_is_written_as_the_indenting_encoder_writes_it():
         for errors in ([], odd[:1], odd):
             doc = {"version": 1, "findings": [f.to_json() for f in findings], "errors": [e.to_json() for e in errors]}
             assert format_json(findings, errors) == json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def test_the_direct_writer_equals_json_dumps_on_every_plain_value_and_leaves_the_rest_to_it():
+    import json
+
+    from kannot.report.json import indented_json
+
+    values = [
+        {}, [], "", 0, -3, True, False, None, {"a": []}, {"a": {}}, [[], {}, [[]]],
+        {"k\u00fc\n": ["x", 1, None, {"deep": [True, {"e": "\x00\u2028\udcff"}]}]},
+        {"version": 1, "findings": [{"chain": [{"function": "f", "line": 3}], "notes": []}], "errors": []},
+        (1, 2), [1.5], {1: "int key"}, {"nan": float("nan")},  # (these: json.dumps itself)
+    ]
+    for value in values:
+        assert indented_json(value) == json.dumps(value, indent=2, ensure_ascii=False), value

@@ -139,3 +139,19 @@ def test_catalog_heads_leave_out_initializers():
         assert name in tf.heads, name
     for name in ("IS_ENABLED", "helper_fn", "default_hook", "INIT_COUNT"):
         assert name not in tf.heads, name
+
+
+def test_the_few_files_of_some_paths_are_found_by_bisection_as_by_the_filter():
+    from types import SimpleNamespace
+
+    from kannot.engine import FEW_FILES_MAX, _few_files, path_filter
+
+    files = sorted(["kernel/a.c", "kernel/a.c.orig.c", "kernel/ab.c", "kernel/a/b.c", "kernel/sub/x.h",
+                    "kernel/sub/y.c", "kernel/subway.c", "mm/a.c", "mm/gone.c"]
+                   + [f"drivers/many/f{i:03}.c" for i in range(FEW_FILES_MAX + 1)])
+    index = SimpleNamespace(catalog=SimpleNamespace(files=files, unreadable={"mm/gone.c"}))
+    for paths in (["kernel/a.c"], ["kernel/sub"], ["kernel/sub/"], ["kernel/a.c", "mm"], ["nowhere.c"],
+                  ["drivers/many"], ["drivers"], ["."], ["kernel/sub", "kernel/sub/y.c"]):
+        wanted = path_filter(paths)
+        brute = [r for r in files if wanted(r) and r not in index.catalog.unreadable]
+        assert _few_files(index, paths) == (brute if len(brute) <= FEW_FILES_MAX else None), paths
