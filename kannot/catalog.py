@@ -30,7 +30,6 @@ import re
 import stat
 import struct
 from array import array
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -243,16 +242,21 @@ class _Names:
             i = bisect.bisect_left(self._list, name)
             return i if i < len(self._list) and self._list[i] == name else None
         starts, n = self._starts, len(self._starts) - 1
+        text = self._text
+        if isinstance(text, _MappedText):  # compared as bytes, undecoded (UTF-8 keeps the order)
+            text, base, key, nl = text._buf, text._start, name.encode("utf-8", "surrogateescape"), b"\n"
+        else:
+            base, key, nl = 0, name, "\n"
         if self._sample is None:
-            text, step = self._text, self.BLOCK
-            self._sample = [text[starts[i] : starts[i + 1] - 1] for i in range(0, n, step)]
-        b = bisect.bisect_right(self._sample, name) - 1
+            step = self.BLOCK
+            self._sample = [text[base + starts[i] : base + starts[i + 1] - 1] for i in range(0, n, step)]
+        b = bisect.bisect_right(self._sample, key) - 1
         if b < 0:
             return None
         lo, hi = b * self.BLOCK, min(n, (b + 1) * self.BLOCK)
-        block = self._text[starts[lo] : starts[hi] - 1].split("\n")
-        i = bisect.bisect_left(block, name)
-        return lo + i if i < len(block) and block[i] == name else None
+        block = text[base + starts[lo] : base + starts[hi] - 1].split(nl)
+        i = bisect.bisect_left(block, key)
+        return lo + i if i < len(block) and block[i] == key else None
 
 
 class Postings:
@@ -831,6 +835,8 @@ def build_catalog(root: Path, rels: list[str], jobs: int, errors: list[FileError
             for w in work:
                 take(_scan_job(w))
         else:
+            from concurrent.futures import ProcessPoolExecutor  # (only a scan of many files needs it)
+
             with ProcessPoolExecutor(max_workers=jobs, initializer=limits.configure, initargs=(limits.current(),)) as pool:
                 for item in pool.map(_scan_job, work, chunksize=128):
                     take(item)

@@ -240,11 +240,12 @@ def collect_facts(opts: Options, rels: list[str], errors: list[FileError]) -> di
 
 def _listed_with_signatures(opts: Options, errors: list[FileError]) -> Listing:
     """The files of this check, sorted, with their (size, mtime_ns) on disk ((-1, -1): none)."""
+    # (one copy: changed below, before its packed form is first made)
     if opts.walked is not None:
-        listed = dict(opts.walked[0])
+        listed = Listing(opts.walked[0])
         errors.extend(opts.walked[1])
     else:
-        listed = dict(scan_tree(opts.root, opts.arch, errors))
+        listed = Listing(scan_tree(opts.root, opts.arch, errors))
     if opts.only_built and opts.kconfig is not None:
         from .kbuild import not_built
 
@@ -253,10 +254,10 @@ def _listed_with_signatures(opts: Options, errors: list[FileError]) -> Listing:
     if any(rel not in listed for rel in opts.overrides):
         for rel in opts.overrides:
             listed.setdefault(rel, (-1, -1))
-        listed = dict(sorted(listed.items()))
+        listed = Listing(sorted(listed.items()))
     for rel in opts.removed:
         listed.pop(rel, None)
-    return Listing(listed)  # sorted: scan_tree's order
+    return listed  # sorted: scan_tree's order
 
 
 def _reader(opts: Options, errors: list[FileError]) -> Callable[[str], bytes | None]:

@@ -90,6 +90,7 @@ class Record:
     # saw, the names of its catalog entry); kannot.engine checks again what they can reach
     edited: dict[str, tuple] = field(default_factory=dict)
     _asked: tuple | None = field(default=None, repr=False)  # asked(), once unpacked
+    _callers: tuple | None = field(default=None, repr=False)  # the "callers" part, once unmarshalled
     disk_changed: bool = False  # some file's signature moved since (edited or not, overridden or not)
 
     @classmethod
@@ -152,10 +153,14 @@ class Record:
         return [_finding(t) for t in marshal.loads(self.packed["findings"])], [FileError(f, m) for f, m in self.errors]
 
     def callers(self) -> "StoredCallers":
-        """Each protected function's result (raises ValueError when the record has none)."""
-        if not self.packed.get("callers"):
-            raise ValueError("no per-function results stored")
-        return StoredCallers.unpack(self.packed["callers"])
+        """Each protected function's result (raises ValueError when the record has none); a
+        new object each call (a recheck carries its lines), unmarshalled once (a patch record's
+        are 5.6 MB, and a recheck that needs the index follows one that needed none)."""
+        if self._callers is None:
+            if not self.packed.get("callers"):
+                raise ValueError("no per-function results stored")
+            self._callers = marshal.loads(self.packed["callers"])
+        return StoredCallers.unpack(self._callers)
 
     def tried(self) -> frozenset[str]:
         """Names no file-scope invocation of the tree generates a function for (searched in vain)."""
@@ -201,11 +206,12 @@ class StoredCallers:
         return cls([], [], Postings()).merged(checked, set())[1]()
 
     @classmethod
-    def unpack(cls, blob: bytes) -> "StoredCallers":
+    def unpack(cls, stored: tuple) -> "StoredCallers":
+        """(``stored``: the unmarshalled part, which is not changed)"""
         from .catalog import Postings
 
-        keys, entries, frozen = marshal.loads(blob)
-        return cls([tuple(k) for k in keys], entries, Postings(frozen), frozen)
+        keys, entries, frozen = stored
+        return cls([tuple(k) for k in keys], list(entries), Postings(frozen), frozen)
 
     def askers(self, names) -> set[tuple[str, str]]:
         """The functions whose check looked up one of ``names``."""

@@ -251,17 +251,23 @@ def test_moved_positions_finds_each_changed_or_unstated_pair_across_blocks():
         moved_positions(old, new[:-2])
 
 
-def test_a_frozen_name_index_finds_every_name_and_no_other_with_few_or_many_lookups():
+@pytest.mark.parametrize("mapped", [False, True])
+def test_a_frozen_name_index_finds_every_name_and_no_other_with_few_or_many_lookups(mapped):
     import random
 
-    from kannot.catalog import Postings, _Names
+    from kannot.catalog import Postings, _MappedText, _Names
 
     rng = random.Random(7)
     names = sorted({"".join(rng.choice("abc_xyz") for _ in range(rng.randint(1, 9))) for _ in range(3000)})
     frozen = Postings()
     for k, name in enumerate(names):
         frozen.add(name, k)
-    stored = Postings(frozen.freeze())
+    text, *arrays = frozen.freeze()
+    if mapped:  # as a stored catalog gives it: the names still bytes, in a bigger buffer
+        raw = text.encode()
+        text = _MappedText(b"head" + raw + b"tail", 4, len(raw))
+        arrays = [memoryview(a) for a in arrays]
+    stored = Postings((text, *arrays))
     absent = ["", "0", "~", "a" * 12, "zzzzzzzzzzzz", *(n + "!" for n in names[::97])]
     for probe in (*names[:: max(1, len(names) // 500)], *absent):  # few: the sampled blocks
         assert stored.get(probe) == ([names.index(probe)] if probe in names else None)
