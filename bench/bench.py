@@ -2,7 +2,7 @@
 
     python bench/bench.py --tree /root/.cache/kernel-trees/linux-source-6.12 [--runs 3] [--arch x86]
                           [--warm] [--edit FILE] [--edit-unrelated FILE] [--why FUNC] [--eager]
-                          [--timeout 3600] [--json OUT]
+                          [--git-copy DIR] [--only ROWS] [--timeout 3600] [--json OUT]
 
 Rows (each the median of --runs runs):
 - kannot check (cold): an empty cache directory each run: the catalog scan of every file, then the
@@ -21,6 +21,8 @@ Rows (each the median of --runs runs):
 - with --eager: kannot check --eager --no-cache (every file parsed: the old way, for comparison);
 - ctags and the bare parse (baselines).
 The findings of cold, warm and eager runs must be identical; the table says whether they are.
+--only ROWS times some rows only (``--warm --only function-edit,patch --runs 9``: the warm rows' goals
+are absolute times, and their medians want more runs than the baselines can afford).
 
 Each tool runs --runs times as a subprocess under ``/usr/bin/time -v``; the table shows the median
 wall time, the median CPU time (user+sys) and the largest peak RSS. Peak RSS is GNU time's
@@ -56,6 +58,11 @@ from kannot.sources import FileError, list_sources
 
 HERE = Path(__file__).resolve().parent
 TIME = "/usr/bin/time"
+# --only's names for the rows (each a prefix-free key of its tool's name)
+ROWS = {"cold": "kannot check (cold)", "warm": "kannot check (warm)", "edit": "kannot check (1 file edited)",
+        "unrelated": "kannot check (unrelated edit)", "function-edit": "kannot check (function edited)",
+        "patch": "kannot check --patch (warm)", "diff-base": "kannot check --diff-base (warm)",
+        "why": "kannot why", "eager": "kannot check --eager", "ctags": "ctags", "bare": "bare tree-sitter parse"}
 
 
 class EditedFile:
@@ -218,6 +225,11 @@ def code_stamp() -> str:
     return h.hexdigest()[:12]
 
 
+def _secs(s: float) -> str:
+    """Seconds, with two decimals under 10 s (the warm rows' goals are 1.5 s and 2 s)."""
+    return f"{s:.2f}s" if s < 10 else f"{s:.1f}s"
+
+
 def _field(report: str, label: str) -> float:
     m = re.search(label + r":\s*([0-9.]+)", report)
     if m is None:
@@ -249,10 +261,19 @@ def main(argv: list[str] | None = None) -> int:
                     help="a file --warm edits that no check depends on (restored afterwards)")
     ap.add_argument("--why", default="rcu_is_watching", help="the function --warm asks kannot why about")
     ap.add_argument("--eager", action="store_true", help="also time kannot check --eager (every file parsed)")
+    ap.add_argument("--only", metavar="ROWS",
+                    help="time only these rows (comma-separated: " + ", ".join(ROWS) + "); the default is all")
     ap.add_argument("--git-copy", type=Path, metavar="DIR",
                     help="with --warm: also time --diff-base HEAD~1 in DIR, a git copy of the tree (made once)")
     args = ap.parse_args(argv)
     root = args.tree.resolve()
+    only = None
+    if args.only:
+        only = [w.strip() for w in args.only.split(",") if w.strip()]
+        unknown = [w for w in only if w not in ROWS]
+        if unknown:
+            print(f"bench: --only: unknown row(s) {', '.join(unknown)}; rows: {', '.join(ROWS)}", file=sys.stderr)
+            return 2
     missing = [what for what, ok in (("/usr/bin/time (GNU time)", os.access(TIME, os.X_OK)),
                                      ("ctags", shutil.which("ctags") is not None),
                                      (f"tree {root}", root.is_dir())) if not ok]
@@ -331,20 +352,29 @@ def main(argv: list[str] | None = None) -> int:
                 diff_tool.error = f"making the git copy failed: {exc}"
         tools[1:1] = warm_rows
         primer = Tool("prime", warm_argv, ok_codes=(0, 1), check=kannot_json(""))
+        def wanted(key: str) -> bool:
+            return only is None or key in only
+
         try:
-            for extra in primers:
+            for extra in primers if wanted("diff-base") else []:
                 run_once(extra, args.timeout, tmp / "prime-git.out")
                 print(f"  {extra.name}: {extra.walls[0]:.1f}s (not counted)", flush=True)
             run_once(primer, args.timeout, tmp / "prime.out")
-            primer2 = Tool("prime why", why_tool.argv, check=why_json)
-            run_once(primer2, args.timeout, tmp / "prime-why.out")
-            primer3 = Tool("prime patch", patch_argv, ok_codes=(0, 1), check=kannot_json(""))
-            run_once(primer3, args.timeout, tmp / "prime-patch.out")
-            print(f"  cache filled in {primer.walls[0]:.1f}s, + {primer2.walls[0]:.1f}s for why, + {primer3.walls[0]:.1f}s "
-                  f"for a patch's advisory rules (not counted)", flush=True)
+            said = f"  cache filled in {primer.walls[0]:.1f}s"
+            if wanted("why"):
+                primer2 = Tool("prime why", why_tool.argv, check=why_json)
+                run_once(primer2, args.timeout, tmp / "prime-why.out")
+                said += f", + {primer2.walls[0]:.1f}s for why"
+            if wanted("patch"):
+                primer3 = Tool("prime patch", patch_argv, ok_codes=(0, 1), check=kannot_json(""))
+                run_once(primer3, args.timeout, tmp / "prime-patch.out")
+                said += f", + {primer3.walls[0]:.1f}s for a patch's advisory rules"
+            print(said + " (not counted)", flush=True)
         except (RuntimeError, OSError) as exc:
             for t in warm_rows:
                 t.error = f"filling the cache failed: {exc}"
+    if only is not None:
+        tools = [t for t in tools if any(t.name.startswith(ROWS[k]) for k in only)]
     for tool in tools:
         for i in range(args.runs if tool.error is None else 0):
             out = tmp / f"{tool.name.split()[0]}.out"
@@ -354,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
                 tool.error = str(exc)
                 print(f"  {tool.name}: run {i + 1} failed: {exc}", file=sys.stderr, flush=True)
                 break
-            print(f"  {tool.name}: run {i + 1}: {tool.walls[-1]:.1f}s, {tool.rss_kb[-1] / 1024:.0f} MB", flush=True)
+            print(f"  {tool.name}: run {i + 1}: {_secs(tool.walls[-1])}, {tool.rss_kb[-1] / 1024:.0f} MB", flush=True)
         if tool.name in ("kannot check (1 file edited)", "kannot check (function edited)"):
             edited.restore()  # the user's tree as it was
         if tool.name == "kannot check (unrelated edit)":
@@ -370,7 +400,7 @@ def main(argv: list[str] | None = None) -> int:
         if t.error is not None:
             print(f"{t.name:34} {'FAILED':>12} {'':>11} {'':>10}  {t.error}")
             continue
-        print(f"{t.name:34} {med[t.name]:11.1f}s {statistics.median(t.cpus):10.1f}s {max(t.rss_kb) / 1024:8.0f}MB  {t.note}")
+        print(f"{t.name:34} {_secs(med[t.name]):>12} {_secs(statistics.median(t.cpus)):>11} {max(t.rss_kb) / 1024:8.0f}MB  {t.note}")
     print(f"load average (1 min) before: {load0:.1f}, after: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     for mine in [t.name for t in tools if t.name.startswith("kannot")]:
         for other in ("ctags", "bare tree-sitter parse"):
