@@ -268,13 +268,18 @@ class FactsCache:
     def get_blob(self, key: str) -> "bytes | mmap.mmap | None":
         """A whole-tree blob (the catalog), or None (also when its side file is gone or damaged);
         a big one kept in a side file comes mapped (a read-only bytes-like object)."""
-        value = self._value("SELECT blob FROM blobs WHERE key=?", (key,))
+        return self._kept(self._value("SELECT blob FROM blobs WHERE key=?", (key,)),
+                          f"the stored '{key}' file is missing or damaged; making it again")
+
+    def _kept(self, value: bytes | None, lost: str) -> "bytes | mmap.mmap | None":
+        """A row's blob, or the side file it names, mapped; None when that file is gone or
+        damaged (and ``lost`` is said)."""
         ref = _side_ref(value) if value is not None else None
         if ref is None:
             return value
         got = read_side_file(self.path.parent, ref)
         if got is None:
-            self._notices.append(f"cache {self.path}: the stored '{key}' file is missing or damaged; making it again")
+            self._notices.append(f"cache {self.path}: {lost}")
         return got
 
     def get_texts_and_generations(self, rels: list[str]) -> dict[str, tuple[bytes, int]]:
@@ -371,14 +376,8 @@ class FactsCache:
     def get_result(self, key: str) -> "bytes | mmap.mmap | None":
         """A stored check result (:mod:`kannot.memo`), or None (also when its side file is gone
         or damaged: the check runs)."""
-        value = self._value("SELECT blob FROM results WHERE key=?", (key,))
-        ref = _side_ref(value) if value is not None else None
-        if ref is None:
-            return value
-        got = read_side_file(self.path.parent, ref)
-        if got is None:
-            self._notices.append(f"cache {self.path}: the stored result's file is missing or damaged; checking again")
-        return got
+        return self._kept(self._value("SELECT blob FROM results WHERE key=?", (key,)),
+                          "the stored result's file is missing or damaged; checking again")
 
     def get_result_row(self, key: str, name: str) -> bytes | None:
         """One named row stored with a result (a function's entry of the reverse map)."""
