@@ -404,8 +404,8 @@ class FactsCache:
                 conn.executemany("INSERT INTO result_rows VALUES (?, ?, ?)", [(key, n, b) for n, b in rows])
             conn.execute("DELETE FROM results WHERE key NOT IN (SELECT key FROM results ORDER BY used DESC LIMIT ?)", (keep,))
             conn.execute("DELETE FROM result_rows WHERE key NOT IN (SELECT key FROM results)")
-            if replaced and replaced[0] != (_side_ref(value) or ("",))[0]:
-                _unlink(self.path.parent / replaced[0])  # (a reader that had it open keeps its map)
+            if replaced:  # (the new file has a name of its own; a reader that had this one open keeps its map)
+                _unlink(self.path.parent / replaced[0])
             # result files no row names: of results dropped above, or of a killed run (the
             # catalog's writer sweeps its own, keeping the replaced ones a reader may hold)
             remove_stale_side_files(self.path.parent, _side_rows(conn), _SIDE_PREFIX + "result")
@@ -533,7 +533,7 @@ def read_side_file(folder: Path, ref: tuple) -> "bytes | mmap.mmap | None":
         with open(folder / name, "rb") as f:
             if os.fstat(f.fileno()).st_size != size:
                 return None
-            # mapped, not read: the catalog's reader copies out the parts it keeps
+            # mapped, not read: the catalog keeps views of it, and a record unmarshals what it uses
             data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
     except (OSError, ValueError):
         return None

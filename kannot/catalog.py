@@ -24,7 +24,6 @@ import bisect
 import gc
 import itertools
 import marshal
-import operator
 import os
 import re
 import stat
@@ -35,7 +34,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import limits
-from .sources import FileError, fs_path, moved_positions, read_source
+from .sources import FileError, fs_path, is_sorted, moved_positions, read_source
 
 # The words whose presence makes a file a candidate for a protection family (substrings: a
 # section name ".noinstr.text" contains "noinstr", "__cpuidle" contains "cpuidle").
@@ -170,30 +169,27 @@ def _scan_job(args: tuple[str, str, int]) -> tuple[str, bytes]:
 
 
 class _MappedText:
-    """A stored index's names, still in the (mapped) stored catalog: what :class:`_Names` slices,
-    decoded slice by slice (decoding the 20 MB of a kernel tree's names cost a warm run 0.05 s)."""
+    """A stored index's names, still in the (mapped) stored catalog: :class:`_Names` searches
+    them as bytes (decoding the 20 MB of a kernel tree's names cost a warm run 0.05 s), and
+    decodes them whole only to split them (a whole check, or a rewrite)."""
 
-    __slots__ = ("_buf", "_start", "_size")
+    __slots__ = ("buf", "start", "_size")
 
     def __init__(self, buf, start: int, size: int):
-        self._buf, self._start, self._size = buf, start, size  # (buf: bytes or an mmap)
+        self.buf, self.start, self._size = buf, start, size  # (buf: bytes or an mmap)
 
     def __len__(self) -> int:
         return self._size
 
-    def __getitem__(self, part: slice) -> str:
-        a, b, _ = part.indices(self._size)
-        return self._buf[self._start + a : self._start + b].decode("utf-8", "surrogateescape")
-
     def split(self, sep: str) -> list[str]:
-        return self[0 : self._size].split(sep)
+        return self.buf[self.start : self.start + self._size].decode("utf-8", "surrogateescape").split(sep)
 
 
 def _ints(raw) -> "array | memoryview":
     """Native ints over ``raw``: a view when it is a stored part (a memoryview: no copy of the
     mapped file), else a copy."""
     if isinstance(raw, memoryview):
-        return raw.cast("B").cast("i")
+        return raw.cast("i")
     out = array("i")
     out.frombytes(raw)
     return out
@@ -218,12 +214,6 @@ class _Names:
     def __len__(self) -> int:
         return len(self._starts) - 1
 
-    def __getitem__(self, i: int) -> str:
-        if self._list is not None:
-            return self._list[i]
-        starts = self._starts
-        return self._text[starts[i] : starts[i + 1] - 1]
-
     def __iter__(self):
         if self._list is not None:
             return iter(self._list)
@@ -244,7 +234,7 @@ class _Names:
         starts, n = self._starts, len(self._starts) - 1
         text = self._text
         if isinstance(text, _MappedText):  # compared as bytes, undecoded (UTF-8 keeps the order)
-            text, base, key, nl = text._buf, text._start, name.encode("utf-8", "surrogateescape"), b"\n"
+            text, base, key, nl = text.buf, text.start, name.encode("utf-8", "surrogateescape"), b"\n"
         else:
             base, key, nl = 0, name, "\n"
         if self._sample is None:
@@ -285,12 +275,7 @@ class Postings:
                 raise ValueError("inconsistent stored index")
 
     def _frozen(self, name: str) -> list[int] | None:
-        names = self._names
-        if isinstance(names, _Names):
-            i = names.find(name)
-        else:
-            i = bisect.bisect_left(names, name)
-            i = i if i < len(names) and names[i] == name else None
+        i = self._names.find(name) if self._names else None  # (no frozen part: an empty list)
         if i is None:
             return None
         k = self._perm[i]
@@ -549,7 +534,8 @@ _STATE_MAGIC = b"KNCAT\0\0\0"
 def _pack_state(state: tuple) -> bytes:
     """A catalog state as stored: the small parts marshalled, and each array of the two name
     indexes (and the packed invocations) as raw bytes, 8-aligned, behind a table of offsets.
-    A warm run maps the file and copies those out (unmarshalling 85 MB cost it 0.1 s more)."""
+    A warm run maps the file and keeps views of those (unmarshalling and copying 85 MB cost it
+    0.2 s more)."""
     *small, (heads, defines, invocations, marks) = state
     raws = [heads[0].encode("utf-8", "surrogateescape"), *heads[1:],
             defines[0].encode("utf-8", "surrogateescape"), *defines[1:], invocations]
@@ -647,11 +633,10 @@ def _unmarshal(blob: bytes):
 
 def load_or_build(root: Path, rels: list[str], jobs: int, errors: list[FileError], cache, notices: list[str],
                   progress: Callable[[int, int], None] | None = None,
-                  overrides: dict[str, bytes] | None = None, sigs: list[tuple[int, int]] | None = None,
-                  write: str = "now", flat_sigs: array | None = None) -> Catalog:
+                  overrides: dict[str, bytes] | None = None, sigs: "list[tuple[int, int]] | array | None" = None,
+                  write: str = "now") -> Catalog:
     """The catalog of ``rels``, from the cache (``cache``: a FactsCache or None) for the files
     whose size and modification time are unchanged; the others are scanned again and stored.
-    ``flat_sigs``: ``sigs`` as one flat array, when the caller has it (compared at C speed).
 
     The cache holds the name indexes as one blob (what a warm run reads) and each file's entry
     apart (read only to take a changed file's old names out of the indexes). ``sigs``: the
@@ -661,6 +646,8 @@ def load_or_build(root: Path, rels: list[str], jobs: int, errors: list[FileError
     root_s = str(root)
     if sigs is None:  # the listing's walk usually brings them (kannot.sources.scan_tree)
         sigs = [_signature(root_s, r) for r in rels]
+    # one flat array of (size, mtime_ns) pairs, compared with the stored one at C speed
+    flat = sigs if isinstance(sigs, array) else array("q", itertools.chain.from_iterable(sigs))
     now = bool(overrides) or write != "background"  # an unsaved buffer goes into the catalog below
     state = cat = None
     blob = cache.get_blob(_INDEX_KEY) if cache is not None else None
@@ -676,12 +663,11 @@ def load_or_build(root: Path, rels: list[str], jobs: int, errors: list[FileError
             state = cat = None
     if cat is None:
         # first run, or files were added or removed (every rank moves): scan what changed, rebuild
-        cat = _rebuild(root, rels, sigs, jobs, errors, cache, state, progress)
+        cat = _rebuild(root, rels, flat, jobs, errors, cache, state, progress)
         if cache is not None:
             cache.put_catalog(_stored_blobs(cat, now), [(rel, cat.entry_row(i)) for i, rel in enumerate(cat.files)],
                               notices, write)
         return _with_overrides(cat, overrides)
-    flat = flat_sigs if flat_sigs is not None else array("q", itertools.chain.from_iterable(sigs))
     changed = [rels[i] for i in moved_positions(state[2], flat)]
     rewritten: list[str] = []  # changed files whose entry changed too
     if changed:
@@ -694,7 +680,7 @@ def load_or_build(root: Path, rels: list[str], jobs: int, errors: list[FileError
                     if tf is not None:
                         cat.entries[cat.rank[rel]] = TextFacts(*tf)
                 except (ValueError, EOFError, TypeError):
-                    return _with_overrides(_rescan_all(root, rels, sigs, jobs, errors, cache, notices, progress), overrides)
+                    return _with_overrides(_rescan_all(root, rels, flat, jobs, errors, cache, notices, progress), overrides)
         scanned = build_catalog(root, changed, jobs, [], ALL_FAMILIES)
         for rel in changed:
             i = cat.rank[rel]
@@ -728,8 +714,7 @@ def load_or_build(root: Path, rels: list[str], jobs: int, errors: list[FileError
 def _stored_catalog(rels: list[str], state: tuple) -> Catalog:
     _fmt, _files, _sigs, includes, notes, unreadable, (heads, defines, invocations, marks) = state
     cat = Catalog(files=list(rels))
-    sorted_ = all(map(operator.lt, cat.files, itertools.islice(cat.files, 1, None)))
-    cat.rank = _Ranks(cat.files) if sorted_ else {r: i for i, r in enumerate(cat.files)}
+    cat.rank = _Ranks(cat.files) if is_sorted(cat.files) else {r: i for i, r in enumerate(cat.files)}
     cat.heads_index, cat.defines_index = Postings(heads), Postings(defines)
     if not isinstance(invocations, bytes):
         raise ValueError("stored invocations index of another shape")
@@ -753,13 +738,17 @@ def _rescan_all(root, rels, sigs, jobs, errors, cache, notices, progress) -> Cat
     return cat
 
 
-def _rebuild(root: Path, rels: list[str], sigs, jobs: int, errors: list[FileError], cache, state, progress) -> Catalog:
-    """A new catalog of ``rels``: the stored entries of unchanged files, the others scanned."""
+def _rebuild(root: Path, rels: list[str], sigs: array, jobs: int, errors: list[FileError], cache, state,
+             progress) -> Catalog:
+    """A new catalog of ``rels`` (``sigs``: their flat signatures): the stored entries of
+    unchanged files, the others scanned."""
     reuse: dict[str, bytes] = {}
     if state is not None and cache is not None:
-        old_flat = state[2]
-        old = {f: (old_flat[2 * i], old_flat[2 * i + 1]) for i, f in enumerate(state[1])}
-        same = [rel for rel, sig in zip(rels, sigs) if old.get(rel) == sig and sig != (-1, -1)]
+        def pairs(flat: array):
+            return zip(flat[0::2], flat[1::2])
+
+        old = dict(zip(state[1], pairs(state[2])))
+        same = [rel for rel, sig in zip(rels, pairs(sigs)) if old.get(rel) == sig and sig != (-1, -1)]
         reuse = cache.get_texts(same)
     if not reuse:
         cat = build_catalog(root, rels, jobs, errors, ALL_FAMILIES, progress)

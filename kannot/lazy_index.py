@@ -441,11 +441,13 @@ class KnownAnswers:
         self._heads, self._defines, self._files = heads, defines, files  # (files by rank)
 
     def heads(self, name: str) -> list[str] | None:
-        got = self._heads.get(name)
-        return None if got is None else [self._files[i] for i in got[1:]]
+        return self._files_of(self._heads, name)
 
     def defines(self, name: str) -> list[str] | None:
-        got = self._defines.get(name)
+        return self._files_of(self._defines, name)
+
+    def _files_of(self, answers, name: str) -> list[str] | None:
+        got = answers.get(name)
         return None if got is None else [self._files[i] for i in got[1:]]
 
 

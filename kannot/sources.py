@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import itertools
+import operator
 import os
 import stat
 from array import array
@@ -35,6 +36,11 @@ class Listing(dict):
         if got is None:
             got = self._packed = ("\0".join(self), array("q", itertools.chain.from_iterable(self.values())))
         return got
+
+
+def is_sorted(items: list[str]) -> bool:
+    """Strictly increasing (a listing's order: what lookups by bisection need)."""
+    return all(map(operator.lt, items, itertools.islice(items, 1, None)))
 
 
 def moved_positions(old: array, new: array) -> list[int]:
