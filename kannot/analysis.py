@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 from . import classes as C
 from . import cpp
+from .build import logic as L
+from .build.logic import Formula
 from .findings import Link  # noqa: F401  (re-exported: the chain's links)
 from .flow import Flow, States, clamp, shift
 from .index import FuncDef, Index, MacroRef
@@ -39,17 +41,22 @@ _STRING_MACRO_RE = re.compile(r"\b[A-Z][A-Z0-9_]*\s+(?=\"|pr_fmt\s*\(|[A-Z][A-Z0
 
 @dataclass(slots=True)
 class Leaf:
-    kind: str  # call | icall | end | unresolved
+    kind: str  # call | icall | end | unresolved | static_call
     callee: str | None  # None for indirect calls and region ends
     text: str  # what is called, as written (the callee name, or the pointer expression)
     pos: tuple[int, int, int, int]  # call site in the unit being summarised
     chain: tuple[Link, ...]  # from the unit's call site down to the callee
     rel: int  # lowest region count at the call, relative to the unit's entry
     candidates: tuple[FuncDef, ...] = ()
-    conditions: tuple[str, ...] = ()  # the #if conditions of the caller's body it needs
+    # the configurations in which the call is made (the #if branches it is in, the conditions of
+    # the helpers and macros on its chain), relative to the unit; and, per candidate, when the
+    # call reaches that definition
+    cond: Formula = L.TRUE
+    cand_conds: tuple[Formula, ...] = ()
 
     def key(self) -> tuple:
-        return (self.kind, self.callee, self.text, tuple((l.function, l.line) for l in self.chain))
+        return (self.kind, self.callee, self.text, tuple((l.function, l.line) for l in self.chain),
+                tuple(id(c) for c in self.candidates))
 
 
 @dataclass(slots=True)
@@ -77,6 +84,7 @@ class Analyzer:
         self._active: set[tuple] = set()
         self._macro_ir: dict[tuple, list] = {}
         self._evaluate = index.evaluate
+        self._cond_of = index.cond_of
         # the names each summary looked up, its helpers' included: what a protected function's
         # result depends on (kannot.memo re-checks it when a file defining one of them changes)
         self._names: list[set[str]] = []
@@ -87,12 +95,14 @@ class Analyzer:
     def analyze_function(self, d: FuncDef) -> Summary:
         """Top-level summary of a protected function (its returns are kept for the rules)."""
         arches = (d.path.split("/")[1],) if d.path.startswith("arch/") and d.path.count("/") >= 2 else None
+        if arches is None and self.index.model is not None:
+            arches = (self.index.model.arch,)
         unit = Unit(d.name, d.path, "function", d.line, arches=arches)
         self._names.append({d.name})
         try:
             events = self.index.events_of(d)
-            # conditions --config does not decide (or all of them, without one)
-            conds = [c for c in _pp_conditions(events) if self._evaluate is None or self._evaluate(c) is None]
+            # conditions the arch's configurations do not decide
+            conds = [c for c in _pp_conditions(events) if self._evaluate(c) is None]
             if not conds or len(conds) > MAX_CORRELATED:
                 return self._summarize(unit, events, depth=0, keep_returns=True)
             return self._summarize_per_assignment(unit, events, conds)
@@ -105,58 +115,61 @@ class Analyzer:
     def _summarize_per_assignment(self, unit: Unit, events: list, conds: list[str]) -> Summary:
         """The same #if condition decides every branch that tests it, on one build: run the body
         once per assignment of its (few) conditions, so that a begin and an end under the same
-        #ifdef stay paired; a leaf that only some assignments reach says under which."""
-        seen: dict[tuple, tuple[Leaf, list[tuple[bool, ...]]]] = {}
-        unprotected: dict[tuple, list[tuple[bool, ...]]] = {}  # assignments where rel <= 0
+        #ifdef stay paired; a leaf says under which assignments it is reached (unprotected,
+        when it is so in some)."""
+        per_key: dict[tuple, list[tuple[Leaf, Formula]]] = {}
         returns: list = []
         fall: set[int] = set()
         exits: set[int] = set()
-        assignments = list(itertools.product((True, False), repeat=len(conds)))
-        for values in assignments:
+        formulas = [self._cond_of(c) for c in conds]
+        for values in itertools.product((True, False), repeat=len(conds)):
             table = dict(zip(conds, values))
             base = self._evaluate
 
             def evaluate(cond: str, table=table, base=base):
-                return table[cond] if cond in table else (base(cond) if base is not None else None)
+                return table[cond] if cond in table else base(cond)
 
+            where = L.conj(f if v else L.neg(f) for f, v in zip(formulas, values))
+            if where is L.FALSE:
+                continue
             summ = self._summarize(unit, events, depth=0, keep_returns=True, evaluate=evaluate)
             for leaf in summ.leaves:
-                k = (leaf.pos, leaf.key())
-                if leaf.rel <= 0:
-                    unprotected.setdefault(k, []).append(values)
-                old = seen.get(k)
-                if old is None:
-                    seen[k] = (leaf, [values])
-                else:
-                    old[1].append(values)
-                    if leaf.rel < old[0].rel:
-                        seen[k] = (leaf, old[1])
-            returns += [(st, pos, values) for st, pos in summ.returns]
+                per_key.setdefault((leaf.pos, leaf.key()), []).append((leaf, where))
+            returns += summ.returns
             fall |= summ.fallthrough
             exits |= summ.exits
         leaves = []
-        for k, (leaf, where) in seen.items():
-            if leaf.rel <= 0 and k in unprotected:
-                where = unprotected[k]  # the finding's condition: where the call is unprotected
-            if len(set(where)) < len(assignments):
-                leaf.conditions = leaf.conditions + _describe(conds, where)
-            leaves.append(leaf)
-        return Summary(leaves, frozenset(exits), [(st, pos) for st, pos, _v in returns], frozenset(fall))
+        for found in per_key.values():
+            unprotected = [(lf, w) for lf, w in found if lf.rel <= 0]
+            use = unprotected or found
+            first = min((lf for lf, _w in use), key=lambda lf: lf.rel)
+            cond = L.disj(lf.cond & w for lf, w in use)
+            cands = first.cand_conds
+            if first.candidates and all(lf.candidates == first.candidates for lf, _w in use):
+                cands = tuple(L.disj(lf.cand_conds[i] for lf, _w in use) for i in range(len(first.candidates)))
+            leaves.append(Leaf(first.kind, first.callee, first.text, first.pos, first.chain, first.rel,
+                               first.candidates, L.simplify(cond), cands))
+        return Summary(leaves, frozenset(exits), returns, frozenset(fall))
 
     # summaries --------------------------------------------------------------------------------
     def _summarize(self, unit: Unit, events: list, depth: int, keep_returns: bool = False, evaluate=None) -> Summary:
         leaves: dict[tuple, Leaf] = {}
 
         def add(leaf: Leaf) -> None:
-            k = (leaf.pos, leaf.key())
+            if leaf.cond is L.FALSE:
+                return
+            k = (leaf.pos, leaf.key(), leaf.rel > 0)
             old = leaves.get(k)
-            if old is None or leaf.rel < old.rel:
+            if old is None:
                 leaves[k] = leaf
+            else:  # the same call reached on other #if paths
+                old.cond = old.cond | leaf.cond
+                old.rel = min(old.rel, leaf.rel)
+                if old.cand_conds and len(old.cand_conds) == len(leaf.cand_conds):
+                    old.cand_conds = tuple(a | b for a, b in zip(old.cand_conds, leaf.cand_conds))
 
-        def on_call(ev: tuple, states: States) -> States:
-            return self._call(unit, ev, states, add, depth)
-
-        flow = Flow(on_call, evaluate or self._evaluate)
+        flow = Flow(lambda ev, states: self._call(unit, ev, states, add, depth, flow.path),
+                    evaluate or self._evaluate, self._cond_of)
         out = flow.run(events, frozenset({0}))
         exits = out | frozenset(s for st, _ in flow.returns for s in st)
         return Summary(list(leaves.values()), exits, flow.returns if keep_returns else [], out)
@@ -182,16 +195,16 @@ class Analyzer:
         self._memo_names[key] = frozenset(names)
         return summ
 
-    def _call(self, unit: Unit, ev: tuple, states: States, add, depth: int) -> States:
+    def _call(self, unit: Unit, ev: tuple, states: States, add, depth: int, pc: Formula) -> States:
         pos = ev[3] if ev[0] == "call" else ev[2]
         here = Link(unit.name, unit.path, pos[0] if unit.kind != "macro" else unit.line, unit.kind, unit.condition)
         low = min(states)
         if ev[0] == "icall":
-            states = self._run_sub(unit, ev[3], states, add, depth)
+            states = self._run_sub(unit, ev[3], states, add, depth, pc)
             if not states:
                 return states
             text = ev[1]
-            add(Leaf("icall", None, text, pos, (here,), min(states)))
+            add(Leaf("icall", None, text, pos, (here,), min(states), cond=pc))
             return states
         _, name, args, _pos, arg_events, tail = ev
         if self._names:
@@ -199,20 +212,24 @@ class Analyzer:
         if name == REGION_BEGIN:
             return shift(states, +1)
         if name == REGION_END:
-            add(Leaf("end", None, name, pos, (here,), low))
+            add(Leaf("end", None, name, pos, (here,), low, cond=pc))
             return shift(states, -1)
         if name in NORETURN_BUILTINS:
             return frozenset()
         if tail is not None and name in STATIC_CALL_MACROS:
-            states = self._run_sub(unit, arg_events, states, add, depth)
-            add(Leaf("static_call", None, f"{name}({args})", pos, (here,), min(states) if states else low))
+            states = self._run_sub(unit, arg_events, states, add, depth, pc)
+            add(Leaf("static_call", None, f"{name}({args})", pos, (here,), min(states) if states else low, cond=pc))
             return states
         if name.startswith("__builtin_") or COMPILE_TIME.fullmatch(name):
-            return self._run_sub(unit, arg_events, states, add, depth)
+            return self._run_sub(unit, arg_events, states, add, depth, pc)
 
         macro_refs = self.index.macros_for(name, unit.path, unit.arches)
         if tail is None:
             macro_refs = [r for r in macro_refs if r.macro.function_like or not _is_self_alias(r)]
+        # a function-like macro called with another number of arguments is not what this call
+        # expands (spinlock_api_up.h's two-argument _raw_spin_lock_irqsave() for a one-argument call)
+        arg_count = len(cpp.split_args(args)) if args.strip() else 0
+        macro_refs = [r for r in macro_refs if _arity_fits(r.macro, arg_count)]
         # a macro of that name is what the call expands: functions generated under that name
         # elsewhere (by a pasting TRACE_EVENT()-like macro) are not searched for
         func_defs = self.index.funcs_for(name, unit.path, unit.arches, generated=not macro_refs)
@@ -221,70 +238,88 @@ class Analyzer:
             macro_refs = [r for r in macro_refs if not r.path.startswith("include/asm-generic/")]
             func_defs = [d for d in func_defs if not d.path.startswith("include/asm-generic/")] or func_defs
         out: set[int] = set()
+        applied = False
         for ref in macro_refs:
-            out |= self._apply_macro(unit, ref, args, tail, pos, here, states, add, depth)
+            mc = self.index.candidate_cond(unit.path, unit.arches, ref)
+            if mc is L.FALSE or self.index.model is not None and not self.index.model.satisfiable(mc):
+                continue  # this definition is never the one here
+            applied = True
+            out |= self._apply_macro(unit, ref, args, tail, pos, here, states, add, depth, pc & mc)
         if func_defs or not macro_refs:
-            out |= self._apply_function_call(unit, name, arg_events, tail, pos, here, func_defs, states, add, depth)
+            applied = True
+            out |= self._apply_function_call(unit, name, arg_events, tail, pos, here, func_defs, states, add, depth, pc)
+        if not applied:  # no definition of NAME exists where this call is: it never runs
+            return states
         return frozenset(out)
 
-    def _run_sub(self, unit: Unit, events: list, states: States, add, depth: int) -> States:
+    def _run_sub(self, unit: Unit, events: list, states: States, add, depth: int, pc: Formula) -> States:
         if not events:
             return states
-        flow = Flow(lambda e, s: self._call(unit, e, s, add, depth), self._evaluate)
+        flow = Flow(lambda e, s: self._call(unit, e, s, add, depth, flow.path), self._evaluate, self._cond_of, pc)
         return flow.run(events, states)
 
-    def _apply_function_call(self, unit, name, arg_events, tail, pos, here, defs, states, add, depth) -> States:
-        states = self._run_sub(unit, arg_events, states, add, depth)
+    def _apply_function_call(self, unit, name, arg_events, tail, pos, here, defs, states, add, depth, pc) -> States:
+        states = self._run_sub(unit, arg_events, states, add, depth, pc)
         if not states:
             return states
         low = min(states)
         if name.startswith("__ubsan_handle_"):
-            add(Leaf("static_call", name, name, pos, (here,), low))  # objtool accepts these
+            add(Leaf("static_call", name, name, pos, (here,), low, cond=pc))  # objtool accepts these
             return states
-        if not defs:
+        conds = [self.index.candidate_cond(unit.path, unit.arches, d) for d in defs]
+        model = self.index.model
+        # a definition no configuration builds next to this call is no candidate
+        kept = [(d, c) for d, c in zip(defs, conds) if c is not L.FALSE and (model is None or model.satisfiable(c))]
+        if defs and not kept:
+            kept = []
+        if not kept:
             if self.index.is_pointer_var(name):
-                add(Leaf("icall", None, name, pos, (here,), low))
+                add(Leaf("icall", None, name, pos, (here,), low, cond=pc))
             elif self.index.is_function_macro(name) or self.index.has_macro(name):
                 pass  # a macro whose definition kannot keeps no body for: no call in it
             else:
-                add(Leaf("unresolved", name, name, pos, (here, Link(name, "", 0, "callee")), low))
+                add(Leaf("unresolved", name, name, pos, (here, Link(name, "", 0, "callee")), low, cond=pc))
             return states
-        inlined = [d for d in defs if C.ALWAYS_INLINE in d.classes and C.NOINSTR not in d.classes]
-        called = [d for d in defs if d not in inlined]
+        inlined = [(d, c) for d, c in kept if C.ALWAYS_INLINE in d.classes and C.NOINSTR not in d.classes]
+        called = [(d, c) for d, c in kept if (d, c) not in inlined]
         out: set[int] = set()
-        for d in inlined:
+        for d, c in inlined:
             key = ("fn", id(d), unit.arches)
-            cond = cpp.config_condition(d.fact.condition) if d.fact is not None else ""
-            sub_unit = Unit(d.name, d.path, "always_inline", d.line, cond, unit.arches)
+            sub_unit = Unit(d.name, d.path, "always_inline", d.line, _shown(self.index.cond_of(d.condition)), unit.arches)
             summ = self._helper_summary(key, sub_unit, lambda d=d: self.index.events_of(d), depth)
-            out |= self._compose(summ, pos, here, states, add)
+            out |= self._compose(summ, pos, here, states, add, pc & c)
         if called:
-            first = called[0]
+            first = called[0][0]
             callee_link = Link(name, first.path, first.line, "callee")
-            add(Leaf("call", name, name, pos, (here, callee_link), low, tuple(called)))
-            if not all(C.NORETURN in d.classes for d in called):
+            add(Leaf("call", name, name, pos, (here, callee_link), low, tuple(d for d, _c in called), pc,
+                     tuple(c for _d, c in called)))
+            if not all(C.NORETURN in d.classes for d, _c in called):
                 out |= states
             if tail is not None:
-                add(Leaf("icall", None, f"{name}({'...'})({tail})", pos, (here,), low))
+                add(Leaf("icall", None, f"{name}({'...'})({tail})", pos, (here,), low, cond=pc))
         return frozenset(out)
 
-    def _apply_macro(self, unit, ref: MacroRef, args, tail, pos, here, states, add, depth) -> States:
+    def _apply_macro(self, unit, ref: MacroRef, args, tail, pos, here, states, add, depth, pc) -> States:
         macro = ref.macro
         arg_list = cpp.split_args(args) if args else []
         key = ("macro", id(macro), args, tail, unit.path, unit.arches)
         link = here
-        sub_unit = Unit(ref.name, ref.path, "macro", macro.line, cpp.config_condition(macro.condition), unit.arches)
+        sub_unit = Unit(ref.name, ref.path, "macro", macro.line, _shown(self.index.cond_of(macro.condition)), unit.arches)
 
         def events():
             return self._macro_events(macro, arg_list, tail)
 
         summ = self._helper_summary(key, sub_unit, events, depth)
-        return self._compose(summ, pos, link, states, add)
+        return self._compose(summ, pos, link, states, add, pc)
 
-    def _compose(self, summ: Summary, pos, here: Link, states: States, add) -> States:
+    def _compose(self, summ: Summary, pos, here: Link, states: States, add, pc: Formula) -> States:
         low = min(states)
         for leaf in summ.leaves:
-            add(Leaf(leaf.kind, leaf.callee, leaf.text, pos, (here,) + leaf.chain, clamp(low + leaf.rel), leaf.candidates, leaf.conditions))
+            cond = pc & leaf.cond
+            if cond is L.FALSE:
+                continue
+            add(Leaf(leaf.kind, leaf.callee, leaf.text, pos, (here,) + leaf.chain, clamp(low + leaf.rel),
+                     leaf.candidates, cond, leaf.cand_conds))
         if not summ.exits:
             return frozenset()
         return frozenset(clamp(s + e) for s in states for e in summ.exits)
@@ -304,7 +339,7 @@ class Analyzer:
         src = ("void __kannot_expansion(void)\n{\n" + body + "\n;}\n").encode()
         # the IR of an expansion is a pure function of its text: kept on the index across runs
         # (the language server checks the same files again after every edit)
-        shared = self.index.__dict__.setdefault("_expansion_ir", {})
+        shared = self.index.expansion_ir
         got = shared.get(src)
         if got is not None:
             self._macro_ir[key] = got
@@ -325,6 +360,23 @@ class Analyzer:
             shared.clear()
         shared[src] = events
         return events
+
+
+def _arity_fits(macro: cpp.MacroDef, count: int) -> bool:
+    """Can a call with ``count`` arguments be an expansion of ``macro``?"""
+    if macro.params is None:
+        return True
+    params = macro.params
+    if params and params[-1].endswith("..."):
+        return count >= len(params) - 1
+    if not params:
+        return count == 0
+    return count == len(params) or (len(params) == 1 and count == 0)
+
+
+def _shown(f: Formula) -> str:
+    """A definition's condition as the chain shows it (simplified; "" when always)."""
+    return "" if f is L.TRUE else L.to_text(L.simplify(f))
 
 
 def _pp_conditions(events: list) -> list[str]:
@@ -352,17 +404,6 @@ def _pp_conditions(events: list) -> list[str]:
 
     walk(events)
     return out
-
-
-def _describe(conds: list[str], where: list[tuple[bool, ...]]) -> tuple[str, ...]:
-    """The conditions that hold on every assignment in ``where`` (what a finding needs)."""
-    out = []
-    for i, cond in enumerate(conds):
-        vals = {w[i] for w in where}
-        if len(vals) == 1:
-            text = " ".join(cond.split())
-            out.append(text if vals.pop() else f"!({text})")
-    return tuple(out)
 
 
 def _is_self_alias(ref: MacroRef) -> bool:

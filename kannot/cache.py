@@ -26,7 +26,7 @@ from . import __version__
 if TYPE_CHECKING:
     from .facts import FileFacts
 
-SCHEMA = 4  # bump when FileFacts or the blob format changes shape
+SCHEMA = 5  # bump when FileFacts or the blob format changes shape
 BUSY_TIMEOUT = 60.0  # seconds a run waits for another run's write transaction (WAL: readers never wait)
 _DIGEST = 16  # bytes of blake2b checksum in front of each blob
 _FACTS_COLUMNS = "path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, hash TEXT, blob BLOB"

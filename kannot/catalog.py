@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import limits
+from .cpp import condition_points
 from .sources import FileError, fs_path, is_sorted, moved_positions, read_source
 
 # The words whose presence makes a file a candidate for a protection family (substrings: a
@@ -75,23 +76,38 @@ _STOP = frozenset(
 )
 
 
-def scan_includes(src: bytes) -> list[tuple[str, str]]:
-    """``#include`` lines: ``#`` first on its line (spaces and tabs before it allowed)."""
+def scan_includes(src: bytes) -> list[tuple[str, str, str]]:
+    """``#include`` lines: ``#`` first on its line (spaces and tabs before it allowed), as
+    (``<`` or ``"``, path, the ``#if`` conditions around the line: "" when none)."""
     out = []
+    conds = None
     for m in _INCLUDE_RE.finditer(src):
         start = m.start()
         line_start = src.rfind(b"\n", 0, start) + 1
         if src[line_start:start].strip(b" \t"):
             continue  # '#include' inside a comment or string, not a directive
-        out.append((m.group(1).decode(), m.group(2).decode("utf-8", "replace").strip()))
+        if conds is None:
+            conds = condition_points(src) if b"#if" in src[:start] else []
+        out.append((m.group(1).decode(), m.group(2).decode("utf-8", "replace").strip(), _condition_at(conds, start)))
     return out
+
+
+def _condition_at(points: list[tuple[int, str]], offset: int) -> str:
+    i = bisect.bisect_left(points, (offset, "")) - 1
+    return points[i][1] if i >= 0 else ""
+
+
+def _split_condition(text: str) -> tuple[str, str]:
+    """A packed include line's path and condition (tab-separated: a path has no tab)."""
+    path, _, cond = text.partition("\t")
+    return path, cond
 
 
 @dataclass(slots=True)
 class TextFacts:
     heads: list[str]
     defines: list[str]
-    includes: list[tuple[str, str]]
+    includes: list[tuple[str, str, str]]
     invocations: list[tuple[str, str]]  # (argument, macro) of MACRO(arg, arg...) at column 0
     marks: int  # bit i: FAMILY_MARKS' i-th family; bit 7: an allow comment
 
@@ -365,7 +381,7 @@ class Catalog:
 
     files: list[str]  # sorted: the order an eager index walks them in
     rank: dict[str, int] = field(default_factory=dict)
-    includes: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    includes: dict[str, list[tuple[str, str, str]]] = field(default_factory=dict)
     heads_index: Postings = field(default_factory=Postings)
     defines_index: Postings = field(default_factory=Postings)
     invocations_index: dict[str, list[tuple[int, str]]] = field(default_factory=dict)  # arg -> (rank, macro)
@@ -471,7 +487,7 @@ class Catalog:
         """What ``name in`` asks of: is it ``#define``d anywhere?"""
         return self.defines_index
 
-    def includes_of(self, rel: str) -> list[tuple[str, str]]:
+    def includes_of(self, rel: str) -> list[tuple[str, str, str]]:
         got = self.includes.get(rel)
         if got is not None:
             return got
@@ -479,7 +495,7 @@ class Catalog:
         i = self.rank.get(rel)
         if packed is None or i is None or not packed[i]:
             return []
-        got = [(line[0], line[1:]) for line in packed[i].split("\n")]
+        got = [(line[0], *_split_condition(line[1:])) for line in packed[i].split("\n")]
         self.includes[rel] = got
         return got
 
@@ -498,7 +514,7 @@ class Catalog:
                 old = getattr(self, "_packed_includes", None)
                 packed.append(old[i] if old is not None and i < len(old) else None)
             else:
-                packed.append("\n".join(k + inc for k, inc in incs) or None)
+                packed.append("\n".join(k + inc + ("\t" + c if c else "") for k, inc, c in incs) or None)
         invocations = (self.invocations_packed if self.invocations_packed is not None and not self.invocation_changes
                        else marshal.dumps(self._invocations()))
         indexes = (self.heads_index.freeze(), self.defines_index.freeze(), invocations, self.marks)
@@ -525,7 +541,7 @@ class Catalog:
         return ((tf.heads, tf.defines, tf.includes, tf.invocations, tf.marks), note)
 
 
-CACHE_FORMAT = 6
+CACHE_FORMAT = 7
 _INDEX_KEY = "catalog"
 _SIGS_KEY = "catalog-sigs"
 _STATE_MAGIC = b"KNCAT\0\0\0"

@@ -12,6 +12,8 @@ import hashlib
 
 from . import classes as C
 from .analysis import Analyzer, Leaf, Link
+from .build import logic as L
+from .build.logic import Formula
 from .findings import Finding  # noqa: F401  (re-exported)
 from .index import FuncDef, Index
 from .rules import ALL_RULES
@@ -35,17 +37,30 @@ def families_of(d: FuncDef) -> list[str]:
     return fams
 
 
+MAX_SHOWN_CONDITION = 160  # longer conditions are left to the witness in the message
+
+
 class Checker:
+    """Judges a protected function's leaves. A finding is made only when some configuration the
+    arch's Kconfig accepts builds the caller and makes the call (kannot.build.model): its
+    condition is the caller's presence, the #if branches and helpers on the chain, and the
+    candidate definition's presence, with every ``defined(NAME)`` read for the caller's
+    translation unit; the finding carries a witness configuration."""
+
     def __init__(self, index: Index, analyzer: Analyzer, enabled: set[str]):
         self.index = index
         self.analyzer = analyzer
         self.enabled = enabled
+        self.model = index.model
         self._trivial: dict[int, bool] = {}
+        self._witness: dict[Formula, list[str] | None] = {}
 
     def check_function(self, d: FuncDef) -> list[Finding]:
         fams = [f for f in families_of(d) if any(ALL_RULES[c].family == f and c in self.enabled for c in ALL_RULES)]
         if not fams:
             return []
+        if not self._possible(d, L.TRUE):
+            return []  # no configuration builds it
         summ = self.analyzer.analyze_function(d)
         out: list[Finding] = []
         for fam in fams:
@@ -53,9 +68,25 @@ class Checker:
                 out += self._noinstr(d, summ)
             else:
                 out += self._advisory(d, summ, fam)
-        # a chain that needs both C and !(C) (macros from opposite #if branches) never builds
-        out = [f for f in out if not _contradictory(f.conditions)]
         return [f for f in out if f.code in self.enabled]
+
+    # configurations ---------------------------------------------------------------------------
+    def _condition(self, d: FuncDef, extra: Formula) -> Formula:
+        """When caller ``d`` exists and ``extra`` holds, read for its translation unit."""
+        return self.index.resolve_in_tu(d.path, self.index.def_cond(d) & extra)
+
+    def _possible(self, d: FuncDef, extra: Formula) -> bool:
+        f = self._condition(d, extra)
+        return f is not L.FALSE and (self.model is None or self.model.satisfiable(f))
+
+    def _witness_of(self, f: Formula) -> list[str] | None:
+        if f not in self._witness:
+            if self.model is None:
+                self._witness[f] = [] if f is not L.FALSE else None
+            else:
+                w = self.model.witness(f)
+                self._witness[f] = w.lines() if w is not None else None
+        return self._witness[f]
 
     # noinstr ------------------------------------------------------------------------------------
     def _noinstr(self, d: FuncDef, summ) -> list[Finding]:
@@ -79,19 +110,22 @@ class Checker:
                 out.append(self._finding("KN004", d, leaf, leaf.callee,
                     f"{what} function '{d.name}' calls '{leaf.callee}()'{_via(leaf)}, which has no definition in the tree (cannot tell if it is noinstr)"))
             elif leaf.kind == "call":
-                unsafe = [c for c in leaf.candidates if not (c.classes & NOINSTR_SAFE)]
+                pairs = self._possible_candidates(d, leaf)
+                unsafe = [(c, cc) for c, cc in pairs if not (c.classes & NOINSTR_SAFE)]
                 if not unsafe:
                     continue
-                plain = [c for c in unsafe if C.INLINE not in c.classes]
-                inline = [c for c in unsafe if C.INLINE in c.classes and not self._trivial_inline(c)]
-                many = len(leaf.candidates) > 1
-                cand_note = f" ({len(unsafe)} of {len(leaf.candidates)} candidate definitions are not noinstr)" if many else ""
+                plain = [(c, cc) for c, cc in unsafe if C.INLINE not in c.classes]
+                inline = [(c, cc) for c, cc in unsafe if C.INLINE in c.classes and not self._trivial_inline(c)]
+                many = len(pairs) > 1
+                cand_note = f" ({len(unsafe)} of {len(pairs)} candidate definitions are not noinstr)" if many else ""
                 if plain:
                     out.append(self._finding("KN001", d, leaf, leaf.callee,
-                        f"{what} function '{d.name}' calls instrumentable '{leaf.callee}()'{_via(leaf)} outside instrumentation_begin()/instrumentation_end(){cand_note}"))
+                        f"{what} function '{d.name}' calls instrumentable '{leaf.callee}()'{_via(leaf)} outside instrumentation_begin()/instrumentation_end(){cand_note}",
+                        plain))
                 elif inline:
                     out.append(self._finding("KN002", d, leaf, leaf.callee,
-                        f"{what} function '{d.name}' calls '{leaf.callee}()'{_via(leaf)}, which is plain 'inline' and may be emitted out of line; make it __always_inline{cand_note}"))
+                        f"{what} function '{d.name}' calls '{leaf.callee}()'{_via(leaf)}, which is plain 'inline' and may be emitted out of line; make it __always_inline{cand_note}",
+                        inline))
         for states, pos in summ.returns:
             if states and max(states) > 0:
                 leaf = Leaf("return", None, "return", pos, (Link(d.name, d.path, pos[0]),), max(states))
@@ -101,7 +135,13 @@ class Checker:
             leaf = Leaf("end", None, "}", (end, 1, end, 2), (Link(d.name, d.path, end),), max(summ.fallthrough))
             out.append(self._finding("KN005", d, leaf, None,
                 f"{what} function '{d.name}' can reach its end with an instrumentation region still open (instrumentation_begin() without instrumentation_end())"))
-        return out
+        return [f for f in out if f is not None]
+
+    def _possible_candidates(self, d: FuncDef, leaf: Leaf) -> list[tuple[FuncDef, Formula]]:
+        """The candidates the call reaches in some configuration that builds the caller and
+        makes the call."""
+        conds = leaf.cand_conds or (L.TRUE,) * len(leaf.candidates)
+        return [(c, cc) for c, cc in zip(leaf.candidates, conds) if self._possible(d, leaf.cond & cc)]
 
     def _trivial_inline(self, c: FuncDef) -> bool:
         """An inline stub with no calls (``static inline void f(void) { }``) cannot leave noinstr."""
@@ -125,12 +165,26 @@ class Checker:
                 unsafe = [c for c in unsafe if C.INLINE not in c.classes or not self._trivial_inline(c)]
             if not unsafe:
                 continue
+            possible = [(c, cc) for c, cc in self._possible_candidates(d, leaf) if c in unsafe]
+            if not possible:
+                continue
             what = "can be kprobed" if fam == "nokprobe" else "ftrace can trace"
-            out.append(self._finding(code, d, leaf, leaf.callee, f"{label} function '{d.name}' calls '{leaf.callee}()'{_via(leaf)}, which {what}"))
-        return out
+            out.append(self._finding(code, d, leaf, leaf.callee, f"{label} function '{d.name}' calls '{leaf.callee}()'{_via(leaf)}, which {what}",
+                                     possible))
+        return [f for f in out if f is not None]
 
     # building findings --------------------------------------------------------------------------
-    def _finding(self, code: str, d: FuncDef, leaf: Leaf, callee: str | None, message: str) -> Finding:
+    def _finding(self, code: str, d: FuncDef, leaf: Leaf, callee: str | None, message: str,
+                 chosen: list[tuple[FuncDef, Formula]] | None = None) -> Finding | None:
+        """The finding, with the configurations where it is real; None when there is none.
+        ``chosen``: the candidate definitions it is about, with when the call reaches each."""
+        extra = leaf.cond
+        if chosen is not None:
+            extra = extra & L.disj(cc for _c, cc in chosen)
+        total = self._condition(d, extra)
+        witness = self._witness_of(total)
+        if witness is None:
+            return None
         line, col, eline, ecol = leaf.pos
         chain = list(leaf.chain)
         cands = [
@@ -139,22 +193,30 @@ class Checker:
         ]
         notes = []
         if callee is not None and leaf.candidates and code in ("KN001", "KN002", "KN101", "KN201"):
-            bad = [c for c in cands if c["class"] in ("none", "inline", "notrace")]
+            bad = [c for c, _cc in chosen or ()]
             if bad:
-                notes.append(f"'{callee}' is defined at {bad[0]['file']}:{bad[0]['line']} ({bad[0]['class']})")
-        conditions = sorted({l.condition for l in chain if l.condition} | set(leaf.conditions))
-        if self.index.kconfig is not None:  # under --config, what the config makes true goes
-            conditions = [c for c in conditions if self.index.kconfig.evaluate(c) is not True]
-        if conditions:
-            message += f" (only when {' and '.join(conditions)})"
+                notes.append(f"'{callee}' is defined at {bad[0].path}:{bad[0].line} ({C.describe(bad[0].classes)})")
+        shown = self.model.simplify(total) if self.model is not None else L.simplify(total)
+        conditions = [] if shown is L.TRUE else [L.to_text(shown)]
+        if conditions and len(conditions[0]) <= MAX_SHOWN_CONDITION:
+            message += f" (only when {conditions[0]})"
+        elif conditions:
+            message += " (only in some configurations)"
         f = Finding(code, d.path, line, col, eline, ecol, d.name, callee, message, chain, cands, notes, detail=leaf.text)
         f.conditions = conditions
+        f.witness = witness
+        f.group = _group(code, callee or leaf.text, chosen, leaf)
         return f
 
 
-def _contradictory(conditions: list[str]) -> bool:
-    have = set(conditions)
-    return any(f"!({c})" in have for c in have)
+def _group(code: str, what: str, chosen: list[tuple[FuncDef, Formula]] | None, leaf: Leaf) -> str:
+    """The root cause a finding shares with others: the callee's definition, and the condition
+    of the helper or macro whose body makes the call (every likely() under branch profiling
+    is one group, whichever function it is in)."""
+    where = f" ({chosen[0][0].path})" if chosen else ""  # (no line: edits above it move it)
+    writer = next((l for l in reversed(leaf.chain) if l.kind != "callee"), None)
+    when = f" when {writer.condition}" if writer is not None and writer.condition else ""
+    return f"{code} {what}{where}{when}"
 
 
 def _via(leaf: Leaf) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from . import __version__
 from . import limits
-from .config import ConfigError, find_config, load_config
+from .config import ConfigError, find_config, load_config, parse_assumption
 from . import patchflow
 from .engine import Options, analyze, build_index, callees_of, close_index, cyclic_gc_paused
 from .why import answer as why_answer
@@ -41,7 +41,8 @@ def _parser() -> argparse.ArgumentParser:
 
     def common(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--root", type=Path, help="kernel tree top (default: walk up from the current directory)")
-        sp.add_argument("--arch", help="keep only arch/NAME of the arch/ directories (default: all)")
+        sp.add_argument("--arch", help="the arch whose Kconfig and Kbuild decide what exists, NAME or 'all' "
+                        "(default: the .config's arch, else the host's; paths all under arch/NAME: NAME)")
         sp.add_argument("--format", choices=["text", "json"], default="text")
         sp.add_argument("-j", "--jobs", type=int, default=0, help="parallel parse jobs (default: all cores)")
         sp.add_argument("-q", "--quiet", action="store_true", help="no progress, no file errors on stderr")
@@ -49,7 +50,9 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--config", dest="kconfig", type=Path, metavar="DOTCONFIG",
                         help="a kernel .config: #if branches dead in it disappear (default arch: the config's)")
         sp.add_argument("--only-built", action="store_true",
-                        help="with --config: skip the files its Kbuild Makefiles do not build")
+                        help="with --config: do not even read the files its Kbuild Makefiles do not build")
+        sp.add_argument("--assume", action="append", default=[], metavar="CONFIG_X=n",
+                        help="take an option's value as given (repeatable): a finding that needs another value goes away")
         sp.add_argument("--cache-dir", type=Path, help="facts cache (default: ROOT/.kannot-cache)")
         sp.add_argument("--no-cache", action="store_true", help="neither read nor write the facts cache")
         sp.add_argument("--eager", action="store_true",
@@ -202,21 +205,61 @@ def _options(args) -> Options:
     opts = Options(root=root, paths=paths, arch=args.arch or cfg.arch, jobs=args.jobs, config=cfg,
                    select=getattr(args, "select", None), ignore=getattr(args, "ignore", None),
                    lazy=not getattr(args, "eager", False))
+    opts.assume = dict(cfg.assume)
+    for text in getattr(args, "assume", None) or ():
+        sym, val = parse_assumption(text)
+        opts.assume[sym] = val
     if getattr(args, "kconfig", None) is not None:
         if not args.kconfig.is_file():
             raise UsageError(f"kernel config {args.kconfig} not found")
         opts.kconfig = KernelConfig.load(args.kconfig)
         opts.only_built = bool(getattr(args, "only_built", False))
-        if opts.arch is None:
-            opts.arch = opts.kconfig.arch
     if getattr(args, "only_built", False) and opts.kconfig is None:
         raise UsageError("--only-built needs --config DOTCONFIG")
+    _choose_arch(args, opts)
     if not args.no_cache:
         opts.cache_dir = (args.cache_dir or root / CACHE_DIR_NAME).resolve()
     opts.enabled_codes()  # validates --select/--ignore early
     if not args.quiet and sys.stderr.isatty():
         opts.progress = _progress_bar()
     return opts
+
+
+def _choose_arch(args, opts: Options) -> None:
+    """--arch NAME must be an arch of the tree; without it, the kernel's conventions choose
+    one (said once on stderr); 'all' is every arch in turn (``kannot check``)."""
+    from .build.arches import arch_reason, default_arch, tree_arches
+    from .build.model import is_kernel_tree
+
+    known = tree_arches(opts.root) or _arch_folders(opts.root)
+    if opts.arch == "all":
+        if args.command != "check":
+            raise UsageError("--arch all is for `kannot check`; name one arch here")
+        if not known:
+            raise UsageError(f"--arch all: the tree has no arch/ folders")
+        return
+    if opts.arch is not None:
+        if known and opts.arch not in known:
+            raise UsageError(f"unknown arch {opts.arch!r}: this tree has {', '.join(known)} (or 'all')")
+        return
+    if opts.kconfig is not None and opts.kconfig.arch and (not known or opts.kconfig.arch in known):
+        opts.arch = opts.kconfig.arch
+        return
+    opts.arch = default_arch(opts.root, opts.kconfig, opts.paths)
+    if known and opts.arch not in known:
+        raise UsageError(f"no --arch given and the default ({opts.arch}, {arch_reason(opts.root, opts.kconfig, opts.paths)}) "
+                         f"is not an arch of this tree: pass --arch ({', '.join(known)} or all)")
+    if is_kernel_tree(opts.root) and getattr(args, "format", "text") != "checkpatch":
+        # (a notice: said with the others once the run has started, never before a usage error)
+        opts.notices.append(f"checking for arch {opts.arch} ({arch_reason(opts.root, opts.kconfig, opts.paths)}); "
+                            f"--arch NAME or --arch all for others")
+
+
+def _arch_folders(root: Path) -> list[str]:
+    try:
+        return sorted(p.name for p in (root / "arch").iterdir() if p.is_dir())
+    except OSError:
+        return []
 
 
 def _progress_bar():
@@ -264,9 +307,14 @@ def cmd_clean(args) -> int:
 
 
 def cmd_check(args, opts: Options) -> int:
-    if patchflow.wants(args):
+    if opts.arch == "all":
+        if patchflow.wants(args):
+            raise UsageError("--arch all checks whole trees; with --patch/--diff-base/--baseline name one arch")
+        result = analyze_every_arch(opts)
+    elif patchflow.wants(args):
         return patchflow.cmd_check(args, opts)
-    result = analyze(opts)
+    else:
+        result = analyze(opts)
     _say_notices(args, opts)
     if args.format == "json":
         sys.stdout.write(format_json(result.findings, result.errors))
@@ -278,6 +326,40 @@ def cmd_check(args, opts: Options) -> int:
         print(f"kannot: error: {nothing_read(result.errors) if result.files_listed else 'no C files found under the root'}", file=sys.stderr)
         return EXIT_FATAL
     return EXIT_FINDINGS if result.findings else EXIT_CLEAN
+
+
+def analyze_every_arch(opts: Options):
+    """``--arch all``: every arch of the tree in turn (each run drops what it built before the
+    next); a finding real on several arches is said once, with their names."""
+    from dataclasses import replace
+
+    from .build.arches import tree_arches
+    from .checks import assign_fingerprints
+
+    arches = tree_arches(opts.root) or _arch_folders(opts.root)
+    merged: dict[tuple, object] = {}
+    errors: dict[tuple[str, str], FileError] = {}
+    last = None
+    for arch in arches:
+        one = replace(opts, arch=arch, notices=[], build_digest=None)
+        result = analyze(one)
+        opts.notices.extend(n for n in one.notices if n not in opts.notices)
+        for f in result.findings:
+            key = (f.code, f.file, f.line, f.column, f.caller, f.callee, f.detail)
+            kept = merged.get(key)
+            if kept is None:
+                f.arches = [arch]
+                merged[key] = f
+            else:
+                kept.arches.append(arch)  # type: ignore[attr-defined]
+        for e in result.errors:
+            errors.setdefault((e.file, e.message), e)
+        last = result
+        del result
+    findings = sorted(merged.values(), key=lambda f: (f.file, f.line, f.column, f.code, f.callee or "", f.message))  # type: ignore[attr-defined]
+    assign_fingerprints(findings)  # type: ignore[arg-type]
+    assert last is not None
+    return replace(last, findings=findings, errors=sorted(errors.values(), key=lambda e: (e.file, e.message)), index=None)
 
 
 def nothing_read(errors: list[FileError]) -> str:

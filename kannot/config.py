@@ -9,7 +9,10 @@
     [check]
     select = ["KN101"]             # like --select / --ignore
     ignore = []
-    arch = "x86"
+    arch = "x86"                   # or "all"
+
+    [assume]                       # options this team never builds: facts for the solver
+    CONFIG_PROFILE_ANNOTATED_BRANCHES = "n"
 """
 from __future__ import annotations
 
@@ -39,6 +42,7 @@ class Config:
     select: list[str] = field(default_factory=list)
     ignore: list[str] = field(default_factory=list)
     arch: str | None = None
+    assume: dict[str, str] = field(default_factory=dict)  # SYMBOL (no CONFIG_) -> y | m | n
 
     def allows(self, code: str, caller: str, callee: str | None) -> AllowPair | None:
         for a in self.allow:
@@ -49,6 +53,15 @@ class Config:
             if a.callee == "*" or a.callee == callee:
                 return a
         return None
+
+
+def parse_assumption(text: str) -> tuple[str, str]:
+    """``CONFIG_X=n`` (or y, m) as (X, value)."""
+    key, sep, value = text.partition("=")
+    key, value = key.strip(), value.strip().strip('"')
+    if not sep or not key.startswith("CONFIG_") or len(key) <= len("CONFIG_") or value not in ("y", "m", "n"):
+        raise ValueError(f"{text!r}: expected CONFIG_NAME=y, =m or =n")
+    return key[len("CONFIG_"):], value
 
 
 def find_config(root: Path) -> Path | None:
@@ -83,9 +96,24 @@ def load_config(path: Path | None) -> Config:
         if callee is not None and not isinstance(callee, str) or code is not None and not isinstance(code, str):
             raise ConfigError(f"{path}: allow entry {i + 1}: 'callee' and 'code' must be strings")
         cfg.allow.append(AllowPair(entry["caller"], callee, code.upper() if code else None, reason.strip()))
+    unknown = sorted(set(data) - {"allow", "check", "assume"})
+    if unknown:
+        raise ConfigError(f"{path}: unknown setting {unknown[0]!r} (known: allow, check, assume)")
     check = data.get("check", {})
     if not isinstance(check, dict):
         raise ConfigError(f"{path}: [check] must be a table")
+    bad = sorted(set(check) - {"select", "ignore", "arch"})
+    if bad:
+        raise ConfigError(f"{path}: unknown key {bad[0]!r} in [check] (known: select, ignore, arch)")
+    assume = data.get("assume", {})
+    if not isinstance(assume, dict):
+        raise ConfigError(f"{path}: [assume] must be a table of CONFIG_NAME = \"y\" | \"m\" | \"n\"")
+    for key, value in assume.items():
+        try:
+            sym, val = parse_assumption(f"{key}={value}" if isinstance(value, str) else f"{key}=?")
+        except ValueError as exc:
+            raise ConfigError(f"{path}: [assume] {exc}") from None
+        cfg.assume[sym] = val
     for key in ("select", "ignore"):
         val = check.get(key, [])
         if not isinstance(val, list) or not all(isinstance(v, str) for v in val):

@@ -161,26 +161,33 @@ class MacroDef:
 
 # the parameter list may continue over backslash-newlines (__CPU_PM_CPU_IDLE_ENTER)
 _DEFINE_RE = re.compile(rb"^[ \t]*#[ \t]*define[ \t]+([A-Za-z_][A-Za-z0-9_]*)(\((?:[^)\n\\]|\\\r?\n|\\)*\))?", re.M)
-_COND_RE = re.compile(rb"^[ \t]*#[ \t]*(if|ifdef|ifndef|elif|else|endif)\b([^\n]*)", re.M)
+_COND_RE = re.compile(rb"^[ \t]*#[ \t]*(if|ifdef|ifndef|elif|else|endif)\b((?:[^\n]*\\\r?\n)*[^\n]*)", re.M)
 
 
 MAX_CONDITION_DEPTH = 32
 MAX_CONDITION_CHARS = 4096
 
 
-def _conditions(src: bytes) -> list[tuple[int, str]]:
-    """(offset, condition in force after it) at every #if/#elif/#else/#endif."""
+def condition_points(src: bytes) -> list[tuple[int, str]]:
+    """(offset, condition in force after it) at every #if/#elif/#else/#endif. Each level's
+    condition is parenthesized (``(A || B) && defined(C)``); a header's include guard
+    (``#ifndef X`` / ``#define X`` ... a last ``#endif``) is no condition: it only says whether
+    the header was read before, and a second read adds nothing."""
     stack: list[list[str]] = []  # per level: [current branch condition, negation of earlier ones]
     out: list[tuple[int, str]] = []
-    for m in _COND_RE.finditer(src):
+    matches = list(_COND_RE.finditer(src))
+    guard = _guard_index(src, matches)
+    for i, m in enumerate(matches):
         kind = m.group(1).decode()
-        arg = m.group(2).decode("utf-8", "replace").split("/*")[0].split("//")[0].strip().rstrip("\\").strip()
-        if kind == "ifdef":
+        arg = _directive_arg(m.group(2))
+        if i == guard:
+            stack.append(["", ""])
+        elif kind == "ifdef":
             stack.append([f"defined({arg})", f"!defined({arg})"])
         elif kind == "ifndef":
             stack.append([f"!defined({arg})", f"defined({arg})"])
         elif kind == "if":
-            stack.append([arg, f"!({arg})"])
+            stack.append([f"({arg})", f"!({arg})"])
         elif kind == "elif" and stack:
             prev = stack[-1][1]
             if len(prev) > MAX_CONDITION_CHARS:  # a 10,000-arm #elif chain: stop growing (weaker)
@@ -194,8 +201,54 @@ def _conditions(src: bytes) -> list[tuple[int, str]]:
         # Only the outer levels are named: real code nests a dozen deep, and joining 10,000
         # levels at each of 10,000 lines is quadratic. Dropping inner conditions makes code look
         # possible in more configurations, never in fewer (more findings, never fewer).
-        out.append((m.start(), " && ".join(level[0] for level in stack[:MAX_CONDITION_DEPTH])))
+        out.append((m.start(), " && ".join(level[0] for level in stack[:MAX_CONDITION_DEPTH] if level[0])))
     return out
+
+
+def _directive_arg(raw: bytes) -> str:
+    text = raw.decode("utf-8", "replace").replace("\\\r\n", " ").replace("\\\n", " ")
+    text = _DIRECTIVE_COMMENT_RE.sub(" ", text)
+    return " ".join(text.split("/*")[0].split())
+
+
+_DIRECTIVE_COMMENT_RE = re.compile(r"/\*.*?\*/|//.*$", re.S)
+
+
+_GUARD_IF_RE = re.compile(r"!\s*defined\s*\(?\s*([A-Za-z_]\w*)\s*\)?")
+_COMMENTS_AND_SPACE_RE = re.compile(rb"(?:\s+|/\*.*?\*/|//[^\n]*)*", re.S)
+
+
+def _guard_index(src: bytes, matches: list) -> int:
+    """The index of the include guard's #ifndef among ``matches``, or -1."""
+    if not matches:
+        return -1
+    first = matches[0]
+    kind = first.group(1)
+    arg = _directive_arg(first.group(2))
+    name = None
+    if kind == b"ifndef":
+        name = arg
+    elif kind == b"if":
+        g = _GUARD_IF_RE.fullmatch(arg)
+        name = g.group(1) if g else None
+    if not name or not _IS_IDENT.fullmatch(name):
+        return -1
+    line_end = src.find(b"\n", first.end())
+    after = _COMMENTS_AND_SPACE_RE.match(src, line_end + 1 if line_end >= 0 else len(src)).end()
+    if not re.match(rb"#[ \t]*define[ \t]+" + re.escape(name.encode()) + rb"\b", src[after : after + 200]):
+        return -1
+    depth = 0
+    for i, m in enumerate(matches):
+        k = m.group(1)
+        if k in (b"if", b"ifdef", b"ifndef"):
+            depth += 1
+        elif k == b"endif":
+            depth -= 1
+            if depth == 0:
+                return 0 if i == len(matches) - 1 else -1
+    return -1
+
+
 _COMMENT_RE = re.compile(r"/\*.*?\*/|//[^\n]*", re.S)
 _CALLISH_RE = re.compile(r"[A-Za-z_]\w*\s*\(|##")
 
@@ -210,7 +263,7 @@ def scan_defines(src: bytes) -> tuple[list[MacroDef], list[str]]:
     kept: list[MacroDef] = []
     names: list[str] = []
     line_pos, line_no = 0, 1  # counted incrementally: files with 20,000 #defines exist
-    conds = _conditions(src) if b"#if" in src else []
+    conds = condition_points(src) if b"#if" in src else []
     ci, condition = 0, ""
     for m in _DEFINE_RE.finditer(src):
         while ci < len(conds) and conds[ci][0] < m.start():

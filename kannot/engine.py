@@ -26,6 +26,7 @@ from .sources import FileError, Listing, fs_path, is_sorted, read_source, scan_t
 from .why import FAMILIES as WHY_FAMILIES, why  # noqa: F401  (the reverse question, kannot/why.py)
 
 if TYPE_CHECKING:  # the parser and the analysis are imported when a check runs, not before
+    from .build.model import BuildModel
     from .checks import Checker
     from .facts import FileFacts
     from .index import FuncDef, Index
@@ -57,6 +58,11 @@ class Options:
     walked: tuple[dict[str, tuple[int, int]], list[FileError]] | None = None
     # a patch's other side (overrides, the disk's tree stored): see analyze_affected
     affected_only: bool = False
+    # --assume CONFIG_X=n and the settings' assume table: facts the solver takes (SYMBOL -> y|m|n)
+    assume: dict[str, str] = field(default_factory=dict)
+    # the digest of the build files the arch's model was read from (set by the run; a stored
+    # result is of one state of them)
+    build_digest: str | None = None
 
     def enabled_codes(self) -> set[str]:
         return select_codes((self.config.select or []) + (self.select or []), (self.config.ignore or []) + (self.ignore or []))
@@ -245,10 +251,13 @@ def _listed_with_signatures(opts: Options, errors: list[FileError]) -> Listing:
     else:
         listed = Listing(scan_tree(opts.root, opts.arch, errors))
     if opts.only_built and opts.kconfig is not None:
-        from .kbuild import not_built
-
-        for rel in not_built(opts.root, opts.kconfig, list(listed)):
-            listed.pop(rel, None)
+        # files the --config's Makefiles do not build are not even read (a file no Makefile
+        # names stays: other .c files may include it)
+        model = _build_model(opts, list(listed), None)
+        for rel in [r for r in listed if r.endswith((".c", ".S")) and model.named(r)]:
+            if not model.satisfiable(model.presence(rel)):
+                listed.pop(rel, None)
+        model.close()
     if any(rel not in listed for rel in opts.overrides):
         for rel in opts.overrides:
             listed.setdefault(rel, (-1, -1))
@@ -287,7 +296,8 @@ def build_index(opts: Options, errors: list[FileError], families: set[str] | Non
         facts = collect_facts(opts, rels, errors)
         from .index import Index
 
-        return Index.build(opts.root, opts.arch, facts, _reader(opts, errors), opts.kconfig)
+        return Index.build(opts.root, opts.arch, facts, _reader(opts, errors), opts.kconfig,
+                           _build_model(opts, rels, None))
     from .catalog import load_or_build
     from .lazy_index import LazyIndex
 
@@ -298,11 +308,104 @@ def build_index(opts: Options, errors: list[FileError], families: set[str] | Non
                             loader.notices, overrides=opts.overrides,
                             sigs=(listed if isinstance(listed, Listing) else Listing(listed)).packed()[1],
                             write="later" if opts.write_catalog_later else "background")
-    index = LazyIndex.create(opts.root, opts.arch, catalog, loader.load, _reader(opts, errors), opts.kconfig)
+    index = LazyIndex.create(opts.root, opts.arch, catalog, loader.load, _reader(opts, errors), opts.kconfig,
+                             _build_model(opts, rels, loader.cache))
     index.facts_loader = loader
     index.families = families
     index.catalog_generation = loader.cache.catalog_generation() if loader.cache is not None else 0
     return index
+
+
+def _build_model(opts: Options, rels: list[str], cache) -> "BuildModel":
+    """The arch's build model (kannot.build.model), with the user's --config and --assume facts."""
+    from .build import model as bm
+
+    own_cache = None
+    if cache is None and opts.cache_dir is not None:
+        own_cache = cache = FactsCache.open(opts.cache_dir, opts.notices, verify=False)
+    try:
+        files = {r for r in rels if r.endswith((".c", ".S"))} if rels else None
+        loaded = bm.load(opts.root, model_arch(opts), files, cache, opts.notices)
+    finally:
+        if own_cache is not None:
+            own_cache.commit(opts.notices)
+            own_cache.close()
+    opts.build_digest = loaded.digest
+    numbers = {}
+    if opts.kconfig is not None:
+        for k, v in opts.kconfig.values.items():
+            try:
+                numbers[k[len("CONFIG_"):]] = int(v, 0)
+            except ValueError:
+                pass
+    present = {k[len("CONFIG_"):] for k in opts.kconfig.values} if opts.kconfig is not None else set()
+    return bm.open_model(opts.root, model_arch(opts), loaded, fixed_values(opts, loaded.tree),
+                         complete=opts.kconfig is not None, numbers=numbers, present=present)
+
+
+def model_arch(opts: Options) -> str:
+    """The arch whose Kconfig and Kbuild the check reads."""
+    if opts.arch:
+        return opts.arch
+    from .build.arches import default_arch
+
+    return default_arch(opts.root, opts.kconfig, opts.paths)
+
+
+def fixed_values(opts: Options, tree) -> dict[str, str]:
+    """SYMBOL -> y|m|n the solver takes as given: every bool and tristate of a --config (absent
+    ones are n), then the --assume facts."""
+    out: dict[str, str] = {}
+    if opts.kconfig is not None:  # (an option the .config does not set is n)
+        for k, v in opts.kconfig.values.items():
+            if v in ("y", "m"):
+                out[k[len("CONFIG_"):]] = v
+    out.update(opts.assume)
+    return out
+
+
+def build_digest(opts: Options) -> str | None:
+    """The digest of the build files of the arch's stored model when none changed (a stored
+    result's key needs it); None when the model must be read again."""
+    from .build import model as bm
+
+    if not bm.is_kernel_tree(opts.root):
+        return ""  # no Kconfig, no Makefiles to read: nothing stored
+    if opts.cache_dir is None:
+        return None
+    cache = FactsCache.open(opts.cache_dir, opts.notices, verify=False)
+    if cache is None:
+        return None
+    try:
+        return bm.stored_digest(opts.root, model_arch(opts), cache)
+    finally:
+        cache.close()
+
+
+def one_line_per_problem(notices: list[str]) -> list[str]:
+    """Notices without repeats: one line per cache (its first problem says it), one per text."""
+    out: list[str] = []
+    caches: set[str] = set()
+    for n in notices:
+        if n in out:
+            continue
+        if n.startswith("cache ") and ": " in n:
+            where = n.split(": ", 1)[0]
+            if where in caches:
+                continue
+            caches.add(where)
+        out.append(n)
+    return out
+
+
+def ensure_build_digest(opts: Options) -> None:
+    """Set ``opts.build_digest``: from the stored model when its build files did not change,
+    else by reading (and storing) the model now."""
+    if opts.build_digest is not None:
+        return
+    opts.build_digest = build_digest(opts)
+    if opts.build_digest is None:
+        _build_model(opts, [], None)
 
 
 def _families(opts: Options) -> set[str]:
@@ -564,6 +667,7 @@ def _analyze(opts: Options, before_close: Callable[[Result], None] | None) -> Re
     errors: list[FileError] = []
     looked = None
     if opts.lazy and opts.cache_dir is not None and not opts.removed:
+        ensure_build_digest(opts)
         # (with overrides, the record of the disk's tree, each differing override an edit of it)
         looked = memo.lookup(opts, memo.result_key(opts, _families(opts)), partial=True)
         if opts.affected_only:
@@ -588,7 +692,7 @@ def _analyze(opts: Options, before_close: Callable[[Result], None] | None) -> Re
                 if before_close is not None:
                     before_close(result)
                 store()  # (only closes when there are overrides: a record is of the disk's tree)
-                opts.notices[:] = list(dict.fromkeys(opts.notices))
+                opts.notices[:] = one_line_per_problem(opts.notices)
                 return result
     elif opts.affected_only:
         return None
@@ -623,7 +727,7 @@ def _analyze(opts: Options, before_close: Callable[[Result], None] | None) -> Re
         close_index(index)
     if looked is not None and not opts.overrides:  # a record is of the disk's tree
         store()
-    opts.notices[:] = list(dict.fromkeys(opts.notices))  # one cache problem, one line
+    opts.notices[:] = one_line_per_problem(opts.notices)
     return result
 
 

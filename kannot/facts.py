@@ -59,7 +59,7 @@ class FileFacts:
     pointer_vars: list[str] = field(default_factory=list)
     macros: list[cpp.MacroDef] = field(default_factory=list)
     macro_names: list[str] = field(default_factory=list)  # every function-like macro
-    includes: list[tuple[str, str]] = field(default_factory=list)  # ('<'|'"', path)
+    includes: list[tuple[str, str, str]] = field(default_factory=list)  # ('<'|'"', path, #if conditions)
     nokprobe: list[str] = field(default_factory=list)
     allows: list[AllowComment] = field(default_factory=list)
     asm_symbols: list[tuple[str, int, str]] = field(default_factory=list)  # (name, line, section)
@@ -107,7 +107,7 @@ def extract_facts(path: str, src: bytes) -> FileFacts:
 
 
 def _attach_conditions(src: bytes, functions: list[FunctionFact]) -> None:
-    conds = cpp._conditions(src)
+    conds = cpp.condition_points(src)
     i, current = 0, ""
     for fn in functions:  # in source order
         while i < len(conds) and conds[i][0] < fn.body_start:

@@ -43,6 +43,9 @@ class Finding:
     conditions: list[str] = field(default_factory=list)  # CONFIG_ conditions of macros on the chain
     baseline_state: str = ""  # "new" in --diff-base/--patch runs
     causes: list[dict] = field(default_factory=list)  # {file, line, message}: the changed line that made it new
+    witness: list[str] = field(default_factory=list)  # CONFIG_X=y lines of a configuration where it is real
+    group: str = ""  # the root cause it shares with other findings (callee definition and condition)
+    arches: list[str] = field(default_factory=list)  # with --arch all: the arches it is real on
 
     @property
     def rule(self) -> str:
@@ -73,7 +76,10 @@ class Finding:
             "candidates": self.candidates,
             "notes": self.notes,
             "conditions": self.conditions,
+            "witness": self.witness,
+            "group": self.group,
             "fingerprint": self.fingerprint,
             **({"baseline_state": self.baseline_state} if self.baseline_state else {}),
             **({"causes": self.causes} if self.causes else {}),
+            **({"arches": self.arches} if self.arches else {}),
         }

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from typing import Callable
 
+from .build import logic as L
+from .build.logic import Formula
+
 States = frozenset[int]
 LOW, HIGH = -3, 4  # counts are clamped so loops reach a fixed point
 
@@ -23,9 +26,13 @@ def shift(states: States, delta: int) -> States:
 class Flow:
     """Runs events; ``on_call(event, states) -> states`` handles every call (and may recurse)."""
 
-    def __init__(self, on_call: Callable[[tuple, States], States], evaluate: Callable[[str], bool | None] | None = None):
+    def __init__(self, on_call: Callable[[tuple, States], States], evaluate: Callable[[str], bool | None] | None = None,
+                 cond_of: Callable[[str], Formula] | None = None, path: Formula = L.TRUE):
         self.on_call = on_call
-        self.evaluate = evaluate  # #if conditions under --config: True, False or None (unknown)
+        self.evaluate = evaluate  # #if conditions: True, False or None (both possible)
+        # the #if branches being run, as a formula (``path``): what a call made here needs
+        self.cond_of = cond_of
+        self.path = path
         self.returns: list[tuple[States, tuple]] = []  # (states at the return, its position)
         self._labels: dict[str, set[int]] = {}
         self._breaks: list[set[int]] = []
@@ -45,14 +52,22 @@ class Flow:
             elif k == "pp":
                 out: set[int] = set()
                 taken = False  # a branch known to be true: the rest are dead
+                before = self.path
+                earlier: list[Formula] = []  # the conditions of the branches before this one
                 for cond, branch in ev[1]:
                     value = None if self.evaluate is None or cond == "else" else self.evaluate(cond)
                     if value is False:
                         continue
-                    out |= self.run(branch, states)
+                    own = self.cond_of(cond) if value is None and cond != "else" and self.cond_of is not None else L.TRUE
+                    if self.cond_of is not None:
+                        self.path = L.conj((before, own, L.neg(L.disj(earlier))))
+                    if self.path is not L.FALSE:
+                        out |= self.run(branch, states)
+                    earlier.append(own)
                     if value is True:
                         taken = True
                         break
+                self.path = before
                 if not taken and not ev[2]:
                     out |= states  # no #else: falling through every branch is possible
                 states = frozenset(out)

@@ -20,11 +20,15 @@ from typing import Callable
 
 from . import classes as C
 from . import cpp
+from .build import cppcond
+from .build import logic as L
+from .build.logic import Formula
 from .facts import FileFacts, FunctionFact, _functions, function_ir
 from .ir import IRBuilder
 from .parsing import parse
 
 if False:  # typing only
+    from .build.model import BuildModel
     from .kconfig import KernelConfig
 
 
@@ -39,6 +43,7 @@ class FuncDef:
     events: list | None = None  # IR already built (macro-generated functions)
     generated_by: str | None = None  # the definer macro
     asm_section: str | None = None  # for assembly symbols
+    condition: str = ""  # the #if conditions around the definition in its file ("" at top level)
 
     @property
     def static(self) -> bool:
@@ -63,6 +68,7 @@ class Index:
     files: dict[str, FileFacts]
     read: Callable[[str], bytes | None]  # raw bytes of a file (for lazy IR)
     kconfig: "KernelConfig | None" = None  # --config: dead #if branches disappear
+    model: "BuildModel | None" = None  # the arch's Kconfig and Kbuild (kannot.build.model)
     funcs: dict[str, list[FuncDef]] = field(default_factory=dict)
     macros: dict[str, list[MacroRef]] = field(default_factory=dict)
     macro_names: set[str] = field(default_factory=set)
@@ -76,15 +82,18 @@ class Index:
     _defined_names: set[str] = field(default_factory=set)
     _expanded: set = field(default_factory=set)
     _tried: set[str] = field(default_factory=set)
+    # the IR of macro expansions, a pure function of their text: kept across checks on one index
+    # (the language server checks the same files again after every edit)
+    expansion_ir: dict[bytes, list] = field(default_factory=dict)
 
     # building ---------------------------------------------------------------------------------
     @classmethod
     def build(cls, root: Path, arch: str | None, files: dict[str, FileFacts], read: Callable[[str], bytes | None],
-              kconfig: "KernelConfig | None" = None) -> "Index":
+              kconfig: "KernelConfig | None" = None, model: "BuildModel | None" = None) -> "Index":
         # in path order whatever order the facts came in (cache hits first, then parsed files;
         # an editor's new file last): candidate lists and chains follow this order
         files = dict(sorted(files.items()))
-        idx = cls(root=root, arch=arch, files=files, read=read, kconfig=kconfig)
+        idx = cls(root=root, arch=arch, files=files, read=read, kconfig=kconfig, model=model)
         # every name any file #defines, before any condition is judged (macro_known needs them all)
         for facts in files.values():
             idx._defined_names.update(m.name for m in facts.macros)
@@ -125,7 +134,7 @@ class Index:
                 cl |= local_protos.get(path, {}).get(fn.name, frozenset())
                 if fn.name in nokprobe:
                     cl |= {C.NOKPROBE}
-                idx._add(FuncDef(fn.name, path, fn.line, fn.column, cl, fact=fn))
+                idx._add(FuncDef(fn.name, path, fn.line, fn.column, cl, fact=fn, condition=fn.condition))
             for inv in facts.invocations:
                 # expanded lazily, when a call names a function nothing else defines
                 for arg in cpp.split_args(inv[1])[:2]:
@@ -146,20 +155,18 @@ class Index:
         return idx
 
     def dead(self, condition: str) -> bool:
-        """True when ``condition`` is false: under --config, or because it needs a feature macro
+        """True when no configuration of the arch has ``condition`` (its Kconfig, the
+        user's --config or --assume facts), or it needs a feature macro
         (``#ifdef arch_atomic_add_return_relaxed``) that no file of the tree can define."""
         return bool(condition) and self.evaluate(condition) is False
 
     def evaluate(self, condition: str) -> bool | None:
+        """True when ``condition`` holds in every configuration, False in none, else None
+        (a macro that is not a ``CONFIG_`` symbol counts as possible both ways here)."""
         memo = self.__dict__.setdefault("_eval_memo", {})
         if condition in memo:
             return memo[condition]
-        from .kconfig import evaluate_without_config
-
-        if self.kconfig is not None:
-            value = self.kconfig.evaluate(condition, self.macro_known)
-        else:
-            value = evaluate_without_config(condition, self.macro_known)
+        value = self.model.decide(self.cond_of(condition)) if self.model is not None else None
         memo[condition] = value
         return value
 
@@ -171,6 +178,201 @@ class Index:
         if name in self._defined_names:
             return None  # defined somewhere: depends on that file's own conditions
         return False
+
+    # presence conditions (kannot.build) -------------------------------------------------------
+    def cond_of(self, text: str) -> Formula:
+        """An ``#if`` condition text as a formula, read against the arch's Kconfig; a feature
+        macro no file defines is false."""
+        if not text:
+            return L.TRUE
+        memo = self.__dict__.setdefault("_cond_memo", {})
+        got = memo.get(text)
+        if got is None:
+            arch = self.model.arch if self.model is not None else (self.arch or "")
+            f = cppcond.parse(text, arch)
+            f = L.substitute(f, self._undefinable)
+            got = self.model.read_atoms(f) if self.model is not None else f
+            memo[text] = got
+        return got
+
+    def _undefinable(self, atom: str) -> Formula | None:
+        if atom.startswith("d:") and self.macro_known(atom[2:]) is False:
+            return L.FALSE
+        return None
+
+    def file_presence(self, path: str) -> Formula:
+        """When the image has ``path``: its Makefiles' condition; a ``.c`` file no Makefile names
+        but other ``.c`` files include is there with them; headers always."""
+        if self.model is None or not path.endswith((".c", ".S")):
+            return L.TRUE
+        memo = self.__dict__.setdefault("_presence_memo", {})
+        got = memo.get(path)
+        if got is not None:
+            return got
+        memo[path] = L.FALSE  # (a cycle of .c files including each other adds nothing)
+        if self.model.named(path) or self.model.kbuild.is_apart(path):
+            got = self.model.presence(path)
+        else:
+            got = L.disj(self.file_presence(p) for p in self.c_includers(path))
+        memo[path] = got
+        return got
+
+    def c_includers(self, path: str) -> list[str]:
+        """The ``.c`` files whose ``#include`` lines name ``path`` (a ``.c`` file)."""
+        rev = self.__dict__.get("_c_includers")
+        if rev is None:
+            rev = {}
+            for p in self._all_paths():
+                if not p.endswith(".c"):
+                    continue
+                for kind, inc, _c in self._includes_of(p):
+                    if inc.endswith(".c"):
+                        for t in self.resolve_include(p, kind, inc):
+                            rev.setdefault(t, []).append(p)
+            self.__dict__["_c_includers"] = rev
+        return rev.get(path, [])
+
+    def _all_paths(self) -> list[str]:
+        return list(self.files)
+
+    def def_cond(self, d: FuncDef) -> Formula:
+        """When definition ``d`` exists: its file is in the image and its #if conditions hold."""
+        memo = self.__dict__.setdefault("_def_cond_memo", {})
+        got = memo.get(id(d))
+        if got is None:
+            got = self.file_presence(d.path) & self.cond_of(d.condition)
+            memo[id(d)] = got
+        return got
+
+    def candidate_cond(self, ctx: str, arches: tuple[str, ...] | None, d: FuncDef | MacroRef) -> Formula:
+        """When a call from file ``ctx`` can reach definition ``d`` (a function or a macro): in
+        ``ctx`` itself, its #if conditions; in a header ``ctx`` includes, also the conditions of
+        the #include lines on the way; elsewhere, its file's presence."""
+        if isinstance(d, MacroRef):
+            own, line = self.cond_of(d.macro.condition), d.macro.line
+        else:
+            own, line = self.cond_of(d.condition), d.line
+        mine = f"d:{d.name}"
+        if mine in own.atoms():
+            # ``#ifndef NAME`` around NAME's own definition (a default the arch may override):
+            # whether some other definition of NAME came first
+            other = L.atom(f"e:{d.name}@{d.path}:{line}")
+            own = L.substitute(own, lambda a: other if a == mine else None)
+        if d.path == ctx:
+            return own
+        if d.path.endswith(".h"):
+            incl = self.include_conds(ctx, arches).get(d.path)
+            if incl is not None:
+                return own & incl
+            if d.path.startswith("include/asm-generic/") and self._arch_has_own(d.path, arches):
+                return L.FALSE  # <asm/x.h> is the arch's own header, never this one
+            return own
+        return own & self.file_presence(d.path)
+
+    def _arch_has_own(self, generic: str, arches: tuple[str, ...] | None) -> bool:
+        name = generic[len("include/asm-generic/"):]
+        dirs = arches or tuple(self._arch_dirs(""))
+        return bool(dirs) and all(self._exists(f"arch/{a}/include/asm/{name}") for a in dirs)
+
+    def include_conds(self, path: str, arches: tuple[str, ...] | None = None) -> dict[str, Formula]:
+        """Every file ``path`` includes (itself and the headers every translation unit gets
+        from the command line included), with the condition of its #include lines on the way."""
+        if arches is None or path.startswith("arch/"):
+            arches = tuple(self._arch_dirs(path))
+        memo = self.__dict__.setdefault("_incl_memo", {})
+        key = (path, arches)
+        got = memo.get(key)
+        if got is not None:
+            return got
+        conds: dict[str, Formula] = {path: L.TRUE}
+        for implicit in IMPLICIT_INCLUDES:
+            if implicit != path and self._exists(implicit):
+                conds[implicit] = L.TRUE
+        work = list(conds)
+        while work:
+            p = work.pop()
+            cp = conds[p]
+            for kind, inc, ctext in self._includes_of(p):
+                e = self.cond_of(ctext)
+                new = cp & e if ctext else cp
+                if new is L.FALSE:
+                    continue
+                for t in self.resolve_include(p, kind, inc, list(arches)):
+                    old = conds.get(t)
+                    if old is None:
+                        conds[t] = new
+                    elif old is L.TRUE or new is old:
+                        continue
+                    else:
+                        merged = old | new
+                        if merged is old:
+                            continue
+                        conds[t] = merged if merged.size(48) <= 48 else L.TRUE
+                    work.append(t)
+        memo[key] = conds
+        return conds
+
+    def tu_defined(self, tu: str, name: str, depth: int = 0, exclude: tuple[str, int] | None = None) -> Formula:
+        """When macro ``name`` is defined in the translation unit of ``tu``: by its Makefile's
+        ``-D`` flags, by ``MODULE`` for a module, or by a ``#define`` in ``tu`` or a file it
+        includes (under that line's conditions and those of the #include lines on the way). A
+        default definition (``#ifndef NAME`` / ``#define NAME``) counts only where no other does,
+        which is what its condition says once ``defined(NAME)`` is read as false inside it."""
+        memo = self.__dict__.setdefault("_tu_defined_memo", {})
+        key = (tu, name, exclude)
+        got = memo.get(key)
+        if got is not None:
+            return got
+        memo[key] = L.atom(f"d:{name}")  # (a definition that needs itself: left open)
+        out = L.FALSE
+        if self.model is not None:
+            out = self.model.flag(tu, name)
+            if name == "MODULE":
+                out = out | self.model.module(tu)
+        for path, incl in self.include_conds(tu).items():
+            for line, ctext in self.defines_in(path).get(name, ()):
+                if exclude is not None and exclude == (path, line):
+                    continue
+                c = L.substitute(self.cond_of(ctext), lambda a: L.FALSE if a == f"d:{name}" else None)
+                out = out | (incl & c)
+        if depth < 3 and any(a[:2] in ("d:", "e:") for a in out.atoms()):
+            out = self.resolve_in_tu(tu, out, depth + 1)
+        memo[key] = out
+        return out
+
+    def resolve_in_tu(self, tu: str, f: Formula, depth: int = 0) -> Formula:
+        """``f`` with every ``defined(NAME)`` atom replaced by when the translation unit of
+        ``tu`` defines NAME."""
+        if not any(a[:2] in ("d:", "e:") for a in f.atoms()):
+            return f
+        return L.substitute(f, lambda a: self._tu_atom(tu, a, depth))
+
+    def _tu_atom(self, tu: str, atom: str, depth: int) -> Formula | None:
+        if atom.startswith("d:"):
+            return self.tu_defined(tu, atom[2:], depth)
+        if atom.startswith("e:"):
+            name, _, where = atom[2:].partition("@")
+            path, _, line = where.rpartition(":")
+            return self.tu_defined(tu, name, depth, (path, int(line)))
+        return None
+
+    def defines_in(self, path: str) -> dict[str, list[tuple[int, str]]]:
+        """Every ``#define`` of ``path`` by name: its line and the #if conditions around it."""
+        memo = self.__dict__.setdefault("_defines_memo", {})
+        got = memo.get(path)
+        if got is None:
+            got = {}
+            src = self.read(path)
+            if src is not None and b"define" in src:
+                points = cpp.condition_points(src) if b"#if" in src else []
+                line, pos = 1, 0
+                for m in _ANY_DEFINE_RE.finditer(src):
+                    i = _bisect_points(points, m.start())
+                    line += src.count(b"\n", pos, m.start())
+                    pos = m.start()
+                    got.setdefault(m.group(1).decode(), []).append((line, points[i][1] if i >= 0 else ""))
+            memo[path] = got
+        return got
 
     def _add(self, d: FuncDef) -> None:
         self.funcs.setdefault(d.name, []).append(d)
@@ -264,8 +466,9 @@ class Index:
             cl = self.classes_of(f.words) | self.proto_classes.get(f.name, frozenset())
             if f is user:
                 user_fact = FunctionFact(f.name, fn.line, fn.column, fn.end_line, f.words, fn.body_start, fn.body_end, None, None, f.params,
-                                         "", fn.digest)
-                out.append(FuncDef(f.name, path, fn.line, fn.column, cl, fact=user_fact, generated_by=macro_name))
+                                         fn.condition, fn.digest)
+                out.append(FuncDef(f.name, path, fn.line, fn.column, cl, fact=user_fact, generated_by=macro_name,
+                                   condition=fn.condition))
             else:
                 builder = IRBuilder(blanked.text)
                 builder.locals |= set(f.params)
@@ -274,7 +477,8 @@ class Index:
                 body = _find_body(node_tree.root_node, f.body_start)
                 if body is not None:
                     builder.stmt(body, events)
-                out.append(FuncDef(f.name, path, fn.line, fn.column, cl, events=relocate(events, pos), generated_by=macro_name))
+                out.append(FuncDef(f.name, path, fn.line, fn.column, cl, events=relocate(events, pos), generated_by=macro_name,
+                                   condition=fn.condition))
         return out
 
     def may_define(self, name: str, depth: int = 0) -> bool:
@@ -421,7 +625,7 @@ class Index:
         key = (path, arches)
         got = memo.get(key)
         if got is None:
-            got = [t for kind, inc in self._includes_of(path) for t in self.resolve_include(path, kind, inc, list(arches))]
+            got = [t for kind, inc, _c in self._includes_of(path) for t in self.resolve_include(path, kind, inc, list(arches))]
             memo[key] = got
         return got
 
@@ -436,26 +640,56 @@ class Index:
         return got
 
     def _resolve_include(self, from_path: str, kind: str, inc: str, arch_dirs: list[str]) -> list[str]:
-        out = []
+        """The file the compiler reads for ``#include <inc>`` (or ``"inc"``) in ``from_path``:
+        the first hit of the kernel's search path, per arch (-I arch/A/include, its generated
+        folder, include, the uapi ones); ``<asm/x.h>`` that the arch does not have is the
+        asm-generic header its Kbuild's ``generic-y``/``mandatory-y`` wrap."""
         if kind == '"':
             p = posixpath.normpath(posixpath.join(posixpath.dirname(from_path), inc))
             if self._exists(p):
                 return [p]
-        bases = ["include", "include/uapi"] + [f"arch/{a}/include" for a in arch_dirs] + [f"arch/{a}/include/uapi" for a in arch_dirs]
-        for base in bases:
-            p = f"{base}/{inc}"
-            if self._exists(p):
-                out.append(p)
-        if inc.startswith("asm/"):
-            p = "include/asm-generic/" + inc[4:]
-            if self._exists(p) and not any("/asm/" in o for o in out if o.startswith("arch/")):
-                out.append(p)
+        out: list[str] = []
+        for a in arch_dirs or [""]:
+            bases = ([f"arch/{a}/include"] if a else []) + ["include"] + ([f"arch/{a}/include/uapi"] if a else []) + ["include/uapi"]
+            hit = next((f"{b}/{inc}" for b in bases if self._exists(f"{b}/{inc}")), None)
+            if hit is None and inc.startswith("asm/") and a:
+                name = inc[4:]
+                if name in self._generic_headers(a, "") and self._exists("include/asm-generic/" + name):
+                    hit = "include/asm-generic/" + name
+                elif name in self._generic_headers(a, "uapi/") and self._exists("include/uapi/asm-generic/" + name):
+                    hit = "include/uapi/asm-generic/" + name
+            if hit is None and inc.startswith("asm/") and not a:
+                hit = "include/asm-generic/" + inc[4:] if self._exists("include/asm-generic/" + inc[4:]) else None
+            if hit is not None and hit not in out:
+                out.append(hit)
         return out
+
+    def _generic_headers(self, arch: str, uapi: str) -> frozenset[str]:
+        """The asm headers arch ``arch`` takes from asm-generic: its ``generic-y`` lines and the
+        ``mandatory-y`` ones of include/asm-generic/Kbuild it does not have itself."""
+        memo = self.__dict__.setdefault("_generic_memo", {})
+        key = (arch, uapi)
+        got = memo.get(key)
+        if got is None:
+            names: set[str] = set()
+            for kb, word in ((f"arch/{arch}/include/{uapi}asm/Kbuild", "generic-y"),
+                             (f"include/{uapi}asm-generic/Kbuild", "mandatory-y")):
+                try:
+                    text = (self.root / kb).read_text(encoding="utf-8", errors="replace")
+                except OSError:
+                    continue
+                for line in text.splitlines():
+                    m = _KBUILD_HEADER_RE.match(line)
+                    if m and m.group(1) == word:
+                        names.add(m.group(2))
+            got = frozenset(names)
+            memo[key] = got
+        return got
 
     def _exists(self, path: str) -> bool:
         return path in self.files
 
-    def _includes_of(self, path: str) -> list[tuple[str, str]]:
+    def _includes_of(self, path: str) -> list[tuple[str, str, str]]:
         facts = self.files.get(path)
         return facts.includes if facts is not None else []
 
@@ -582,7 +816,7 @@ class Index:
         outside the file can see the change (see replace_file); False: rebuild."""
         if not path.endswith(".c") or list(old.nokprobe) != list(new.nokprobe) or old.asm_symbols or new.asm_symbols:
             return False
-        if any(inc.endswith(".c") for _k, inc in list(old.includes) + list(new.includes)) or path in self._included_c():
+        if any(inc[1].endswith(".c") for inc in list(old.includes) + list(new.includes)) or path in self._included_c():
             return False
         def defined(f: FileFacts) -> set[str]:
             return {m.name for m in f.macros} | set(f.macro_names)
@@ -640,7 +874,7 @@ class Index:
         if got is None:
             got = set()
             for p, ff in self.files.items():
-                for kind, inc in ff.includes:
+                for kind, inc, _c in ff.includes:
                     if inc.endswith(".c"):
                         got.update(self.resolve_include(p, kind, inc))
             self.__dict__["_included_c_files"] = got
@@ -715,7 +949,7 @@ class Index:
             cl |= local.get(fn.name, frozenset())
             if fn.name in nokprobe:
                 cl |= {C.NOKPROBE}
-            add(FuncDef(fn.name, path, fn.line, fn.column, cl, fact=fn))
+            add(FuncDef(fn.name, path, fn.line, fn.column, cl, fact=fn, condition=fn.condition))
         for name, line, section in facts.asm_symbols:
             cl = frozenset({C.NOINSTR}) if section in C.NOINSTR_SECTIONS or section.startswith(".text..__x86.") else frozenset()
             if section == ".kprobes.text":
@@ -746,6 +980,18 @@ def _file_shape(f: FileFacts) -> tuple:
         [(n, s) for n, _l, s in f.asm_symbols],
         [(n, a) for n, a, _l, _c in f.invocations],
     )
+
+
+# Included into every translation unit by the kernel's command line (-include)
+IMPLICIT_INCLUDES = ("include/linux/compiler-version.h", "include/linux/kconfig.h", "include/linux/compiler_types.h")
+_KBUILD_HEADER_RE = re.compile(r"\s*([a-z]+-y)\s*\+?=\s*([\w./-]+\.h)")
+_ANY_DEFINE_RE = re.compile(rb"^[ \t]*#[ \t]*define[ \t]+([A-Za-z_][A-Za-z0-9_]*)", re.M)
+
+
+def _bisect_points(points: list[tuple[int, str]], offset: int) -> int:
+    import bisect
+
+    return bisect.bisect_left(points, (offset, "")) - 1
 
 
 _LEADING_CALL_RE = re.compile(r"\s*([A-Za-z_]\w*)\s*\(")

@@ -34,13 +34,10 @@ class KernelConfig:
 
     @property
     def arch(self) -> str | None:
-        """The arch the .config is for (CONFIG_X86_64 -> x86, CONFIG_ARM64 -> arm64, ...)."""
-        for sym, arch in (("CONFIG_X86", "x86"), ("CONFIG_ARM64", "arm64"), ("CONFIG_ARM", "arm"),
-                          ("CONFIG_RISCV", "riscv"), ("CONFIG_PPC", "powerpc"), ("CONFIG_S390", "s390"),
-                          ("CONFIG_LOONGARCH", "loongarch"), ("CONFIG_MIPS", "mips"), ("CONFIG_SPARC", "sparc")):
-            if self.values.get(sym) == "y":
-                return arch
-        return None
+        """The arch the .config is for (CONFIG_X86 -> x86, CONFIG_ARM64 -> arm64, ...)."""
+        from .build.arches import config_arch
+
+        return config_arch(self.values)
 
     def state(self, sym: str) -> str | None:
         return self.values.get(sym)

@@ -40,8 +40,8 @@ class LazyIndex(Index):
 
     @classmethod
     def create(cls, root: Path, arch: str | None, catalog: Catalog, loader: Loader,
-               read: Callable[[str], bytes | None], kconfig=None) -> "LazyIndex":
-        idx = cls(root=root, arch=arch, files={}, read=read, kconfig=kconfig)
+               read: Callable[[str], bytes | None], kconfig=None, model=None) -> "LazyIndex":
+        idx = cls(root=root, arch=arch, files={}, read=read, kconfig=kconfig, model=model)
         idx.catalog = catalog
         idx.loader = loader
         idx._defined_names = catalog.defined_names()
@@ -369,7 +369,7 @@ class LazyIndex(Index):
             self._arches = sorted({p.split("/")[1] for p in self.catalog.files if p.startswith("arch/") and p.count("/") >= 2})
         return self._arches
 
-    def _includes_of(self, path: str) -> list[tuple[str, str]]:
+    def _includes_of(self, path: str) -> list[tuple[str, str, str]]:
         facts = self.files.get(path)
         if facts is not None and facts is not _PLACEHOLDER:
             return facts.includes  # an editor's unsaved buffer may differ from the disk
@@ -377,6 +377,9 @@ class LazyIndex(Index):
 
     def _exists(self, path: str) -> bool:
         return path in self._file_set or path in self.files
+
+    def _all_paths(self) -> list[str]:
+        return self.catalog.files
 
     # the protected functions ---------------------------------------------------------------------
     def protected_candidates(self, families: set[str]) -> None:

@@ -38,7 +38,7 @@ from .cache import FactsCache, code_stamp, content_hash
 from .findings import Finding, Link
 from .sources import FileError, Listing, moved_positions, read_source
 
-RECORD_FORMAT = 4
+RECORD_FORMAT = 5
 MAX_CHANGED = 64  # more changed files than this: just run the check
 
 
@@ -69,7 +69,7 @@ def result_key(opts, families: set[str], paths: bool = True) -> str:
     material = repr((
         full_code_stamp(), str(opts.root), opts.arch, sorted(opts.enabled_codes()), sorted(families),
         sorted(opts.paths) if opts.paths and paths else None, sorted((a.caller, a.callee, a.code) for a in cfg.allow),
-        kconfig, opts.only_built, repr(limits.current()),
+        kconfig, opts.only_built, repr(limits.current()), sorted(opts.assume.items()), opts.build_digest,
     ))
     return "check:" + hashlib.blake2b(material.encode(), digest_size=16).hexdigest()
 
@@ -331,15 +331,15 @@ def listing_digest(listed: dict[str, tuple[int, int]]) -> str:
 def _finding_tuple(f: Finding) -> tuple:
     return (f.code, f.file, f.line, f.column, f.end_line, f.end_column, f.caller, f.callee, f.message,
             [(l.function, l.file, l.line, l.kind, l.condition) for l in f.chain], f.candidates, f.notes,
-            f.fingerprint, f.detail, f.conditions, f.baseline_state, f.causes)
+            f.fingerprint, f.detail, f.conditions, f.baseline_state, f.causes, f.witness, f.group, f.arches)
 
 
 def _finding(t: tuple) -> Finding:
     (code, file, line, column, end_line, end_column, caller, callee, message, chain, candidates, notes,
-     fingerprint, detail, conditions, baseline_state, causes) = t
+     fingerprint, detail, conditions, baseline_state, causes, witness, group, arches) = t
     return Finding(code, file, line, column, end_line, end_column, caller, callee, message,
                    [Link(*l) for l in chain], candidates, notes, fingerprint, detail, conditions,
-                   baseline_state, causes)
+                   baseline_state, causes, witness, group, arches)
 
 
 def make_record(listed: dict[str, tuple[int, int]], listing_errors: list[FileError], generation: int,

@@ -68,13 +68,20 @@ def find_kernel_root(start: Path) -> Path:
     return start
 
 
+# Folders inside one arch's folder that belong to another arch (ARCH=um builds arch/x86/um).
+SUBARCH_DIRS = {"arch/x86/um/": "um"}
+
+
 def arch_allowed(rel: str, arch: str | None) -> bool:
     if arch is None or not rel.startswith("arch/"):
         return True
     parts = rel.split("/", 2)
     if len(parts) < 3:
         return True  # "arch" itself, or a file directly in arch/
-    return parts[1] == arch
+    for prefix, owner in SUBARCH_DIRS.items():
+        if rel.startswith(prefix) and owner != arch:
+            return False
+    return parts[1] == arch or (arch == "um" and rel.startswith("arch/x86/um/"))
 
 
 def list_sources(root: Path, arch: str | None, errors: list[FileError]) -> list[str]:

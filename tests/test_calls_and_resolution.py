@@ -89,13 +89,12 @@ def test_ifdef_branches_give_two_candidates(mini_default):
     assert "1 of 2" in f["message"]
 
 
-def test_per_arch_definitions_without_arch(mini_default):
-    (f,) = by_caller(mini_default.findings, "arch_hook_caller")
-    assert (f["code"], f["callee"]) == ("KN001", "arch_idle_hook")
-    assert sorted((c["file"], c["class"]) for c in f["candidates"]) == [
-        ("arch/arm64/kernel/cpu_hooks.c", "none"),
-        ("arch/x86/kernel/cpu_hooks.c", "noinstr"),
-    ]
+def test_per_arch_definitions_with_arch_all():
+    """Each arch has its own definition: the call is unsafe on arm64 only, and says so."""
+    run = check(MINI, "--arch", "all")
+    (f,) = by_caller(run.findings, "arch_hook_caller")
+    assert (f["code"], f["callee"], f["arches"]) == ("KN001", "arch_idle_hook", ["arm64"])
+    assert [(c["file"], c["class"]) for c in f["candidates"]] == [("arch/arm64/kernel/cpu_hooks.c", "none")]
 
 
 def test_arch_x86_keeps_only_x86_definitions():
@@ -133,12 +132,27 @@ def test_arch_code_sees_its_own_asm_headers_through_macros_and_helpers(caller):
     assert by_caller(run.findings, caller) == []
 
 
-def test_generic_code_sees_every_arch_without_arch():
-    """Generic code without --arch: every arch's <asm/irqflags.h> is possible (documented)."""
+def test_generic_code_with_arch_all_checks_every_arch():
+    """Generic code with --arch all: each arch's <asm/irqflags.h> in turn; a finding says on which."""
+    run = check(XARCH, "--arch", "all")
+    (f,) = by_caller(run.findings, "generic_irq_off")
+    assert (f["code"], f["callee"], f["arches"]) == ("KN002", "arch_local_irq_disable", ["arm64"])
+    assert [l["function"] for l in f["chain"]] == ["generic_irq_off", "raw_local_irq_disable", "arch_local_irq_disable"]
+
+
+def test_without_arch_the_hosts_arch_is_said(monkeypatch):
+    """No --arch and no .config: the host's arch, as kbuild maps `uname -m`."""
+    import platform
+
+    monkeypatch.setattr(platform, "machine", lambda: "aarch64")
     run = check(XARCH)
     (f,) = by_caller(run.findings, "generic_irq_off")
-    assert (f["code"], f["callee"]) == ("KN002", "arch_local_irq_disable")
-    assert [l["function"] for l in f["chain"]] == ["generic_irq_off", "raw_local_irq_disable", "arch_local_irq_disable"]
+    assert f["callee"] == "arch_local_irq_disable" and "arches" not in f
+
+
+def test_an_unknown_arch_is_a_usage_error():
+    run = check(XARCH, "--arch", "nosuch")
+    assert run.rc == 2 and "unknown arch 'nosuch': this tree has arm64, x86" in run.err
 
 
 def test_generic_code_with_arch_x86_uses_x86_headers():

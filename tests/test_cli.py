@@ -17,7 +17,7 @@ ALL_CODES = ["KN001", "KN002", "KN003", "KN004", "KN005", "KN006", "KN007", "KN1
 # gcc style: file:line:col: error|warning: message [CODE]
 HEAD_RE = re.compile(r"^(?P<file>[^\s:]+):(?P<line>\d+):(?P<col>\d+): (?P<level>error|warning): (?P<msg>.+) \[(?P<code>KN\d{3})\]$")
 NOTE_RE = re.compile(r"^[^\s:]+:\d+(?::\d+)?: note: .+$")
-SUMMARY_RE = re.compile(r"^kannot: \d+ finding\(s\)")
+SUMMARY_RE = re.compile(r"^kannot: \d+ finding\(s\)|^kannot: findings sharing a root cause|^  +\d+  KN\d{3} ")
 
 
 # exit codes ---------------------------------------------------------------------------------

@@ -141,7 +141,7 @@ def test_a_changed_candidate_on_a_warm_cache(tmp_path):
     root = tmp_path / "tree"
     shutil.copytree(Path(__file__).parent / "fixtures" / "mini", root)
     cache = tmp_path / "cache"
-    args = ("check", "--root", root, "--format", "json", "-j", "1")
+    args = ("check", "--root", root, "--format", "json", "-j", "1", "--arch", "arm64")
     kannot(*args, "--cache-dir", cache)
     hooks = root / "arch/arm64/kernel/cpu_hooks.c"
     hooks.write_bytes(hooks.read_bytes() + b"/* edited */\n")

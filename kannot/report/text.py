@@ -17,24 +17,50 @@ def format_finding(f: Finding) -> str:
     for c in f.candidates:
         if len(f.candidates) > 1 or c["class"] != "noinstr":
             lines.append(f"{c['file']}:{c['line']}: note: '{c['function']}' is defined here ({_class_words(c['class'])})")
+    if f.witness:
+        lines.append(f"{f.file}:{f.line}: note: for example with {' '.join(f.witness)}" + _arch_words(f))
     for cause in f.causes:
         lines.append(f"{cause['file']}:{cause['line']}: note: {cause['message']}")
     return "\n".join(lines)
+
+
+def _arch_words(f: Finding) -> str:
+    return f" (ARCH={','.join(f.arches)})" if f.arches else ""
 
 
 def _class_words(cls: str) -> str:
     return {"none": "not noinstr, traceable", "inline": "plain inline"}.get(cls, cls)
 
 
+MAX_GROUPS_SHOWN = 10
+
+
 def format_text(findings: list[Finding], errors: list[FileError], summary: bool = True) -> str:
     out = [format_finding(f) for f in findings]
     if summary and findings:
-        counts: dict[str, int] = {}
-        for f in findings:
-            counts[f.code] = counts.get(f.code, 0) + 1
-        per = ", ".join(f"{c} {n}" for c, n in sorted(counts.items()))
-        out.append(f"kannot: {len(findings)} finding(s) ({per}); `kannot explain CODE` says why and how to fix")
+        out.extend(summary_lines(findings))
     return "\n".join(out) + ("\n" if out else "")
+
+
+def summary_lines(findings: list[Finding]) -> list[str]:
+    """The counts per code, then the root causes many findings share, largest first."""
+    counts: dict[str, int] = {}
+    groups: dict[str, int] = {}
+    for f in findings:
+        counts[f.code] = counts.get(f.code, 0) + 1
+        if f.group:
+            groups[f.group] = groups.get(f.group, 0) + 1
+    shared = sorted(((n, g) for g, n in groups.items() if n > 1), key=lambda x: (-x[0], x[1]))
+    out = []
+    if shared:
+        out.append("kannot: findings sharing a root cause (the callee's definition and the condition of the call):")
+        for n, g in shared[:MAX_GROUPS_SHOWN]:
+            out.append(f"  {n:5}  {g}")
+        if len(shared) > MAX_GROUPS_SHOWN:
+            out.append(f"  ...and {len(shared) - MAX_GROUPS_SHOWN} more groups (JSON: each finding's 'group')")
+    per = ", ".join(f"{c} {n}" for c, n in sorted(counts.items()))
+    out.append(f"kannot: {len(findings)} finding(s) ({per}); `kannot explain CODE` says why and how to fix")
+    return out
 
 
 def format_errors(errors: list[FileError]) -> str:
