@@ -261,13 +261,22 @@ class Index:
         if d.path == ctx:
             return own
         if d.path.endswith(".h"):
-            incl = self.include_conds(ctx, arches).get(d.path)
-            if incl is not None:
-                return own & incl
-            if d.path.startswith("include/asm-generic/") and self._arch_has_own(d.path, arches):
-                return L.FALSE  # <asm/x.h> is the arch's own header, never this one
-            return own
+            # when the translation unit includes that header (decided for the unit: a macro's
+            # header may reach it by one path and the unit by another)
+            return own & L.atom(f"i:{d.path}")
         return own & self.file_presence(d.path)
+
+    def tu_includes(self, tu: str, header: str) -> Formula:
+        """When the translation unit of ``tu`` includes ``header``: the conditions of the
+        #include lines on the way; a header kannot sees no way to is taken as included (its
+        path may go through a generated header), except an asm-generic one where the arch has
+        its own (``<asm/x.h>`` is never it)."""
+        got = self.include_conds(tu).get(header)
+        if got is not None:
+            return got
+        if header.startswith("include/asm-generic/") and self._arch_has_own(header, None):
+            return L.FALSE
+        return L.TRUE
 
     def _arch_has_own(self, generic: str, arches: tuple[str, ...] | None) -> bool:
         name = generic[len("include/asm-generic/"):]
@@ -335,7 +344,7 @@ class Index:
                     continue
                 c = L.substitute(self.cond_of(ctext), lambda a: L.FALSE if a == f"d:{name}" else None)
                 out = out | (incl & c)
-        if depth < 3 and any(a[:2] in ("d:", "e:") for a in out.atoms()):
+        if depth < 3 and any(a[:2] in ("d:", "e:", "i:") for a in out.atoms()):
             out = self.resolve_in_tu(tu, out, depth + 1)
         memo[key] = out
         return out
@@ -343,13 +352,15 @@ class Index:
     def resolve_in_tu(self, tu: str, f: Formula, depth: int = 0) -> Formula:
         """``f`` with every ``defined(NAME)`` atom replaced by when the translation unit of
         ``tu`` defines NAME."""
-        if not any(a[:2] in ("d:", "e:") for a in f.atoms()):
+        if not any(a[:2] in ("d:", "e:", "i:") for a in f.atoms()):
             return f
         return L.substitute(f, lambda a: self._tu_atom(tu, a, depth))
 
     def _tu_atom(self, tu: str, atom: str, depth: int) -> Formula | None:
         if atom.startswith("d:"):
             return self.tu_defined(tu, atom[2:], depth)
+        if atom.startswith("i:"):
+            return self.tu_includes(tu, atom[2:])
         if atom.startswith("e:"):
             name, _, where = atom[2:].partition("@")
             path, _, line = where.rpartition(":")
