@@ -35,6 +35,14 @@ COMPILE_TIME = re.compile(
     r"|__atomic_\w+|__sync_\w+|__get_user_bad|__put_user_bad|__bad_size_call_parameter|__invalid_\w+"
 )
 MAX_DEPTH = 24
+# Leaves one protected function's expansion may make (its helpers' memoised summaries not
+# counted again): a bound on memory whatever macros a tree has; past it the function is
+# skipped and said by name.
+MAX_LEAVES = 250_000
+
+
+class ExpansionBudget(Exception):
+    """A protected function whose expansion went past :data:`MAX_LEAVES`."""
 MAX_CORRELATED = 4  # #if conditions enumerated together in one body (2**4 runs at most)
 _STRING_MACRO_RE = re.compile(r"\b[A-Z][A-Z0-9_]*\s+(?=\"|pr_fmt\s*\(|[A-Z][A-Z0-9_]*\s+\")")
 
@@ -53,6 +61,9 @@ class Leaf:
     # call reaches that definition
     cond: Formula = L.TRUE
     cand_conds: tuple[Formula, ...] = ()
+    # other definitions of the callee were expanded at this call (always-inline ones, a macro):
+    # when none of ``candidates`` exists where the call is made, one of those is what it calls
+    covered: bool = False
 
     def key(self) -> tuple:
         return (self.kind, self.callee, self.text, tuple((l.function, l.line) for l in self.chain),
@@ -90,6 +101,7 @@ class Analyzer:
         self._names: list[set[str]] = []
         self._memo_names: dict[tuple, frozenset[str]] = {}
         self.names_by_def: dict[int, frozenset[str]] = {}  # id(FuncDef) -> names its summary asked
+        self.made = 0  # leaves made for the function being analysed
 
     # public -----------------------------------------------------------------------------------
     def analyze_function(self, d: FuncDef) -> Summary:
@@ -98,6 +110,8 @@ class Analyzer:
         if arches is None and self.index.model is not None:
             arches = (self.index.model.arch,)
         unit = Unit(d.name, d.path, "function", d.line, arches=arches)
+        if not self._names:
+            self.made = 0
         self._names.append({d.name})
         try:
             events = self.index.events_of(d)
@@ -148,7 +162,7 @@ class Analyzer:
             if first.candidates and all(lf.candidates == first.candidates for lf, _w in use):
                 cands = tuple(L.disj(lf.cand_conds[i] for lf, _w in use) for i in range(len(first.candidates)))
             leaves.append(Leaf(first.kind, first.callee, first.text, first.pos, first.chain, first.rel,
-                               first.candidates, L.simplify(cond), cands))
+                               first.candidates, L.simplify(cond), cands, first.covered))
         return Summary(leaves, frozenset(exits), returns, frozenset(fall))
 
     # summaries --------------------------------------------------------------------------------
@@ -158,6 +172,9 @@ class Analyzer:
         def add(leaf: Leaf) -> None:
             if leaf.cond is L.FALSE:
                 return
+            self.made += 1
+            if self.made > MAX_LEAVES:
+                raise ExpansionBudget(f"its expansion makes more than {MAX_LEAVES} calls")
             k = (leaf.pos, leaf.key(), leaf.rel > 0)
             old = leaves.get(k)
             if old is None:
@@ -165,6 +182,7 @@ class Analyzer:
             else:  # the same call reached on other #if paths
                 old.cond = old.cond | leaf.cond
                 old.rel = min(old.rel, leaf.rel)
+                old.covered = old.covered or leaf.covered
                 if old.cand_conds and len(old.cand_conds) == len(leaf.cand_conds):
                     old.cand_conds = tuple(a | b for a, b in zip(old.cand_conds, leaf.cand_conds))
 
@@ -239,15 +257,21 @@ class Analyzer:
             func_defs = [d for d in func_defs if not d.path.startswith("include/asm-generic/")] or func_defs
         out: set[int] = set()
         applied = False
+        macro_conds: list[Formula] = []
         for ref in macro_refs:
             mc = self.index.candidate_cond(unit.path, unit.arches, ref)
             if mc is L.FALSE or self.index.model is not None and not self.index.model.satisfiable(mc):
                 continue  # this definition is never the one here
             applied = True
+            macro_conds.append(mc)
             out |= self._apply_macro(unit, ref, args, tail, pos, here, states, add, depth, pc & mc)
         if func_defs or not macro_refs:
             applied = True
-            out |= self._apply_function_call(unit, name, arg_events, tail, pos, here, func_defs, states, add, depth, pc)
+            # where a macro of that name is defined, the call is its expansion, not a call
+            fc = pc & L.neg(L.disj(macro_conds)) if macro_conds else pc
+            if fc is not L.FALSE:
+                out |= self._apply_function_call(unit, name, arg_events, tail, pos, here, func_defs, states, add, depth, fc,
+                                                 covered=bool(macro_conds))
         if not applied:  # no definition of NAME exists where this call is: it never runs
             return states
         return frozenset(out)
@@ -258,7 +282,8 @@ class Analyzer:
         flow = Flow(lambda e, s: self._call(unit, e, s, add, depth, flow.path), self._evaluate, self._cond_of, pc)
         return flow.run(events, states)
 
-    def _apply_function_call(self, unit, name, arg_events, tail, pos, here, defs, states, add, depth, pc) -> States:
+    def _apply_function_call(self, unit, name, arg_events, tail, pos, here, defs, states, add, depth, pc,
+                             covered: bool = False) -> States:
         states = self._run_sub(unit, arg_events, states, add, depth, pc)
         if not states:
             return states
@@ -292,7 +317,7 @@ class Analyzer:
             first = called[0][0]
             callee_link = Link(name, first.path, first.line, "callee")
             add(Leaf("call", name, name, pos, (here, callee_link), low, tuple(d for d, _c in called), pc,
-                     tuple(c for _d, c in called)))
+                     tuple(c for _d, c in called), covered or bool(inlined)))
             if not all(C.NORETURN in d.classes for d, _c in called):
                 out |= states
             if tail is not None:
@@ -319,7 +344,7 @@ class Analyzer:
             if cond is L.FALSE:
                 continue
             add(Leaf(leaf.kind, leaf.callee, leaf.text, pos, (here,) + leaf.chain, clamp(low + leaf.rel),
-                     leaf.candidates, cond, leaf.cand_conds))
+                     leaf.candidates, cond, leaf.cand_conds, leaf.covered))
         if not summ.exits:
             return frozenset()
         return frozenset(clamp(s + e) for s in states for e in summ.exits)

@@ -842,7 +842,10 @@ def build_catalog(root: Path, rels: list[str], jobs: int, errors: list[FileError
         else:
             from concurrent.futures import ProcessPoolExecutor  # (only a scan of many files needs it)
 
-            with ProcessPoolExecutor(max_workers=jobs, initializer=limits.configure, initargs=(limits.current(),)) as pool:
+            from .workers import worker_init
+
+            with ProcessPoolExecutor(max_workers=jobs, initializer=worker_init,
+                                     initargs=(os.getpid(), limits.configure, limits.current())) as pool:
                 for item in pool.map(_scan_job, work, chunksize=128):
                     take(item)
     finally:

@@ -111,6 +111,12 @@ class Checker:
                     f"{what} function '{d.name}' calls '{leaf.callee}()'{_via(leaf)}, which has no definition in the tree (cannot tell if it is noinstr)"))
             elif leaf.kind == "call":
                 pairs = self._possible_candidates(d, leaf)
+                if not pairs and not leaf.covered:
+                    # the call is made, but none of its definitions is built where it is: a
+                    # definition kannot did not find (said, never taken as safe)
+                    out.append(self._finding("KN004", d, leaf, leaf.callee,
+                        f"{what} function '{d.name}' calls '{leaf.callee}()'{_via(leaf)}, but none of its definitions is built in the configurations that make this call (cannot tell if it is noinstr)"))
+                    continue
                 unsafe = [(c, cc) for c, cc in pairs if not (c.classes & NOINSTR_SAFE)]
                 if not unsafe:
                     continue

@@ -317,20 +317,10 @@ def build_index(opts: Options, errors: list[FileError], families: set[str] | Non
 
 
 def _build_model(opts: Options, rels: list[str], cache) -> "BuildModel":
-    """The arch's build model (kannot.build.model), with the user's --config and --assume facts."""
+    """The arch's build model (kannot.build.model), with the user's --config and --assume facts
+    and what earlier runs' solvers learned."""
     from .build import model as bm
 
-    own_cache = None
-    if cache is None and opts.cache_dir is not None:
-        own_cache = cache = FactsCache.open(opts.cache_dir, opts.notices, verify=False)
-    try:
-        files = {r for r in rels if r.endswith((".c", ".S"))} if rels else None
-        loaded = bm.load(opts.root, model_arch(opts), files, cache, opts.notices)
-    finally:
-        if own_cache is not None:
-            own_cache.commit(opts.notices)
-            own_cache.close()
-    opts.build_digest = loaded.digest
     numbers = {}
     if opts.kconfig is not None:
         for k, v in opts.kconfig.values.items():
@@ -339,8 +329,22 @@ def _build_model(opts: Options, rels: list[str], cache) -> "BuildModel":
             except ValueError:
                 pass
     present = {k[len("CONFIG_"):] for k in opts.kconfig.values} if opts.kconfig is not None else set()
-    return bm.open_model(opts.root, model_arch(opts), loaded, fixed_values(opts, loaded.tree),
-                         complete=opts.kconfig is not None, numbers=numbers, present=present)
+    own_cache = None
+    if cache is None and opts.cache_dir is not None:
+        own_cache = cache = FactsCache.open(opts.cache_dir, opts.notices, verify=False)
+    try:
+        files = {r for r in rels if r.endswith((".c", ".S"))} if rels else None
+        loaded = bm.load(opts.root, model_arch(opts), files, cache, opts.notices)
+        opts.build_digest = loaded.digest
+        model = bm.open_model(opts.root, model_arch(opts), loaded, fixed_values(opts, loaded.tree),
+                              complete=opts.kconfig is not None, numbers=numbers, present=present)
+        if cache is not None and loaded.digest:
+            model.load_answers(cache.get_result(model.answers_key()))
+    finally:
+        if own_cache is not None:
+            own_cache.commit(opts.notices)
+            own_cache.close()
+    return model
 
 
 def model_arch(opts: Options) -> str:
@@ -517,7 +521,7 @@ class CallerResult:
 def check_functions(index: Index, opts: Options, only: set[tuple[str, str]] | None = None) -> list[CallerResult]:
     """Check each protected function of ``opts.paths`` (all without paths), in order; with
     ``only``, those of them whose (file, name) is there."""
-    from .analysis import Analyzer
+    from .analysis import Analyzer, ExpansionBudget
     from .checks import Checker
 
     enabled = opts.enabled_codes()
@@ -532,6 +536,8 @@ def check_functions(index: Index, opts: Options, only: set[tuple[str, str]] | No
             found = checker.check_function(d)
         except RecursionError:
             problems.append(f"skipped function '{d.name}': expansion nested too deep")
+        except ExpansionBudget as exc:
+            problems.append(f"skipped function '{d.name}': {exc}")
         except Exception as exc:  # noqa: BLE001 - one odd function never loses the run
             problems.append(f"skipped function '{d.name}': internal error: {type(exc).__name__}: {exc}")
         defs = index.defs_named(d.name)
@@ -923,6 +929,11 @@ def _skip_of(rel: str, message: str, again: set[tuple[str, str]]) -> bool:
 def close_index(index: Index) -> None:
     """Commit what a lazy index parsed to the facts cache (and stop its worker pool)."""
     loader = getattr(index, "facts_loader", None)
+    model = index.model
+    if loader is not None and loader.cache is not None and model is not None and model.digest:
+        blob = model.answers_blob()  # what the solver learned, for the next runs
+        if blob is not None and loader.cache_writable:
+            loader.cache.put_result(model.answers_key(), blob, loader.notices)
     if loader is not None:
         loader.close()
         if loader.written_generation is not None:  # written while the check ran

@@ -400,9 +400,14 @@ class KannotServer(LanguageServer):
 
     def options(self, paths: list[str] | None = None) -> Options:
         assert self.root is not None
+        if not self.settings.arch:  # the kernel's conventions, as `kannot check` without --arch
+            from .build.arches import default_arch
+
+            self.settings.arch = default_arch(self.root)
         return Options(root=self.root, paths=paths, arch=self.settings.arch, select=self.settings.select,
                        ignore=self.settings.ignore, jobs=self.settings.jobs, config=self.config,
                        overrides={rel: d.text for rel, d in self.docs.items()},
+                       assume=dict(self.config.assume),
                        lazy=False)  # the server keeps every file's facts to update them in place
 
     # the index ------------------------------------------------------------------------------------
@@ -574,7 +579,7 @@ class KannotServer(LanguageServer):
             if data is None:  # an unsaved new file, closed: it leaves the index
                 if rel in index.files:
                     files = {r: ff for r, ff in index.files.items() if r != rel}
-                    self.index = Index.build(index.root, index.arch, files, self._read)
+                    self.index = Index.build(index.root, index.arch, files, self._read, index.kconfig, index.model)
                     self.rebuilds += 1
                 return
         else:
@@ -586,7 +591,7 @@ class KannotServer(LanguageServer):
         if not index.replace_file(rel, facts):
             files = dict(index.files)
             files[rel] = facts
-            self.index = Index.build(index.root, index.arch, files, self._read)
+            self.index = Index.build(index.root, index.arch, files, self._read, index.kconfig, index.model)
             self.rebuilds += 1
             self._why_cache.clear()
         else:

@@ -222,6 +222,9 @@ def _walk_split(tasks: list[tuple[bytes, str, bool]], arch: str | None) -> list[
     if pid == 0:  # the child: walk, send, leave without running any cleanup of the parent's
         code = 1
         try:
+            from .workers import die_with_parent
+
+            die_with_parent()
             os.close(r)
             data = marshal.dumps(_walk(theirs, arch))
             with os.fdopen(w, "wb") as out:

@@ -27,6 +27,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable, Iterator, Sequence
 
 CHUNK = 32
+_MAIN_PID = os.getpid()  # (recorded in the main process; forked children inherit it)
 
 
 def _run_chunk(fn: Callable[[Any], Any], chunk: list) -> list:
@@ -47,6 +48,56 @@ def _test_hooks(item: Any) -> None:
     if rel is not None and os.environ.get("KANNOT_TEST_HANG_FILE") == rel:
         while True:
             time.sleep(3600)
+
+
+def die_with_parent(parent: int | None = None) -> None:
+    """In a worker or forked child: exit when the main process dies, and let go of its output (a
+    caller reading kannot's stdout through a pipe would otherwise wait for orphaned workers
+    holding it open). A thread watches the parent (Linux's parent-death signal would follow
+    the thread that forked the worker, and the language server forks from short-lived ones)."""
+    main = parent if parent is not None else _MAIN_PID
+    if not _alive(main):  # the main process is already gone
+        os._exit(1)
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.close(devnull)
+    except OSError:
+        pass
+    import threading
+
+    def watch() -> None:
+        while _alive(main):
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="kannot-parent-watch", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    """Does process ``pid`` still run? (Not its being our parent: the language server's workers
+    come from a fork server.) A zombie, killed but not yet reaped, counts as gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
+    except OSError:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    except IndexError:
+        return True
+
+
+def worker_init(parent: int, initializer: Callable | None, *args: Any) -> None:
+    """A pool's initializer: :func:`die_with_parent` (``parent``: the main process's pid; a
+    spawned worker imports this module anew), then ``initializer(*args)``."""
+    die_with_parent(parent)
+    if initializer is not None:
+        initializer(*args)
 
 
 def watchdog_seconds(time_limit: float) -> float | None:
@@ -75,7 +126,8 @@ class Workers:
 
     def _shared(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=self.jobs, initializer=self.initializer, initargs=self.initargs)
+            self._pool = ProcessPoolExecutor(max_workers=self.jobs, initializer=worker_init,
+                                             initargs=(os.getpid(), self.initializer, *self.initargs))
         return self._pool
 
     def close(self) -> None:
@@ -102,7 +154,8 @@ class Workers:
             # one item at a time while there are suspects: the one that breaks the pool is the culprit
             alone = bool(suspects)
             window = 1 if alone else 2 * self.jobs
-            pool = ProcessPoolExecutor(max_workers=1, initializer=self.initializer, initargs=self.initargs) if alone else self._shared()
+            pool = ProcessPoolExecutor(max_workers=1, initializer=worker_init,
+                                       initargs=(os.getpid(), self.initializer, *self.initargs)) if alone else self._shared()
             in_flight: dict[Future, list[int]] = {}
             broken: str | None = None
             try:

@@ -127,3 +127,15 @@ def test_text_output_says_the_witness_and_the_shared_causes(tmp_path):
     assert "note: for example with CONFIG_PROFILE_ANNOTATED_BRANCHES=y" in run.out
     assert "findings sharing a root cause" in run.out
     assert "2  KN001 ftrace_likely_update (kernel/callees.c) when" in run.out
+
+
+def test_a_function_past_the_expansion_budget_is_skipped_and_named(monkeypatch):
+    """No input makes a run grow without bound: a function whose expansion makes more calls than
+    the budget is skipped, said by name, and the others are checked."""
+    import kannot.analysis
+
+    monkeypatch.setattr(kannot.analysis, "MAX_LEAVES", 2)
+    run = check(TREE, "--no-cache", "--arch", "x86")
+    messages = [e["message"] for e in run.doc["errors"]]
+    assert "skipped function 'warn_user': its expansion makes more than 2 calls" in messages
+    assert by_caller(run.findings, "smp_user")  # one call: checked

@@ -50,13 +50,13 @@ def open_model(root: Path, arch: str, loaded: "LoadedModel", fixed: dict[str, st
                present: set[str] | None = None) -> BuildModel:
     """The model to check with: the tree's, or an open world for a folder that is no kernel tree."""
     return BuildModel(root, arch, loaded.tree, loaded.kbuild, fixed, open_world=not loaded.digest,
-                      complete=complete, numbers=numbers, present=present)
+                      complete=complete, numbers=numbers, present=present, digest=loaded.digest)
 
 
 class BuildModel:
     def __init__(self, root: Path, arch: str, tree: kconfig.KconfigTree, kb: kbuild.KbuildModel,
                  fixed: dict[str, str] | None = None, open_world: bool = False, complete: bool = False,
-                 numbers: dict[str, int] | None = None, present: set[str] | None = None) -> None:
+                 numbers: dict[str, int] | None = None, present: set[str] | None = None, digest: str = "") -> None:
         self.root = root
         self.arch = arch
         # a folder that is no kernel tree (no top Kconfig: a fixture, an excerpt): every CONFIG_
@@ -85,6 +85,10 @@ class BuildModel:
         self._norm_memo: dict[Formula, Formula] = {}
         self._open_memo: dict[Formula, Formula] = {}
         self._decide_memo: dict[Formula, bool | None] = {}
+        # satisfiable/decide answers by the formula's stable key ("s"/"d" + key): 1, 0, 2 (depends)
+        self.answers: dict[str, int] = {}
+        self.new_answers = 0
+        self.digest = digest
         self._fixed_unknown = [s for s in self.fixed if s not in self.types]
         # the solver's preferred value of each symbol: the arch's defconfig, else the symbol's
         # plain default, else n (witnesses then look like the configurations people build)
@@ -287,10 +291,14 @@ class BuildModel:
             return True
         if f is L.FALSE:
             return False
-        self._ensure(f.atoms())
-        if self._true_in_a_known_model(f):
-            return True
-        return self.sat.satisfiable(f)
+        key = "s" + f.key()
+        got = self.answers.get(key)
+        if got is None:
+            self._ensure(f.atoms())
+            got = 1 if self._true_in_a_known_model(f) or self.sat.satisfiable(f) else 0
+            self.answers[key] = got
+            self.new_answers += 1
+        return got == 1
 
     def _true_in_a_known_model(self, f: Formula) -> bool:
         """Is ``f`` true in a configuration the solver found before? Only a model found once
@@ -311,13 +319,43 @@ class BuildModel:
             return f is L.TRUE
         got = self._decide_memo.get(f, self)
         if got is self:
-            self._ensure(f.atoms())
-            if self._true_in_a_known_model(f) and self._true_in_a_known_model(~f):
-                got = None
+            key = "d" + f.key()
+            stored = self.answers.get(key)
+            if stored is not None:
+                got = None if stored == 2 else stored == 1
             else:
-                got = self.sat.decide(f)
+                self._ensure(f.atoms())
+                if self._true_in_a_known_model(f) and self._true_in_a_known_model(~f):
+                    got = None
+                else:
+                    got = self.sat.decide(f)
+                self.answers[key] = 2 if got is None else int(got)
+                self.new_answers += 1
             self._decide_memo[f] = got
         return got  # type: ignore[return-value]
+
+    # answers kept from run to run ----------------------------------------------------------------
+    def answers_key(self) -> str:
+        """The stored answers' row: of this model (its build files' digest) and these facts."""
+        facts = hashlib.blake2b(repr(sorted(self.fixed.items())).encode(), digest_size=8).hexdigest()
+        return f"answers:{self.arch}:{self.digest}:{facts}:{self.complete}"
+
+    def load_answers(self, blob: bytes | None) -> None:
+        """What earlier runs learned (a condition's answer is a fact of the Kconfig and the
+        facts: a warm recheck asks the solver only what no run asked before)."""
+        if not blob:
+            return
+        try:
+            got = marshal.loads(bytes(blob))
+        except (ValueError, EOFError, TypeError):
+            return
+        if isinstance(got, dict):
+            got.update(self.answers)
+            self.answers = got
+
+    def answers_blob(self) -> bytes | None:
+        """The answers to store, when this run learned new ones."""
+        return marshal.dumps(self.answers) if self.new_answers else None
 
     def witness(self, f: Formula) -> Witness | None:
         """A small configuration fragment in which ``f`` holds, or None when none exists."""
