@@ -60,6 +60,11 @@ def main() -> int:
         if done.returncode != 0:
             sys.exit(f"the build failed: see {log}")
     build_time = time.time() - t0
+    timing = work / "build-seconds"
+    if args.skip_build and timing.exists():
+        build_time = float(timing.read_text())
+    else:
+        timing.write_text(f"{build_time:.0f}\n")
     values = {}
     for line in (build / ".config").read_text().splitlines():
         if line.startswith("CONFIG_") and "=" in line:

@@ -252,6 +252,11 @@ class Index:
             own, line = self.cond_of(d.macro.condition), d.macro.line
         else:
             own, line = self.cond_of(d.condition), d.line
+            if C.WEAK in d.classes:  # the linker keeps a strong definition where one is built
+                strong = [s for s in self.funcs.get(d.name, ()) if C.WEAK not in s.classes and s.asm_section is None
+                          and not s.path.endswith(".h")]
+                if strong:
+                    own = own & L.neg(L.disj(self.def_cond(s) for s in strong))
         mine = f"d:{d.name}"
         if mine in own.atoms():
             # ``#ifndef NAME`` around NAME's own definition (a default the arch may override):
@@ -340,8 +345,8 @@ class Index:
                 out = out | self.model.module(tu)
         for path, incl in self.include_conds(tu).items():
             for line, ctext in self.defines_in(path).get(name, ()):
-                if exclude is not None and exclude == (path, line):
-                    continue
+                if exclude is not None and path == exclude[0] and _tests_name(ctext, name):
+                    continue  # the default's own #define (``#ifndef X`` / ``X()`` / ``#define X X``)
                 c = L.substitute(self.cond_of(ctext), lambda a: L.FALSE if a == f"d:{name}" else None)
                 out = out | (incl & c)
         if depth < 3 and any(a[:2] in ("d:", "e:", "i:") for a in out.atoms()):
@@ -578,20 +583,21 @@ class Index:
         if not defs:
             return []
         defs = _prefer_arch(defs)
-        if len(defs) > 1 and any(C.WEAK in d.classes for d in defs):
-            strong = [d for d in defs if C.WEAK not in d.classes]
-            defs = strong or defs  # the linker keeps the strong definition
         same = [d for d in defs if d.path == ctx]
-        if same:
-            return same
+        if same and all(d.static and not d.condition for d in same):
+            return same  # a static function of the file itself shadows every other
         if len(defs) == 1:
-            return defs if (not defs[0].static or defs[0].is_header) else defs
+            return defs
+        # every other definition the call may bind to in some configuration: the presence
+        # conditions decide (a header's stub under one #if branch never hides the real function
+        # in a .c file under the other, a __weak default counts where no strong one is built)
         closure = self.include_closure(ctx, arches)
-        included = [d for d in defs if d.path in closure]
+        included = [d for d in defs if d.path in closure and d not in same]
         if included:
-            return included + [d for d in defs if not d.static and d.path not in closure]
-        glob = [d for d in defs if not d.static or d.is_header]
-        return glob or defs
+            rest = [d for d in defs if not d.static and d.path not in closure and d not in same]
+        else:
+            rest = [d for d in defs if (not d.static or d.is_header) and d not in same]
+        return (same + included + rest) or defs
 
     def macros_for(self, name: str, ctx: str, arches: tuple[str, ...] | None = None) -> list[MacroRef]:
         refs = self.macros.get(name)
@@ -997,6 +1003,11 @@ def _file_shape(f: FileFacts) -> tuple:
 IMPLICIT_INCLUDES = ("include/linux/compiler-version.h", "include/linux/kconfig.h", "include/linux/compiler_types.h")
 _KBUILD_HEADER_RE = re.compile(r"\s*([a-z]+-y)\s*\+?=\s*([\w./-]+\.h)")
 _ANY_DEFINE_RE = re.compile(rb"^[ \t]*#[ \t]*define[ \t]+([A-Za-z_][A-Za-z0-9_]*)", re.M)
+
+
+def _tests_name(condition: str, name: str) -> bool:
+    """Does the #if ``condition`` test whether ``name`` is defined?"""
+    return name in condition and re.search(r"\bdefined\s*\(?\s*" + re.escape(name) + r"\b", condition) is not None
 
 
 def _bisect_points(points: list[tuple[int, str]], offset: int) -> int:

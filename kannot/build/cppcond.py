@@ -74,6 +74,18 @@ _ON_ARCH: dict[str, Formula] = {
     "__ARMEB__": L.atom("y:CPU_BIG_ENDIAN"), "__ARMEL__": ~L.atom("y:CPU_BIG_ENDIAN"),
     "__MIPSEB__": L.atom("y:CPU_BIG_ENDIAN"), "__MIPSEL__": ~L.atom("y:CPU_BIG_ENDIAN"),
 }
+# Macros the compiler defines on every arch, as the kernel's flags make it: __SIZEOF_INT128__ on
+# 64-bit targets, the sanitizers' with the options that turn them on, -funsigned-char everywhere.
+_COMPILER_BUILTINS: dict[str, Formula] = {
+    "__SIZEOF_INT128__": _WORD64,
+    "__SANITIZE_ADDRESS__": L.atom("y:KASAN_GENERIC") | L.atom("y:KASAN_SW_TAGS"),
+    "__SANITIZE_HWADDRESS__": L.atom("y:KASAN_SW_TAGS"),
+    "__SANITIZE_THREAD__": L.atom("y:KCSAN"),
+    "__SANITIZE_MEMORY__": L.atom("y:KMSAN"),
+    "__CHAR_UNSIGNED__": L.TRUE,
+    "__GCC_ASM_FLAG_OUTPUTS__": L.TRUE,
+}
+
 # Integer macros whose value is the word size (64 with CONFIG_64BIT, else 32).
 _WORD_SIZED = {"BITS_PER_LONG": (64, 32), "__BITS_PER_LONG": (64, 32), "__SIZEOF_LONG__": (8, 4),
                "__SIZEOF_POINTER__": (8, 4), "BITS_PER_LONG_LONG": (64, 64), "__SIZEOF_LONG_LONG__": (8, 8)}
@@ -88,6 +100,9 @@ def macro_defined(name: str, arch: str) -> Formula | None:
         return L.FALSE
     if name == "__clang__":
         return L.atom("y:CC_IS_CLANG")
+    builtin = _COMPILER_BUILTINS.get(name)
+    if builtin is not None:
+        return builtin
     owner = _ARCH_OF.get(name)
     if owner is not None:
         if owner != arch:
