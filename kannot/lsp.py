@@ -615,6 +615,26 @@ class KannotServer(LanguageServer):
             return None
         return rel
 
+    def _is_build_file(self, uri: str) -> bool:
+        path = to_fs_path(uri)
+        if not path or self.root is None:
+            return False
+        name = os.path.basename(path)
+        if not (name.startswith("Kconfig") or name in ("Makefile", "Kbuild")):
+            return False
+        try:
+            Path(os.path.realpath(path)).relative_to(os.path.realpath(self.root))
+        except ValueError:
+            return False
+        return True
+
+    async def _rebuild_for_build_files(self) -> None:
+        await self._build()
+        for rel, doc in self.docs.items():
+            self._dirty.setdefault(rel, (doc.text, doc.version))
+        self.results.clear()
+        self._kick()
+
     def _is_config(self, uri: str) -> bool:
         return self.config_uri is not None and uri == self.config_uri
 
@@ -652,6 +672,11 @@ class KannotServer(LanguageServer):
         uri = params.text_document.uri
         if self._is_config(uri):
             self._config_changed(None)
+            return
+        if self._is_build_file(uri) and self.index_state != "building":
+            # a Kconfig file or Makefile: which files exist, and under which options, changed
+            log.info("%s saved: the build model and the index are made again", uri)
+            asyncio.ensure_future(self._rebuild_for_build_files())
             return
         rel = self._rel(uri)
         if rel is not None and rel in self.docs:

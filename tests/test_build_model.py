@@ -139,3 +139,31 @@ def test_a_function_past_the_expansion_budget_is_skipped_and_named(monkeypatch):
     messages = [e["message"] for e in run.doc["errors"]]
     assert "skipped function 'warn_user': its expansion makes more than 2 calls" in messages
     assert by_caller(run.findings, "smp_user")  # one call: checked
+
+
+def test_an_edit_to_a_makefile_or_kconfig_changes_the_stored_answer(tmp_path):
+    """A warm run answers from the stored result only while the Kconfig files and Makefiles it
+    was computed from are as they were: an edit to either is seen (and gives a --no-cache run's
+    answer), an edit elsewhere is not needed for that."""
+    import shutil
+
+    tree = tmp_path / "tree"
+    shutil.copytree(TREE, tree)
+    cache = tmp_path / "cache"
+
+    def both():
+        warm = check(tree, "--cache-dir", cache, "--arch", "x86")
+        cold = check(tree, "--no-cache", "--arch", "x86")
+        assert warm.out == cold.out
+        return warm
+
+    assert by_caller(both().findings, "psci_enter") == []
+    # the driver no longer depends on ARM: x86 builds it (with CPU_IDLE, default y)
+    kconfig = tree / "drivers" / "Kconfig"
+    kconfig.write_text(kconfig.read_text().replace("\tdepends on ARM || ARM64\n", ""))
+    (f,) = by_caller(both().findings, "psci_enter")
+    assert f["witness"] == ["CONFIG_ARM_PSCI_CPUIDLE=y"]
+    # and its Makefile stops building it
+    mk = tree / "drivers" / "cpuidle" / "Makefile"
+    mk.write_text("obj-$(CONFIG_NO_SUCH_OPTION) += cpuidle-psci.o\n")
+    assert by_caller(both().findings, "psci_enter") == []

@@ -491,3 +491,34 @@ async def test_quick_lazy_first_check_then_the_full_index(quick_first: LanguageC
     second = await diagnostics_for(quick_first, uri, version=2)
     assert ("KN001", line_of(MINI, "kernel/regions.c", "plain_before();")) not in _codes_lines(second)
     assert len(second) == len(first) - 1
+
+
+# the build model ----------------------------------------------------------------------------------
+
+@pytest.fixture
+def build_tree(tmp_path):
+    from conftest import FIXTURES
+
+    root = tmp_path / "tree"
+    shutil.copytree(FIXTURES / "buildtree", root, ignore=shutil.ignore_patterns(".kannot-cache"))
+    return root
+
+
+@pytest_lsp.fixture(config=config("--arch", "x86"))
+async def build_client(lsp_client: LanguageClient, build_tree):
+    lsp_client.root = build_tree
+    await lsp_client.initialize_session(init_params(build_tree, "visual-studio-code"))
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def test_a_saved_makefile_changes_the_diagnostics(build_client: LanguageClient):
+    """Saving a Makefile or Kconfig file makes the model again: a file its Makefile stops
+    building loses its diagnostics."""
+    root = build_client.root
+    uri = open_doc(build_client, root / "kernel/branch.c")
+    assert [d.code for d in await diagnostics_for(build_client, uri)] == ["KN001"]
+    mk = root / "kernel/Makefile"
+    mk.write_text(mk.read_text().replace(" branch.o", ""))
+    build_client.text_document_did_save(T.DidSaveTextDocumentParams(text_document=T.TextDocumentIdentifier(uri=uri_of(mk))))
+    await wait_until(lambda: not publishes(build_client, uri)[-1].diagnostics, 60, "diagnostics gone with branch.o")

@@ -51,6 +51,8 @@ def format_checkpatch(findings: list[Finding], errors: list[FileError], ctx: Rep
         for c in f.candidates:
             if len(f.candidates) > 1 or c["class"] != "noinstr":
                 out.append(f"NOTE: '{c['function']}' is defined at {c['file']}:{c['line']} ({_class_words(c['class'])})")
+        if f.witness:
+            out.append(f"NOTE: for example with {' '.join(f.witness)}")
         for cause in getattr(f, "causes", None) or []:
             out.append(f"NOTE: {cause['file']}:{cause['line']}: {cause['message']}")
         out.append("")

@@ -50,6 +50,8 @@ def _message(f: Finding) -> str:
     for c in f.candidates:
         if len(f.candidates) > 1 or c["class"] != "noinstr":
             lines.append(f"'{c['function']}' is defined at {c['file']}:{c['line']} ({c['class']})")
+    if f.witness:
+        lines.append(f"for example with {' '.join(f.witness)}")
     for cause in getattr(f, "causes", None) or []:
         lines.append(f"{cause['file']}:{cause['line']}: {cause['message']}")
     lines.append(f"`kannot explain {f.code}` says why and how to fix it")

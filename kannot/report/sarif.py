@@ -211,6 +211,12 @@ def _result(f: Finding, ctx: ReportContext, rule_index: dict[str, int], hashes: 
         props["callee"] = f.callee
     if f.conditions:
         props["conditions"] = list(f.conditions)
+    if f.witness:
+        props["witness"] = list(f.witness)
+    if f.group:
+        props["group"] = f.group
+    if f.arches:
+        props["arches"] = list(f.arches)
     res["properties"] = props
     return res
 
