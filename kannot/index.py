@@ -158,7 +158,18 @@ class Index:
         """True when no configuration of the arch has ``condition`` (its Kconfig, the
         user's --config or --assume facts), or it needs a feature macro
         (``#ifdef arch_atomic_add_return_relaxed``) that no file of the tree can define."""
-        return bool(condition) and self.evaluate(condition) is False
+        if not condition:
+            return False
+        memo = self.__dict__.setdefault("_dead_memo", {})
+        got = memo.get(condition)
+        if got is None:
+            known = self.__dict__.get("_eval_memo", {}).get(condition, self)
+            if known is not self:
+                got = known is False
+            else:  # (one solver question, not evaluate's two)
+                got = not self.model.satisfiable(self.cond_of(condition)) if self.model is not None else False
+            memo[condition] = got
+        return got
 
     def evaluate(self, condition: str) -> bool | None:
         """True when ``condition`` holds in every configuration, False in none, else None
@@ -302,6 +313,18 @@ class Index:
         for implicit in IMPLICIT_INCLUDES:
             if implicit != path and self._exists(implicit):
                 conds[implicit] = L.TRUE
+        # first what is included on every path (most headers, reached by unconditional lines):
+        # the conditional paths to them need not be or-ed up
+        work = list(conds)
+        while work:
+            p = work.pop()
+            for kind, inc, ctext in self._includes_of(p):
+                if ctext and self.cond_of(ctext) is not L.TRUE:
+                    continue
+                for t in self.resolve_include(p, kind, inc, list(arches)):
+                    if t not in conds:
+                        conds[t] = L.TRUE
+                        work.append(t)
         work = list(conds)
         while work:
             p = work.pop()
@@ -321,7 +344,7 @@ class Index:
                         merged = old | new
                         if merged is old:
                             continue
-                        conds[t] = merged if merged.size(48) <= 48 else L.TRUE
+                        conds[t] = merged if merged.size(256) <= 256 else L.TRUE  # (more, never fewer)
                     work.append(t)
         memo[key] = conds
         return conds

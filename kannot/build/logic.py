@@ -255,14 +255,27 @@ def assign(f: Formula, values: Mapping[str, bool]) -> Formula:
 # ---------------------------------------------------------------------------------------------
 # simplification and text
 
-MAX_EXACT_ATOMS = 10
+MAX_EXACT_ATOMS = 8
+_SIMPLIFIED: dict[Formula, Formula] = {}
 
 
 def simplify(f: Formula) -> Formula:
     """An equivalent formula in a small sum of products, for formulas over at most
     :data:`MAX_EXACT_ATOMS` atoms (their truth table is enumerated); others as they are."""
+    if f.op in "01a" or f.op == "!" and f.args.op == "a":  # type: ignore[union-attr]
+        return f
+    got = _SIMPLIFIED.get(f)
+    if got is None:
+        got = _simplify(f)
+        if len(_SIMPLIFIED) > 100_000:
+            _SIMPLIFIED.clear()
+        _SIMPLIFIED[f] = got
+    return got
+
+
+def _simplify(f: Formula) -> Formula:
     atoms = sorted(f.atoms())
-    if f.op in "01a" or len(atoms) > MAX_EXACT_ATOMS:
+    if len(atoms) > MAX_EXACT_ATOMS:
         return f
     n = len(atoms)
     true_rows: set[int] = set()

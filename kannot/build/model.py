@@ -337,8 +337,10 @@ class BuildModel:
     # answers kept from run to run ----------------------------------------------------------------
     def answers_key(self) -> str:
         """The stored answers' row: of this model (its build files' digest) and these facts."""
+        from ..memo import full_code_stamp
+
         facts = hashlib.blake2b(repr(sorted(self.fixed.items())).encode(), digest_size=8).hexdigest()
-        return f"answers:{self.arch}:{self.digest}:{facts}:{self.complete}"
+        return f"answers:{self.arch}:{self.digest}:{facts}:{self.complete}:{full_code_stamp()}"
 
     def load_answers(self, blob: bytes | None) -> None:
         """What earlier runs learned (a condition's answer is a fact of the Kconfig and the
@@ -358,60 +360,32 @@ class BuildModel:
         return marshal.dumps(self.answers) if self.new_answers else None
 
     def witness(self, f: Formula) -> Witness | None:
-        """A small configuration fragment in which ``f`` holds, or None when none exists."""
+        """A small configuration fragment in which ``f`` holds, or None when none exists.
+
+        Each value it needs is decided in a fixed order, preferring the arch's defconfig (or the
+        option's plain default, or n), by whether the solver can keep ``f`` true with it: an
+        answer, not whichever model the solver happens to find, so the witness does not depend
+        on what the run asked before (a recheck of two functions asks less than a whole run)."""
         if self.complete:
             return self._config_witness(f)
         f = self.normalize(f)
-        if f is L.FALSE:
+        if f is L.FALSE or not self.satisfiable(f):
             return None
-        # a solver of its own, loaded with the cone of ``f`` only: the witness must not depend
-        # on what the run asked before (a recheck of two functions asks less than a whole run)
-        cone = _Cone(self, Sat())
-        try:
-            return self._witness_in(f, cone)
-        finally:
-            cone.sat.close()
-
-    def _witness_in(self, f: Formula, cone: "_Cone") -> Witness | None:
-        cone.load(f.atoms())
-        sat = cone.sat
-        model = sat.model(f)
-        if model is None:
-            return None
-        keep = _reduce(f, model)
+        d = _Decider(self, f)
+        keep = _reduce(f, d)
         values: dict[str, str] = {}
-        self._justify(keep, model, values, f, cone)
-        # a model closer to the arch's defconfig, when one exists: its witness is what people
-        # would merge into the configuration they build
-        held: tuple[int, ...] = ()  # preferred values that proved possible, kept for the next tries
-        tried: set[str] = set()
-        for _ in range(MAX_WITNESS_STEPS):
-            needed = {a[2:] for a in keep if a[:2] in ("y:", "m:")}
-            off = [n for n, v in sorted(values.items()) if n not in needed and n not in tried
-                   and v != self._preferred_value(n)]
-            if not off:
-                break
-            tried.add(off[0])
-            trial = held + tuple(self._preferred_lits(off[0], sat))
-            better = sat.model(f, trial)
-            if better is None:
-                continue
-            held, model = trial, better
-            keep = _reduce(f, model)
-            values = {}
-            self._justify(keep, model, values, f, cone)
+        self._justify(keep, d, values, f)
         assumed: list[str] = []
         for a in keep:
             if a[:2] in ("y:", "m:"):
                 continue
-            number = self._number_for(a, model.get(a, False))
+            number = self._number_for(a, d.get(a, False))
             if number is not None:
                 values[number[0]] = number[1]
                 continue
             text = L.atom_text(a)
-            assumed.append(text if model.get(a) else f"!({text})")
-        ordered = sorted(values.items())
-        return Witness(ordered, sorted(set(assumed)))
+            assumed.append(text if d.get(a) else f"!({text})")
+        return Witness(sorted(values.items()), sorted(set(assumed)))
 
     def _number_for(self, atom: str, truth: bool) -> tuple[str, str] | None:
         """An int option's value making ``CONFIG_X op N`` (atom ``c:...``) have ``truth``."""
@@ -442,13 +416,7 @@ class BuildModel:
         assumed = sorted({L.atom_text(a) if model.get(a) else f"!({L.atom_text(a)})" for a in keep if a[:2] not in ("y:", "m:")})
         return Witness(out, assumed)
 
-    def _could_be_y(self, name: str, goal: Formula, cone: "_Cone") -> bool:
-        y = L.atom(f"y:{name}")
-        cone.load(y.atoms())
-        return cone.sat.satisfiable(goal & y)
-
-    def _justify(self, atoms: list[str], model: dict[str, bool], values: dict[str, str], goal: Formula,
-                 cone: "_Cone") -> None:
+    def _justify(self, atoms: list[str], model, values: dict[str, str], goal: Formula) -> None:
         """Add to ``values`` the symbol values ``atoms`` need, each made settable: a symbol with
         a visible prompt is set directly (with what makes its prompt visible); one without is
         shown through the select or default that gives it its value."""
@@ -459,9 +427,9 @@ class BuildModel:
             name = todo.pop(0)
             if name in values:
                 continue
-            val = "y" if model.get(f"y:{name}") else "m" if model.get(f"m:{name}") else "n"
-            if val == "m" and self._could_be_y(name, goal, cone):
-                val = "y"  # built in where a module is not needed: what configurations mostly do
+            # (m first: an option that must be on is built in where it can be, as mostly)
+            module = self.types.get(name) == "tristate" and model.get(f"m:{name}")
+            val = "m" if module else "y" if model.get(f"y:{name}") else "n"
             if self.fixed.get(name) == val:
                 continue  # a fact the user gave: nothing to set
             prompt = self._visible_prompt(name, model)
@@ -472,7 +440,12 @@ class BuildModel:
                     todo.extend(self._needed(prompt, model))
                 continue
             if val == "n":
-                continue  # not set: its selectors and defaults leave it n
+                # not set: what leaves its defaults and selects at n must be so too
+                # (X86_64 is n where 64BIT is)
+                hidden = self.normalize(self.encoder.hidden_value(name).ge)
+                if _evaluate(hidden, model) is False:
+                    todo.extend(self._needed(~hidden, model))
+                continue
             reason = self._reason(name, model)
             if reason is None:
                 values[name] = val  # (unexplained: said as it is)
@@ -483,8 +456,8 @@ class BuildModel:
         """What ``name`` is in ``model`` when nobody sets it (its defaults, implies, selects)."""
         t = self.encoder.hidden_value(name)
         val = lambda a: model.get(a, False)  # noqa: E731
-        ge = L.evaluate(self.normalize(t.ge), val)
-        y = L.evaluate(self.normalize(t.y), val)
+        ge = _evaluate(self.normalize(t.ge), model)
+        y = _evaluate(self.normalize(t.y), model)
         if self.types.get(name) == "bool":
             return "y" if ge else "n"
         return "y" if y else "m" if ge else "n"
@@ -495,12 +468,12 @@ class BuildModel:
         for d in self.tree.symbols.get(name, ()):
             for p in d.prompts:
                 vis = self.normalize(enc.tri(p).ge & enc.tri(d.dep).ge & enc.tri(d.visible).ge)
-                if L.evaluate(vis, lambda a: model.get(a, False)):
+                if _evaluate(vis, model):
                     return vis
             if d.choice >= 0:
                 c = self.tree.choices[d.choice]
                 vis = self.normalize(enc.tri(c.dep).ge & enc.tri(d.dep).ge)
-                if c.prompts and L.evaluate(vis, lambda a: model.get(a, False)):
+                if c.prompts and _evaluate(vis, model):
                     return vis
         return None
 
@@ -510,12 +483,12 @@ class BuildModel:
         for kind in ("selects", "implies"):
             for src, dep, cond in enc.reverse_deps(kind).get(name, ()):
                 f = self.normalize(enc.value(src).ge & enc.tri(kconfig._and(dep, cond)).ge)
-                if L.evaluate(f, lambda a: model.get(a, False)):
+                if _evaluate(f, model):
                     return f
         for d in self.tree.symbols.get(name, ()):
             for value, cond in d.defaults:
                 c = self.normalize(enc.tri(cond).ge & enc.tri(d.dep).ge)
-                if L.evaluate(c, lambda a: model.get(a, False)):
+                if _evaluate(c, model):
                     return self.normalize(c & enc.tri(value).ge)
         return None
 
@@ -592,10 +565,66 @@ def _defconfig_values(root: Path, arch: str) -> dict[str, str]:
     return out
 
 
-def _reduce(f: Formula, model: dict[str, bool]) -> list[str]:
+class _Decider:
+    """A configuration decided value by value, on demand, for a witness of ``goal``: each value
+    is the preferred one if some configuration keeps ``goal`` and the values decided before
+    with it, else the other. (A model the solver found says so for free when it agrees.)"""
+
+    def __init__(self, model: BuildModel, goal: Formula) -> None:
+        self.m = model
+        self.goal = goal
+        self.values: dict[str, bool] = {}
+        self.lits: list[int] = []
+        self._found: list[int] | None = None  # a model of goal and lits, while the solver is unchanged
+        self._found_gen = -1
+
+    def get(self, atom: str, default: bool | None = None) -> bool:
+        got = self.values.get(atom)
+        if got is not None:
+            return got
+        m = self.m
+        m._ensure(frozenset((atom,)))
+        want = self._preferred(atom)
+        sat = m.sat
+        lit = sat.var(atom) * (1 if want else -1)
+        agree = (self._found is not None and self._found_gen == sat.generation
+                 and sat.value_in(self._found, atom) is want)
+        if not agree:
+            found = sat.raw_model(self.goal, tuple(self.lits) + (lit,))
+            if found is None:
+                want, lit = not want, -lit
+            else:
+                self._found, self._found_gen = found, sat.generation
+        self.values[atom] = want
+        self.lits.append(lit)
+        return want
+
+    def _preferred(self, atom: str) -> bool:
+        kind, _, name = atom.partition(":")
+        if kind in ("y", "m"):
+            return self.m._preferred_value(name) == kind
+        return True  # a free fact (a compiler's feature): assumed available
+
+    def decide_all(self, atoms) -> None:
+        for a in sorted(atoms):
+            self.get(a)
+
+
+def _evaluate(f: Formula, model) -> bool | None:
+    """``f`` in ``model`` (a dict, absent atoms false, or a :class:`_Decider`, which decides the
+    atoms in their sorted order first: the order decisions are made in must be the same in every
+    run)."""
+    if isinstance(model, _Decider):
+        model.decide_all(f.atoms())
+    return L.evaluate(f, lambda a: model.get(a, False))
+
+
+def _reduce(f: Formula, model) -> list[str]:
     """A small set of ``f``'s atoms whose values in ``model`` make ``f`` true on their own
     (others unknown): each atom is dropped in turn while ``f`` stays decided."""
     atoms = sorted(f.atoms())
+    if isinstance(model, _Decider):
+        model.decide_all(atoms)
     keep = dict.fromkeys(atoms)
     for a in atoms:
         trial = [b for b in keep if b != a]

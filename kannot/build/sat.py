@@ -6,8 +6,10 @@ each question ("can this finding exist?") is asked under an assumption, reusing 
 learned. pycosat would re-read every clause for each question.
 
 Formulas become clauses by the Tseitin encoding (one variable per sub-formula, both directions,
-so a formula can be assumed true or false). Encoded sub-formulas are kept: the same condition
-asked twice costs one solver call and no new clauses.
+so a formula can be assumed true or false); an or of literals and small ands of literals (most
+Kconfig constraints) becomes clauses directly. The encoding lives in a :class:`Pool` that
+several solvers share: the variables have the same numbers in each, and a solver made for one
+question (a witness) replays the clauses the pool already made instead of encoding again.
 """
 from __future__ import annotations
 
@@ -15,92 +17,157 @@ from pysat.solvers import Solver
 
 from .logic import FALSE, TRUE, Formula, neg
 
-
 MODELS_KEPT = 8
 
 
-class Sat:
-    def __init__(self) -> None:
-        self._solver = Solver(name="minisat22")
-        self._vars: dict[str, int] = {}
-        self._names: list[str] = [""]
-        self._lits: dict[Formula, int] = {}
-        self._answers: dict[tuple[Formula, tuple[int, ...]], bool] = {}
-        # models found so far, newest first, with the generation of constraints they satisfy
-        self.models: list[tuple[int, list[int]]] = []
-        self.generation = 0  # bumped by the caller each time it adds constraints
-        self._true = self._new()
-        self._solver.add_clause([self._true])
+class Pool:
+    """Variables by name, formulas' literals and the clauses that define them."""
 
-    def close(self) -> None:
-        self._solver.delete()
+    def __init__(self) -> None:
+        self.vars: dict[str, int] = {}
+        self.names: list[str] = ["", ""]  # variable 1 is "true"
+        self.lits: dict[Formula, int] = {TRUE: 1, FALSE: -1}
+        self.defs: dict[int, list[list[int]]] = {}  # a sub-formula's variable -> its clauses
+        self._needs: dict[Formula, tuple[int, ...]] = {}
+        self._asserts: dict[Formula, tuple[tuple[int, ...], list[list[int]]]] = {}
 
     def _new(self, name: str = "") -> int:
-        self._names.append(name)
-        return len(self._names) - 1
+        self.names.append(name)
+        return len(self.names) - 1
 
     def var(self, name: str) -> int:
-        v = self._vars.get(name)
+        v = self.vars.get(name)
         if v is None:
-            v = self._vars[name] = self._new(name)
+            v = self.vars[name] = self._new(name)
         return v
 
-    def known(self, name: str) -> bool:
-        return name in self._vars
-
     def lit(self, f: Formula) -> int:
-        """The literal equivalent to ``f`` (clauses added as needed)."""
-        got = self._lits.get(f)
+        got = self.lits.get(f)
         if got is not None:
             return got
         # iterative post-order: formulas from long #elif chains nest deeply
         stack: list[tuple[Formula, bool]] = [(f, False)]
         while stack:
             node, ready = stack.pop()
-            if node in self._lits:
+            if node in self.lits:
                 continue
             op = node.op
-            if op == "1":
-                self._lits[node] = self._true
-            elif op == "0":
-                self._lits[node] = -self._true
-            elif op == "a":
-                self._lits[node] = self.var(node.args)  # type: ignore[arg-type]
+            if op == "a":
+                self.lits[node] = self.var(node.args)  # type: ignore[arg-type]
             elif not ready:
                 stack.append((node, True))
-                stack.extend((c, False) for c in reversed(node.ordered_children()) if c not in self._lits)
+                stack.extend((c, False) for c in reversed(node.ordered_children()) if c not in self.lits)
             elif op == "!":
-                self._lits[node] = -self._lits[node.args]  # type: ignore[index]
+                self.lits[node] = -self.lits[node.args]  # type: ignore[index]
             else:
-                kids = [self._lits[c] for c in node.ordered_children()]
+                kids = [self.lits[c] for c in node.ordered_children()]
                 v = self._new()
-                add = self._solver.add_clause
                 if op == "&":
-                    for k in kids:
-                        add([-v, k])
-                    add([v] + [-k for k in kids])
+                    clauses = [[-v, k] for k in kids] + [[v] + [-k for k in kids]]
                 else:
-                    for k in kids:
-                        add([v, -k])
-                    add([-v] + kids)
-                self._lits[node] = v
-        return self._lits[f]
+                    clauses = [[v, -k] for k in kids] + [[-v] + kids]
+                self.defs[v] = clauses
+                self.lits[node] = v
+        return self.lits[f]
 
-    def add(self, f: Formula) -> None:
-        """Assert ``f`` for every later question."""
-        if f is TRUE:
-            return
+    def needs(self, f: Formula) -> tuple[int, ...]:
+        """The sub-formula variables ``f``'s literal relies on, children first."""
+        got = self._needs.get(f)
+        if got is not None:
+            return got
+        self.lit(f)
+        order: list[int] = []
+        seen: set[int] = set()
+        stack: list[tuple[Formula, bool]] = [(f, False)]
+        while stack:
+            node, ready = stack.pop()
+            if node.op in "01a":
+                continue
+            if node.op == "!":
+                stack.append((node.args, False))  # type: ignore[arg-type]
+                continue
+            v = self.lits[node]
+            if v in seen:
+                continue
+            if ready:
+                seen.add(v)
+                order.append(v)
+            else:
+                stack.append((node, True))
+                stack.extend((c, False) for c in reversed(node.ordered_children()))
+        got = tuple(order)
+        self._needs[f] = got
+        return got
+
+    def asserting(self, f: Formula) -> tuple[tuple[int, ...], list[list[int]]]:
+        """What asserting ``f`` takes: the sub-formula variables to define, and its clauses."""
+        got = self._asserts.get(f)
+        if got is not None:
+            return got
+        needs: list[int] = []
+        clauses: list[list[int]] = []
         todo = [f]
         while todo:
             g = todo.pop()
+            if g is TRUE:
+                continue
             if g.op == "&":
                 todo.extend(reversed(g.ordered_children()))
-            elif g.op == "|" and all(c.op == "a" or (c.op == "!" and c.args.op == "a") for c in g.args):  # type: ignore[union-attr]
-                self._solver.add_clause([self.lit(c) for c in g.ordered_children()])
+                continue
+            small = _small_cnf(g)
+            if small is not None:  # (no variable of its own: a smaller, faster solver)
+                clauses.extend([self.lit(c) for c in clause] for clause in small)
             else:
-                self._solver.add_clause([self.lit(g)])
-        # (answers stay: what is added is the constraints of symbols no earlier question named,
-        # which cannot change its answer; see kannot.build.model)
+                needs.extend(self.needs(g))
+                clauses.append([self.lit(g)])
+        got = (tuple(needs), clauses)
+        self._asserts[f] = got
+        return got
+
+
+class Sat:
+    def __init__(self, pool: Pool | None = None) -> None:
+        self.pool = pool if pool is not None else Pool()
+        self._solver = Solver(name="minisat22")
+        self._solver.add_clause([1])
+        self._defined: set[int] = set()
+        self._answers: dict[tuple[Formula, tuple[int, ...]], bool] = {}
+        # models found so far, newest first, with the generation of constraints they satisfy
+        self.models: list[tuple[int, list[int]]] = []
+        self.generation = 0  # bumped by the caller each time it adds constraints
+
+    def close(self) -> None:
+        self._solver.delete()
+
+    def var(self, name: str) -> int:
+        return self.pool.var(name)
+
+    def _define(self, needs: tuple[int, ...]) -> None:
+        defined = self._defined
+        add = self._solver.add_clause
+        defs = self.pool.defs
+        for v in needs:
+            if v not in defined:
+                defined.add(v)
+                for clause in defs[v]:
+                    add(clause)
+
+    def lit(self, f: Formula) -> int:
+        """The literal equivalent to ``f`` in this solver (its defining clauses added)."""
+        lit = self.pool.lit(f)
+        if abs(lit) != 1 and abs(lit) in self.pool.defs and abs(lit) not in self._defined:
+            self._define(self.pool.needs(f))
+        return lit
+
+    def add(self, f: Formula) -> None:
+        """Assert ``f`` for every later question. (Answers stay: what is added is the
+        constraints of symbols no earlier question named, which cannot change its answer; see
+        kannot.build.model.)"""
+        needs, clauses = self.pool.asserting(f)
+        self._define(needs)
+        add = self._solver.add_clause
+        for clause in clauses:
+            add(clause)
 
     def prefer(self, lits: list[int]) -> None:
         """The values the solver tries first for these variables (it still finds any model)."""
@@ -126,10 +193,17 @@ class Sat:
 
     def value_in(self, model: list[int], name: str) -> bool | None:
         """``name``'s value in a kept model (None: a variable made after it)."""
-        v = self._vars.get(name)
+        v = self.pool.vars.get(name)
         if v is None or v > len(model):
             return None
         return model[v - 1] > 0
+
+    def raw_model(self, f: Formula, assume: tuple[int, ...] = ()) -> list[int] | None:
+        """A configuration where ``f`` holds (the solver's literals, read with
+        :meth:`value_in`), or None."""
+        if f is FALSE or not self._solver.solve(assumptions=[self.lit(f), *assume]):
+            return None
+        return self._solver.get_model() or []
 
     def model(self, f: Formula, assume: tuple[int, ...] = ()) -> dict[str, bool] | None:
         """Values of every named variable in a configuration where ``f`` holds, or None."""
@@ -137,7 +211,7 @@ class Sat:
             return None
         values = self._solver.get_model() or []
         out: dict[str, bool] = {}
-        names = self._names
+        names = self.pool.names
         for lit in values:
             v = abs(lit)
             if v < len(names) and names[v]:
@@ -152,3 +226,34 @@ class Sat:
             return True
         return None
 
+
+def _is_literal(f: Formula) -> bool:
+    return f.op == "a" or (f.op == "!" and f.args.op == "a")  # type: ignore[union-attr]
+
+
+def _small_cnf(f: Formula, limit: int = 8) -> list[list[Formula]] | None:
+    """``f`` as at most ``limit`` clauses of literals, when it is an or of literals and of ands
+    of literals (the shape of most Kconfig constraints: ``!A || !B || C``, ``!A || (B && C)``);
+    None otherwise."""
+    if _is_literal(f):
+        return [[f]]
+    if f.op == "!" and f.args.op == "|":  # type: ignore[union-attr]
+        kids = f.args.ordered_children()  # type: ignore[union-attr]
+        if all(_is_literal(k) for k in kids):
+            return [[neg(k)] for k in kids]
+        return None
+    if f.op != "|":
+        return None
+    clauses: list[list[Formula]] = [[]]
+    for kid in f.ordered_children():
+        if _is_literal(kid):
+            for c in clauses:
+                c.append(kid)
+        elif kid.op == "&" and all(_is_literal(k) for k in kid.args):  # type: ignore[union-attr]
+            parts = kid.ordered_children()
+            if len(clauses) * len(parts) > limit:
+                return None
+            clauses = [c + [p] for c in clauses for p in parts]
+        else:
+            return None
+    return clauses
