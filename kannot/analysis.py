@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from . import classes as C
 from . import cpp
+from .asmcalls import ASM_CALL, SIZE_WILDCARD, SIZES, resolve
 from .build import logic as L
 from .build.logic import Formula
 from .findings import Link  # noqa: F401  (re-exported: the chain's links)
@@ -44,6 +45,9 @@ MAX_LEAVES = 250_000
 class ExpansionBudget(Exception):
     """A protected function whose expansion went past :data:`MAX_LEAVES`."""
 MAX_CORRELATED = 4  # #if conditions enumerated together in one body (2**4 runs at most)
+_CONSTANT_ARG = re.compile(r"true|false|NULL|\(?\s*-?\d+[uUlL]*\s*\)?")
+_IDENT = re.compile(r"[A-Za-z_]\w*")
+_CONSTANT_BODY = re.compile(rb"\{\s*return\s+\(?\s*(true|false|0|1)\s*\)?\s*;\s*\}")
 _STRING_MACRO_RE = re.compile(r"\b[A-Z][A-Z0-9_]*\s+(?=\"|pr_fmt\s*\(|[A-Z][A-Z0-9_]*\s+\")")
 
 
@@ -187,7 +191,7 @@ class Analyzer:
                     old.cand_conds = tuple(a | b for a, b in zip(old.cand_conds, leaf.cand_conds))
 
         flow = Flow(lambda ev, states: self._call(unit, ev, states, add, depth, flow.path),
-                    evaluate or self._evaluate, self._cond_of)
+                    evaluate or self._evaluate, self._cond_of, branch_conds=lambda shape: self._branch_conds(unit, shape))
         out = flow.run(events, frozenset({0}))
         exits = out | frozenset(s for st, _ in flow.returns for s in st)
         return Summary(list(leaves.values()), exits, flow.returns if keep_returns else [], out)
@@ -238,6 +242,8 @@ class Analyzer:
             states = self._run_sub(unit, arg_events, states, add, depth, pc)
             add(Leaf("static_call", None, f"{name}({args})", pos, (here,), min(states) if states else low, cond=pc))
             return states
+        if name == ASM_CALL:
+            return self._asm_call(unit, args, pos, here, states, add, pc)
         if name.startswith("__builtin_") or COMPILE_TIME.fullmatch(name):
             return self._run_sub(unit, arg_events, states, add, depth, pc)
 
@@ -271,19 +277,54 @@ class Analyzer:
             fc = pc & L.neg(L.disj(macro_conds)) if macro_conds else pc
             if fc is not L.FALSE:
                 out |= self._apply_function_call(unit, name, arg_events, tail, pos, here, func_defs, states, add, depth, fc,
-                                                 covered=bool(macro_conds))
+                                                 covered=bool(macro_conds), args=args)
         if not applied:  # no definition of NAME exists where this call is: it never runs
             return states
         return frozenset(out)
 
+    def _asm_call(self, unit: Unit, target: str, pos, here: Link, states: States, add, pc: Formula) -> States:
+        """A ``call`` an asm statement makes (kannot.asmcalls): never inlined; judged by the
+        definitions of its target (``.S`` symbols carry their section)."""
+        low = min(states)
+        text = f'asm("call {target}")'
+        if target.startswith("__SCT__"):
+            key = target.removeprefix("__SCT__")
+            add(Leaf("static_call", None, f"static_call({key}) in {text}", pos, (here,), low, cond=pc))
+            return states
+        names = resolve(target)
+        found: list[tuple[FuncDef, Formula]] = []
+        for name in names:
+            if self._names:
+                self._names[-1].add(name)
+            defs = self.index.funcs_for(name, unit.path, unit.arches)
+            conds = [self.index.candidate_cond(unit.path, unit.arches, d) for d in defs]
+            model = self.index.model
+            found += [(d, c) for d, c in zip(defs, conds) if c is not L.FALSE and (model is None or model.satisfiable(c))]
+        # one call, whichever size it is: __get_user_{1,2,4,8} are its candidates
+        got_names = sorted({d.name for d, _c in found})
+        if len(names) == 1 or len(got_names) == 1:
+            shown = got_names[0] if got_names else names[0]
+        else:
+            head, _, tail = target.partition(SIZE_WILDCARD)
+            sizes = sorted({n[len(head) : len(n) - len(tail)] for n in got_names} or SIZES, key=int)
+            shown = f"{head}{{{','.join(sizes)}}}{tail}"
+        if not found:
+            add(Leaf("unresolved", shown, text, pos, (here, Link(shown, "", 0, "callee")), low, cond=pc))
+            return states
+        first = found[0][0]
+        add(Leaf("call", shown, text, pos, (here, Link(shown, first.path, first.line, "callee")), low,
+                 tuple(d for d, _c in found), pc, tuple(c for _d, c in found)))
+        return states
+
     def _run_sub(self, unit: Unit, events: list, states: States, add, depth: int, pc: Formula) -> States:
         if not events:
             return states
-        flow = Flow(lambda e, s: self._call(unit, e, s, add, depth, flow.path), self._evaluate, self._cond_of, pc)
+        flow = Flow(lambda e, s: self._call(unit, e, s, add, depth, flow.path), self._evaluate, self._cond_of, pc,
+                    branch_conds=lambda shape: self._branch_conds(unit, shape))
         return flow.run(events, states)
 
     def _apply_function_call(self, unit, name, arg_events, tail, pos, here, defs, states, add, depth, pc,
-                             covered: bool = False) -> States:
+                             covered: bool = False, args: str = "") -> States:
         states = self._run_sub(unit, arg_events, states, add, depth, pc)
         if not states:
             return states
@@ -309,9 +350,14 @@ class Analyzer:
         called = [(d, c) for d, c in kept if (d, c) not in inlined]
         out: set[int] = set()
         for d, c in inlined:
-            key = ("fn", id(d), unit.arches)
+            bound = self._bindings(d, args, unit)
+            key = ("fn", id(d), unit.arches, bound)
             sub_unit = Unit(d.name, d.path, "always_inline", d.line, _shown(self.index.cond_of(d.condition)), unit.arches)
-            summ = self._helper_summary(key, sub_unit, lambda d=d: self.index.events_of(d), depth)
+            if bound:
+                events_fn = lambda d=d, bound=bound: self.index.bound_events_of(d, bound)  # noqa: E731
+            else:
+                events_fn = lambda d=d: self.index.events_of(d)  # noqa: E731
+            summ = self._helper_summary(key, sub_unit, events_fn, depth)
             out |= self._compose(summ, pos, here, states, add, pc & c)
         if called:
             first = called[0][0]
@@ -323,6 +369,86 @@ class Analyzer:
             if tail is not None:
                 add(Leaf("icall", None, f"{name}({'...'})({tail})", pos, (here,), low, cond=pc))
         return frozenset(out)
+
+    def _branch_conds(self, unit: Unit, shape) -> tuple[Formula, Formula] | None:
+        """When an ``if`` condition of this shape can be true, and when false, from what the
+        always-inline helpers it calls return (None: both, always)."""
+        got = self._shape_conds(unit, shape)
+        return None if got == (L.TRUE, L.TRUE) else got
+
+    def _shape_conds(self, unit: Unit, shape) -> tuple[Formula, Formula]:
+        if shape is None:
+            return (L.TRUE, L.TRUE)
+        kind = shape[0]
+        if kind == "not":
+            t, f = self._shape_conds(unit, shape[1])
+            return (f, t)
+        if kind in ("and", "or"):
+            ta, fa = self._shape_conds(unit, shape[1])
+            tb, fb = self._shape_conds(unit, shape[2])
+            return (ta & tb, fa | fb) if kind == "and" else (ta | tb, fa & fb)
+        name = shape[1]
+        if self._names:
+            self._names[-1].add(name)
+        if self.index.macros_for(name, unit.path, unit.arches):
+            return (L.TRUE, L.TRUE)  # a macro: its expansion is not read here
+        defs = self.index.funcs_for(name, unit.path, unit.arches)
+        if not defs:
+            return (L.TRUE, L.TRUE)
+        model = self.index.model
+        true_when: list[Formula] = []
+        false_when: list[Formula] = []
+        for d in defs:
+            c = self.index.candidate_cond(unit.path, unit.arches, d)
+            if c is L.FALSE or (model is not None and not model.satisfiable(c)):
+                continue
+            v = self._constant_return(d)
+            if v is not False:
+                true_when.append(c)
+            if v is not True:
+                false_when.append(c)
+        if not true_when and not false_when:
+            return (L.TRUE, L.TRUE)
+        return (L.disj(true_when), L.disj(false_when))
+
+    def _constant_return(self, d: FuncDef) -> bool | None:
+        """``{ return false; }`` of an always-inline helper: what every call of it yields
+        (a plain function's call is made whatever it returns)."""
+        if C.ALWAYS_INLINE not in d.classes or d.fact is None:
+            return None
+        src = self.index.source(d.path)
+        if src is None:
+            return None
+        m = _CONSTANT_BODY.fullmatch(src[d.fact.body_start : d.fact.body_end])
+        if m is None:
+            return None
+        return m.group(1) not in (b"false", b"0")
+
+    def _bindings(self, d: FuncDef, args: str, unit: Unit) -> tuple[tuple[str, str], ...]:
+        """The parameters of always-inline ``d`` a call binds to something known: a constant
+        (``__pvclock_clocksource_read(src, false)``) or a function called through the
+        parameter (``__inline_bsearch(..., patch_cmp)``)."""
+        params = d.fact.params if d.fact is not None else ()
+        if not params or not args.strip():
+            return ()
+        values = cpp.split_args(args)
+        if len(values) != len(params):
+            return ()
+        out = []
+        for p, v in zip(params, values):
+            v = v.strip()
+            if _CONSTANT_ARG.fullmatch(v):
+                out.append((p, v))
+            elif _IDENT.fullmatch(v) and v != p and self._called_param(d, p) \
+                    and self.index.funcs_for(v, unit.path, unit.arches):
+                out.append((p, v))
+        return tuple(out)
+
+    def _called_param(self, d: FuncDef, param: str) -> bool:
+        src = self.index.source(d.path)
+        if src is None or d.fact is None:
+            return False
+        return re.search(rb"(?<![\w.>])" + re.escape(param.encode()) + rb"\s*\(", src[d.fact.body_start : d.fact.body_end]) is not None
 
     def _apply_macro(self, unit, ref: MacroRef, args, tail, pos, here, states, add, depth, pc) -> States:
         macro = ref.macro

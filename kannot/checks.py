@@ -16,6 +16,7 @@ from .build import logic as L
 from .build.logic import Formula
 from .findings import Finding  # noqa: F401  (re-exported)
 from .index import FuncDef, Index
+from .inlining import may_inline
 from .rules import ALL_RULES
 
 
@@ -121,7 +122,8 @@ class Checker:
                 if not unsafe:
                     continue
                 plain = [(c, cc) for c, cc in unsafe if C.INLINE not in c.classes]
-                inline = [(c, cc) for c, cc in unsafe if C.INLINE in c.classes and not self._trivial_inline(c)]
+                # plain inline, whatever its body: gcc may emit even an empty stub out of line
+                inline = [(c, cc) for c, cc in unsafe if C.INLINE in c.classes]
                 many = len(pairs) > 1
                 cand_note = f" ({len(unsafe)} of {len(pairs)} candidate definitions are not noinstr)" if many else ""
                 if plain:
@@ -129,8 +131,10 @@ class Checker:
                         f"{what} function '{d.name}' calls instrumentable '{leaf.callee}()'{_via(leaf)} outside instrumentation_begin()/instrumentation_end(){cand_note}",
                         plain))
                 elif inline:
+                    empty = " (its body makes no call, but" if all(self.is_empty(c) for c, _cc in inline) else ""
+                    why = f"{empty} may be emitted out of line)" if empty else " and may be emitted out of line"
                     out.append(self._finding("KN002", d, leaf, leaf.callee,
-                        f"{what} function '{d.name}' calls '{leaf.callee}()'{_via(leaf)}, which is plain 'inline' and may be emitted out of line; make it __always_inline{cand_note}",
+                        f"{what} function '{d.name}' calls '{leaf.callee}()'{_via(leaf)}, which is plain 'inline'{why}; make it __always_inline{cand_note}",
                         inline))
         for states, pos in summ.returns:
             if states and max(states) > 0:
@@ -149,13 +153,33 @@ class Checker:
         conds = leaf.cand_conds or (L.TRUE,) * len(leaf.candidates)
         return [(c, cc) for c, cc in zip(leaf.candidates, conds) if self._possible(d, leaf.cond & cc)]
 
-    def _trivial_inline(self, c: FuncDef) -> bool:
-        """An inline stub with no calls (``static inline void f(void) { }``) cannot leave noinstr."""
+    def is_empty(self, c: FuncDef) -> bool:
+        """A body that makes no call (``static inline void f(void) { }``, one ``asm``): still not
+        safe when plain inline (gcc may emit it out of line, where it can be traced or probed),
+        but the message says so."""
         got = self._trivial.get(id(c))
         if got is None:
             got = not _has_calls(self.index.events_of(c))
             self._trivial[id(c)] = got
         return got
+
+    def _inlined_notes(self, d: FuncDef, helpers: list[FuncDef]) -> list[str]:
+        """What the build calls from ``d`` when gcc inlines the helper (objtool names those)."""
+        notes = []
+        for c in helpers:
+            if not may_inline(d.path, c):
+                continue
+            summ = self.analyzer.analyze_function(c)
+            mine = self.analyzer.names_by_def.get(id(d))
+            if mine is not None:  # the note depends on the helper's callees too
+                self.analyzer.names_by_def[id(d)] = mine | self.analyzer.names_by_def.get(id(c), frozenset())
+            inner = sorted({l.callee for l in summ.leaves if l.kind == "call" and l.rel <= 0 and l.callee
+                            and any(not (x.classes & NOINSTR_SAFE) for x in l.candidates)})
+            if inner:
+                shown = ", ".join(f"{n}()" for n in inner[:6]) + (f" and {len(inner) - 6} more" if len(inner) > 6 else "")
+                notes.append(f"gcc may inline '{c.name}' into '{d.name}' ({'same file' if c.path == d.path else 'header inline'}); "
+                             f"the build then calls from '{d.name}': {shown} (not noinstr)")
+        return notes
 
     # advisory -----------------------------------------------------------------------------------
     def _advisory(self, d: FuncDef, summ, fam: str) -> list[Finding]:
@@ -166,9 +190,7 @@ class Checker:
         for leaf in sorted(summ.leaves, key=_leaf_order):
             if leaf.kind != "call":
                 continue
-            unsafe = [c for c in leaf.candidates if not (c.classes & safe) and not (C.INLINE in c.classes and self._trivial_inline(c))]
-            if fam == "nokprobe":
-                unsafe = [c for c in unsafe if C.INLINE not in c.classes or not self._trivial_inline(c)]
+            unsafe = [c for c in leaf.candidates if not (c.classes & safe)]
             if not unsafe:
                 continue
             possible = [(c, cc) for c, cc in self._possible_candidates(d, leaf) if c in unsafe]
@@ -202,6 +224,7 @@ class Checker:
             bad = [c for c, _cc in chosen or ()]
             if bad:
                 notes.append(f"'{callee}' is defined at {bad[0].path}:{bad[0].line} ({C.describe(bad[0].classes)})")
+            notes += self._inlined_notes(d, bad)
         shown = self.model.simplify(total) if self.model is not None else L.simplify(total)
         conditions = [] if shown is L.TRUE else [L.to_text(shown)]
         if conditions and len(conditions[0]) <= MAX_SHOWN_CONDITION:
@@ -227,7 +250,8 @@ def _group(code: str, what: str, chosen: list[tuple[FuncDef, Formula]] | None, l
 
 def _via(leaf: Leaf) -> str:
     mids = [l.function for l in leaf.chain[1:] if l.kind in ("always_inline", "macro")]
-    return f" via {' -> '.join(mids)}" if mids else ""
+    asm = " from inline asm" if leaf.text.startswith("asm(") else ""
+    return (f" via {' -> '.join(mids)}" if mids else "") + asm
 
 
 def _leaf_order(leaf: Leaf):

@@ -21,6 +21,7 @@ from . import limits
 from .cache import FactsCache, content_hash, decode, encode
 from .config import Config
 from .findings import Finding
+from .inlining import MAX_INLINE_DEPTH, may_inline
 from .rules import ALL_RULES, FAMILIES as FAMILY_NAMES, select_codes
 from .sources import FileError, Listing, fs_path, is_sorted, read_source, scan_tree
 from .why import FAMILIES as WHY_FAMILIES, why  # noqa: F401  (the reverse question, kannot/why.py)
@@ -945,10 +946,10 @@ def close_index(index: Index) -> None:
 def callees_of(index: Index, name: str, gcc_inlined: bool = True) -> list[dict]:
     """What FUNC ends up calling after inlining, with chains and verdicts (``kannot callees``).
 
-    With ``gcc_inlined``, the callees of static, non-``noinline`` functions of the same file that
-    FUNC calls (and static inline ones of headers) are listed too, marked ``maybe_inlined``: gcc
-    inlines such helpers at -O2 (always
-    when called once), and objtool then sees their calls as FUNC's own.
+    With ``gcc_inlined``, the calls inside the functions gcc may inline into FUNC
+    (:func:`kannot.inlining.may_inline`: same file, or a header's static inline) are listed
+    too, with ``inlined_from`` naming the helpers: objtool sees them as FUNC's own calls when
+    gcc inlines, and the helper's call when it does not; the map lists both.
     """
     from .analysis import Analyzer
     from .checks import Checker
@@ -959,11 +960,11 @@ def callees_of(index: Index, name: str, gcc_inlined: bool = True) -> list[dict]:
     for d in index.defs_named(name):
         if d.asm_section is not None:
             continue
-        _callees_into(out, index, analyzer, checker, d, d, (), set(), 4 if gcc_inlined else 0)
+        _callees_into(out, analyzer, checker, d, d, (), set(), MAX_INLINE_DEPTH if gcc_inlined else 0)
     return out
 
 
-def _callees_into(out, index, analyzer, checker, top, d, through: tuple, seen: set, budget: int) -> None:
+def _callees_into(out, analyzer, checker, top, d, through: tuple, seen: set, budget: int) -> None:
     summ = analyzer.analyze_function(d)
     for leaf in sorted(summ.leaves, key=lambda l: (l.pos, l.callee or l.text)):
         if leaf.kind == "end":
@@ -977,20 +978,26 @@ def _callees_into(out, index, analyzer, checker, top, d, through: tuple, seen: s
             "line": leaf.pos[0],
             "in_region": leaf.rel > 0,
             "chain": chain,
-            "candidates": [{"file": c.path, "line": c.line, "class": C.describe(c.classes)} for c in leaf.candidates],
-            "verdict": _verdict(checker, leaf) + (f" (if gcc inlines {' -> '.join(through)})" if through else ""),
-            **({"maybe_inlined": list(through)} if through else {}),
+            "candidates": [{"function": c.name, "file": c.path, "line": c.line, "class": C.describe(c.classes)}
+                           for c in leaf.candidates],
+            "verdict": _verdict(checker, leaf) + (f" (inside {' -> '.join(through)}, which gcc may inline)" if through else ""),
+            **({"inlined_from": list(through)} if through else {}),
         })
-        if budget <= 0 or leaf.kind != "call" or len(leaf.candidates) != 1:
+        if budget <= 0 or leaf.kind != "call":
             continue
-        c = leaf.candidates[0]
-        if ((c.path == top.path or c.is_header) and C.STATIC in c.classes and C.NOINLINE not in c.classes
-                and C.NOINSTR not in c.classes and c.asm_section is None and c.name not in seen):
-            seen.add(c.name)
-            _callees_into(out, index, analyzer, checker, top, c, through + (c.name,), seen, budget - 1)
+        for c in leaf.candidates:
+            if may_inline(top.path, c) and (c.path, c.line) not in seen:
+                seen.add((c.path, c.line))
+                _callees_into(out, analyzer, checker, top, c, through + (c.name,), seen, budget - 1)
 
 
 def _verdict(checker: Checker, leaf) -> str:
+    if 'asm("call ' in leaf.text:
+        return "inline asm call: " + _plain_verdict(checker, leaf)
+    return _plain_verdict(checker, leaf)
+
+
+def _plain_verdict(checker: Checker, leaf) -> str:
     if leaf.kind == "static_call":
         return "safe: static_call/ubsan (accepted by objtool)"
     if leaf.kind == "icall":
@@ -1002,8 +1009,7 @@ def _verdict(checker: Checker, leaf) -> str:
         return "safe: noinstr"
     region = " (in instrumentation region)" if leaf.rel > 0 else ""
     if all(C.INLINE in c.classes for c in unsafe):
-        if all(checker._trivial_inline(c) for c in unsafe):
-            return "safe: empty inline stub"
-        return "inline (may be out-of-lined)" + region
+        empty = ", body makes no call" if all(checker.is_empty(c) for c in unsafe) else ""
+        return f"inline (may be out-of-lined{empty})" + region
     return "instrumentable" + region
 

@@ -99,6 +99,9 @@ def extract_facts(path: str, src: bytes) -> FileFacts:
         facts.parse_errors, facts.first_error_line = _errors(root)
     items = _top_level(root)
     facts.functions = _functions(src, root, items)
+    if root.has_error:
+        facts.functions += _recovered_functions(src, blanked.text, root, facts.functions)
+        facts.functions.sort(key=lambda f: f.body_start)
     if b"#if" in src:
         _attach_conditions(src, facts.functions)
     facts.prototypes, facts.pointer_vars = _declarations(src, root, items)
@@ -141,6 +144,49 @@ def _top_level(root: Node) -> dict[str, list[Node]]:
     return out
 
 
+# the head of a file-scope function definition: at column 0, a name, a parameter list, a '{'
+_HEAD_RE = re.compile(rb"^(?![#\s}/*])(?!typedef\b)(?!struct\s+\w+\s*\{)[^;{}()\n=]*\b[A-Za-z_]\w*\s*\([^;{}]*\)[^;{}()=]*\{", re.M)
+MAX_RECOVERIES = 16  # reparses per file
+
+
+def _recovered_functions(src: bytes, text: bytes, root: Node, known: list[FunctionFact]) -> list[FunctionFact]:
+    """Definitions an error region swallowed (a member-list macro without ';', such as
+    cpu_entry_area.h's ESTACKS_MEMBERS(), turns the rest of the file into one ERROR node): each
+    function head in a damaged region not already read starts a reparse of the text from there
+    (what is before it blanked, so positions stay), which reads the definitions after it."""
+    regions = [(n.start_byte, n.end_byte) for n in _error_nodes(root) if n.end_point[0] - n.start_point[0] >= 2]
+    if not regions:
+        return []
+    spans = [(f.body_start, f.body_end) for f in known]
+    found: list[FunctionFact] = []
+    tries = 0
+    for lo, hi in regions:
+        for m in _HEAD_RE.finditer(text, lo, hi):
+            at = m.start()
+            if any(a <= at < b for a, b in spans) or tries >= MAX_RECOVERIES:
+                continue
+            tries += 1
+            blank = bytes(c if c == 0x0A else 0x20 for c in text[:at])
+            sub = parse(blank + text[at:])
+            for fn in _functions(src, sub.root_node):
+                if fn.body_start >= at and not any(a <= fn.body_start < b for a, b in spans):
+                    found.append(fn)
+                    spans.append((fn.body_start, fn.body_end))
+    return found
+
+
+def _error_nodes(root: Node) -> list[Node]:
+    out = []
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.is_error:
+            out.append(node)
+            continue
+        stack.extend(c for c in node.children if c.has_error or c.is_error)
+    return out
+
+
 def _errors(root: Node) -> tuple[int, int | None]:
     """(number of error regions, line of the first), walking only into subtrees that hold one."""
     count = 0
@@ -177,6 +223,34 @@ def invocations(src: bytes, root: Node, items: dict | None = None) -> list[tuple
             continue
         text = src[args.start_byte + 1 : args.end_byte - 1].decode("utf-8", "replace")
         out.append((name, text, name_node.start_point[0] + 1, name_node.start_point[1] + 1))
+    if root.has_error:
+        out += _bare_invocations(src, {line for _n, _t, line, _c in out})
+    return out
+
+
+# ``DEFINE_GHCB_ACCESSORS(cpl)`` on a line of its own, no ';': a run of them parses as one
+# ERROR node, so they are found in the text (column 0, not a #define's continuation, not the
+# head of a definition whose body follows)
+_BARE_INVOCATION_RE = re.compile(rb"^(_*[A-Z][A-Z0-9_]*)\(([^()\n]*(?:\([^()\n]*\)[^()\n]*)*)\)[ \t]*;?[ \t]*$", re.M)
+
+
+def _bare_invocations(src: bytes, known: set[int]) -> list[tuple[str, str, int, int]]:
+    out = []
+    for m in _BARE_INVOCATION_RE.finditer(src):
+        line = src.count(b"\n", 0, m.start()) + 1
+        if line in known:
+            continue
+        prev_end = m.start() - 1
+        prev_start = src.rfind(b"\n", 0, prev_end) + 1
+        if src[prev_start:prev_end].rstrip().endswith(b"\\"):
+            continue  # inside a multi-line #define
+        rest = src[m.end() : m.end() + 200].lstrip()
+        if rest.startswith(b"{"):
+            continue  # DEFINE_IDTENTRY(exc_x) { ... }: a definition
+        name = m.group(1).decode()
+        if name.startswith(("EXPORT_SYMBOL", "MODULE_", "NOKPROBE_SYMBOL")):
+            continue
+        out.append((name, m.group(2).decode("utf-8", "replace"), line, 1))
     return out
 
 
@@ -263,7 +337,7 @@ def _functions(src: bytes, root: Node, items: dict | None = None) -> list[Functi
                 body_end=body.end_byte,
                 head_macro=head_macro,
                 head_args=head_args,
-                params=tuple(sorted(param_names(decl, src))),
+                params=tuple(param_names(decl, src)),
                 digest=_body_digest(src, body),
             )
         )
@@ -306,17 +380,22 @@ def _declarations(src: bytes, root: Node, items: dict | None = None) -> tuple[li
     return protos, pointers
 
 
-def function_ir(src: bytes, fn: FunctionFact) -> list:
-    """Parse ``fn``'s body (from the file's raw bytes) into IR events."""
+def function_ir(src: bytes, fn: FunctionFact, bound: tuple[tuple[str, str], ...] = ()) -> list:
+    """Parse ``fn``'s body (from the file's raw bytes) into IR events. ``bound``: parameters
+    replaced by the constant or function a call site passes (an always-inline helper's body
+    specialised for it, as gcc does once it inlines)."""
     blanked = cpp.blank_attributes(src).text
     # Parse only the body, padded with the lines before it so positions stay right.
     line_offset = src.count(b"\n", 0, fn.body_start)
     col = fn.body_start - (src.rfind(b"\n", 0, fn.body_start) + 1)
-    snippet = b" " * col + blanked[fn.body_start : fn.body_end]
+    body_text = blanked[fn.body_start : fn.body_end]
+    for param, value in bound:  # not a member of the same name (s->dowd, s.cmp)
+        body_text = re.sub(rb"(?<![\w.>])" + re.escape(param.encode()) + rb"\b", value.encode(), body_text)
+    snippet = b" " * col + body_text
     tree = parse(snippet)
     body = tree.root_node
     builder = IRBuilder(snippet, line_offset=line_offset)
-    builder.locals |= set(fn.params)
+    builder.locals |= set(fn.params) - {p for p, _v in bound}
     events: list = []
     for child in body.named_children:
         builder.stmt(child, events)

@@ -27,8 +27,12 @@ class Flow:
     """Runs events; ``on_call(event, states) -> states`` handles every call (and may recurse)."""
 
     def __init__(self, on_call: Callable[[tuple, States], States], evaluate: Callable[[str], bool | None] | None = None,
-                 cond_of: Callable[[str], Formula] | None = None, path: Formula = L.TRUE):
+                 cond_of: Callable[[str], Formula] | None = None, path: Formula = L.TRUE,
+                 branch_conds: Callable[[tuple], tuple[Formula, Formula] | None] | None = None):
         self.on_call = on_call
+        # an ``if`` whose condition is made of calls: when it can be true, when false (the
+        # analysis reads what always-inline helpers return)
+        self.branch_conds = branch_conds
         self.evaluate = evaluate  # #if conditions: True, False or None (both possible)
         # the #if branches being run, as a formula (``path``): what a call made here needs
         self.cond_of = cond_of
@@ -48,7 +52,18 @@ class Flow:
                 states = self.on_call(ev, states)
             elif k == "if":
                 states = self.run(ev[1], states)
-                states = self.run(ev[2], states) | self.run(ev[3], states)
+                decided = self.branch_conds(ev[4]) if len(ev) > 4 and self.branch_conds is not None else None
+                if decided is None:
+                    states = self.run(ev[2], states) | self.run(ev[3], states)
+                else:
+                    before = self.path
+                    out_if: States = frozenset()
+                    for branch, when in ((ev[2], decided[0]), (ev[3], decided[1])):
+                        self.path = before & when
+                        if self.path is not L.FALSE:
+                            out_if |= self.run(branch, states)
+                    self.path = before
+                    states = out_if
             elif k == "pp":
                 out: set[int] = set()
                 taken = False  # a branch known to be true: the rest are dead

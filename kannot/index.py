@@ -768,6 +768,12 @@ class Index:
         self._ir[key] = events
         return events
 
+    def bound_events_of(self, d: FuncDef, bound: tuple[tuple[str, str], ...]) -> list:
+        """``d``'s events with parameters bound to what one call site passes (not kept: the
+        analysis memoises the summary per binding)."""
+        src = self.source(d.path)
+        return function_ir(src, d.fact, bound) if src is not None and d.fact is not None else []
+
     def source(self, path: str) -> bytes | None:
         if path not in self._src:
             if len(self._src) > 64:
@@ -1004,6 +1010,10 @@ def generate_keys(name: str) -> set[str]:
     for i in range(len(parts)):
         for j in range(i + 1, len(parts) + 1):
             keys.add("_".join(parts[i:j]))
+    # a short argument pasted inside a word: BUILDIO(b, b, u8) makes __inb and __outb
+    last = parts[-1]
+    if 1 < len(last) <= 6:
+        keys.update(last[k:] for k in range(len(last) - 2, len(last)))
     keys.discard("")
     return keys
 

@@ -21,6 +21,8 @@ import re
 
 from tree_sitter import Node
 
+from .asmcalls import ASM_CALL, AsmScan
+
 Event = tuple
 Pos = tuple[int, int, int, int]
 
@@ -31,6 +33,7 @@ UNEVALUATED_CALLS = frozenset(
     static_assert __builtin_choose_expr_types __native_word __scalar_type_to_expr_cases
     __unqual_scalar_typeof typeof_member""".split()
 )
+ASM_WORDS = frozenset({"asm", "__asm__", "__asm", "asm_inline", "asm_volatile_goto", "asm_goto_output"})
 _SKIP_NODES = frozenset(
     """string_literal concatenated_string char_literal number_literal sizeof_expression
     alignof_expression offsetof_expression gnu_asm_expression comment type_descriptor
@@ -51,6 +54,7 @@ class IRBuilder:
         self.src = src
         self.locals = set(local_names or ())
         self.line_offset = line_offset
+        self._asm: AsmScan | None = None
 
     def text(self, node: Node) -> str:
         return self.src[node.start_byte : node.end_byte].decode("utf-8", "replace")
@@ -70,16 +74,16 @@ class IRBuilder:
         elif t == "if_statement":
             cond_node = node.child_by_field_name("condition")
             cond: list[Event] = []
-            self.expr(cond_node, cond)
+            known = self.cond(cond_node, cond) if cond_node is not None else None
             then = self.block(node.child_by_field_name("consequence"))
             alt = node.child_by_field_name("alternative")
             other: list[Event] = []
             if alt is not None:
                 for child in alt.named_children:  # else_clause -> statement
                     self.stmt(child, other)
-            known = constant_truth(self.text(cond_node)) if cond_node is not None else None
             if known is None:
-                out.append(("if", cond, then, other))
+                shape = _cond_shape(cond_node, self.src) if cond_node is not None else None
+                out.append(("if", cond, then, other, shape) if shape is not None else ("if", cond, then, other))
             else:  # `if (!0)` after macro substitution (CPU_PM_CPU_IDLE_ENTER's is_rcu): one branch
                 out.extend(cond)
                 out.extend(then if known else other)
@@ -149,10 +153,52 @@ class IRBuilder:
             # the macro is a call, the block a loop body of the enclosing function.
             self.macro_block(node, out)
         elif t == "declaration":
+            self.asm_calls(node, out)
             self.declare(node)
             self.expr(node, out)
         else:
+            self.asm_calls(node, out)
             self.expr(node, out)
+
+    def asm_calls(self, node: Node, out: list[Event]) -> None:
+        """The calls an ``asm`` statement in ``node`` makes (kannot.asmcalls), as calls of
+        :data:`ASM_CALL` whose argument text is the target."""
+        if self._asm is None:
+            self._asm = AsmScan(self.src)
+        for a in self._asm.take(node.start_byte, node.end_byte):
+            line = self.src.count(b"\n", 0, a.start) + 1 + self.line_offset
+            col = a.start - (self.src.rfind(b"\n", 0, a.start) + 1) + 1
+            for target in a.targets:
+                out.append(("call", ASM_CALL, target, (line, col, line, col + 3), [], None))
+
+    def cond(self, node: Node, out: list[Event]) -> bool | None:
+        """The events of a condition, as C evaluates it (``&&``/``||`` short-circuit), and its
+        value when constant: ``if (false && unlikely(x))`` after an always-inline helper's
+        parameter is bound to ``false`` never calls what its right side calls."""
+        t = node.type
+        if t in ("parenthesized_expression", "condition_clause") and node.named_child_count == 1:
+            return self.cond(node.named_children[0], out)
+        if t == "binary_expression":
+            op_node = node.child_by_field_name("operator")
+            op = op_node.type if op_node is not None else ""
+            left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
+            if op in ("&&", "||") and left is not None and right is not None:
+                lv = self.cond(left, out)
+                if (op == "&&" and lv is False) or (op == "||" and lv is True):
+                    return lv  # the right side is never evaluated
+                rv = self.cond(right, out)
+                if op == "&&":
+                    return False if rv is False else (True if lv is True and rv is True else None)
+                return True if rv is True else (False if lv is False and rv is False else None)
+        if t == "unary_expression" and node.child_count == 2 and node.children[0].type == "!":
+            v = self.cond(node.children[1], out)
+            return None if v is None else not v
+        if t in ("true", "false"):
+            return t == "true"
+        if t == "null" or (t == "identifier" and self.text(node) in ("NULL", "false", "true")):
+            return self.text(node) == "true"
+        self.expr(node, out)
+        return constant_truth(self.text(node))
 
     def preproc(self, node: Node) -> Event:
         branches: list[tuple[str, list[Event]]] = []
@@ -207,6 +253,8 @@ class IRBuilder:
         if t == "call_expression":
             self.call(node, out)
         elif t in _SKIP_NODES:
+            if t == "gnu_asm_expression":
+                self.asm_calls(node, out)
             return
         elif t in ("compound_statement", "if_statement", "return_statement", "for_statement",
                    "while_statement", "do_statement", "switch_statement", "goto_statement",
@@ -236,6 +284,9 @@ class IRBuilder:
             name = self.text(fn)
             if name in UNEVALUATED_CALLS:
                 return
+            if name in ASM_WORDS:  # `asm_inline (...)` read as a call: its calls come from asm_calls()
+                self.expr(args, out)
+                return
             arg_events: list[Event] = []
             self.expr(args, arg_events)
             if name in self.locals:
@@ -256,6 +307,34 @@ class IRBuilder:
             self.expr(fn, sub)
             self.expr(args, sub)
             out.append(("icall", " ".join(self.text(fn).split()), pos, sub))
+
+
+def _cond_shape(node: Node, src: bytes, depth: int = 0):
+    """The shape of a condition made of calls, ``!``, ``&&`` and ``||``, or None: lets the
+    analysis decide a branch by what always-inline helpers return (``if
+    (microcode_nmi_handler_enabled())`` where that helper is ``{ return false; }``)."""
+    if depth > 8:
+        return None
+    t = node.type
+    if t in ("parenthesized_expression", "condition_clause") and node.named_child_count == 1:
+        return _cond_shape(node.named_children[0], src, depth + 1)
+    if t == "unary_expression" and node.child_count == 2 and node.children[0].type == "!":
+        inner = _cond_shape(node.children[1], src, depth + 1)
+        return ("not", inner) if inner is not None else None
+    if t == "binary_expression":
+        op_node = node.child_by_field_name("operator")
+        op = op_node.type if op_node is not None else ""
+        left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
+        if op in ("&&", "||") and left is not None and right is not None:
+            a, b = _cond_shape(left, src, depth + 1), _cond_shape(right, src, depth + 1)
+            if a is None and b is None:
+                return None
+            return ("and" if op == "&&" else "or", a, b)
+    if t == "call_expression":
+        fn = node.child_by_field_name("function")
+        if fn is not None and fn.type == "identifier":
+            return ("call", src[fn.start_byte : fn.end_byte].decode("utf-8", "replace"))
+    return None
 
 
 _TYPE_WORDS = frozenset(
@@ -352,9 +431,9 @@ def declarator_name(node: Node, src: bytes) -> str | None:
     return None
 
 
-def param_names(declarator: Node | None, src: bytes) -> set[str]:
-    """Parameter names of the innermost function declarator under ``declarator``."""
-    names: set[str] = set()
+def param_names(declarator: Node | None, src: bytes) -> list[str]:
+    """Parameter names of the innermost function declarator under ``declarator``, in order."""
+    names: list[str] = []
     cur = declarator
     while cur is not None and cur.type != "function_declarator":
         cur = cur.child_by_field_name("declarator")
@@ -365,6 +444,6 @@ def param_names(declarator: Node | None, src: bytes) -> set[str]:
         d = p.child_by_field_name("declarator")
         if d is not None:
             n = declarator_name(d, src)
-            if n:
-                names.add(n)
+            if n and n not in names:
+                names.append(n)
     return names

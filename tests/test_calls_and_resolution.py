@@ -64,7 +64,7 @@ def test_callee_in_asm_noinstr_section_is_safe(mini_default):
     run = callees(MINI, "asm_noinstr_caller")
     (c,) = run.doc["callees"]
     assert c["callee"] == "entry_ibpb"
-    assert c["candidates"] == [{"file": "arch/x86/entry/entry.S", "line": c["candidates"][0]["line"], "class": "noinstr"}]
+    assert c["candidates"] == [{"function": "entry_ibpb", "file": "arch/x86/entry/entry.S", "line": c["candidates"][0]["line"], "class": "noinstr"}]
     assert c["verdict"].startswith("safe")
 
 

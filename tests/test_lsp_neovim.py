@@ -38,6 +38,7 @@ def test_neovim_shows_kannot_diagnostics(tmp_path):
     assert got == {
         ("KN001", line_of(MINI, rel, "chain_outer(1);")),
         ("KN002", line_of(MINI, rel, "inline_with_call();")),
+        ("KN002", line_of(MINI, rel, "inline_empty_stub();")),
         ("KN001", line_of(MINI, rel, "nokprobe_inline_helper();")),
     }
     assert all(r.split("\t")[2] == "kannot" for r in rows)

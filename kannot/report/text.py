@@ -17,6 +17,9 @@ def format_finding(f: Finding) -> str:
     for c in f.candidates:
         if len(f.candidates) > 1 or c["class"] != "noinstr":
             lines.append(f"{c['file']}:{c['line']}: note: '{c['function']}' is defined here ({_class_words(c['class'])})")
+    for n in f.notes:
+        if not n.startswith(f"'{f.callee}' is defined at"):  # (the candidates say that)
+            lines.append(f"{f.file}:{f.line}: note: {n}")
     if f.witness:
         lines.append(f"{f.file}:{f.line}: note: for example with {' '.join(f.witness)}" + _arch_words(f))
     for cause in f.causes:
