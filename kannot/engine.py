@@ -986,8 +986,8 @@ def _callees_into(out, analyzer, checker, top, d, through: tuple, seen: set, bud
         if budget <= 0 or leaf.kind != "call":
             continue
         for c in leaf.candidates:
-            if may_inline(top.path, c) and (c.path, c.line) not in seen:
-                seen.add((c.path, c.line))
+            if may_inline(top.path, c) and id(c) not in seen:
+                seen.add(id(c))
                 _callees_into(out, analyzer, checker, top, c, through + (c.name,), seen, budget - 1)
 
 
