@@ -106,6 +106,10 @@ class Analyzer:
         self._memo_names: dict[tuple, frozenset[str]] = {}
         self.names_by_def: dict[int, frozenset[str]] = {}  # id(FuncDef) -> names its summary asked
         self.made = 0  # leaves made for the function being analysed
+        # per definition / call context, what bodies say (read from the source once)
+        self._called: dict[tuple[int, str], bool] = {}
+        self._constant: dict[int, bool | None] = {}
+        self._call_truth: dict[tuple, tuple[Formula, Formula]] = {}
 
     # public -----------------------------------------------------------------------------------
     def analyze_function(self, d: FuncDef) -> Summary:
@@ -390,6 +394,13 @@ class Analyzer:
         name = shape[1]
         if self._names:
             self._names[-1].add(name)
+        key = (unit.path, unit.arches, name)
+        got = self._call_truth.get(key)
+        if got is None:
+            got = self._call_truth[key] = self._call_conds(unit, name)
+        return got
+
+    def _call_conds(self, unit: Unit, name: str) -> tuple[Formula, Formula]:
         if self.index.macros_for(name, unit.path, unit.arches):
             return (L.TRUE, L.TRUE)  # a macro: its expansion is not read here
         defs = self.index.funcs_for(name, unit.path, unit.arches)
@@ -414,6 +425,11 @@ class Analyzer:
     def _constant_return(self, d: FuncDef) -> bool | None:
         """``{ return false; }`` of an always-inline helper: what every call of it yields
         (a plain function's call is made whatever it returns)."""
+        if id(d) not in self._constant:
+            self._constant[id(d)] = self._read_constant_return(d)
+        return self._constant[id(d)]
+
+    def _read_constant_return(self, d: FuncDef) -> bool | None:
         if C.ALWAYS_INLINE not in d.classes or d.fact is None:
             return None
         src = self.index.source(d.path)
@@ -445,6 +461,13 @@ class Analyzer:
         return tuple(out)
 
     def _called_param(self, d: FuncDef, param: str) -> bool:
+        key = (id(d), param)
+        got = self._called.get(key)
+        if got is None:
+            got = self._called[key] = self._reads_called_param(d, param)
+        return got
+
+    def _reads_called_param(self, d: FuncDef, param: str) -> bool:
         src = self.index.source(d.path)
         if src is None or d.fact is None:
             return False

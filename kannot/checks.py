@@ -55,6 +55,7 @@ class Checker:
         self.model = index.model
         self._trivial: dict[int, bool] = {}
         self._witness: dict[Formula, list[str] | None] = {}
+        self._inner: dict[int, tuple[list[str], frozenset[str]]] = {}  # id(helper) -> its calls, names asked
 
     def check_function(self, d: FuncDef) -> list[Finding]:
         fams = [f for f in families_of(d) if any(ALL_RULES[c].family == f and c in self.enabled for c in ALL_RULES)]
@@ -79,6 +80,15 @@ class Checker:
     def _possible(self, d: FuncDef, extra: Formula) -> bool:
         f = self._condition(d, extra)
         return f is not L.FALSE and (self.model is None or self.model.satisfiable(f))
+
+    def when(self, d: FuncDef, leaf: Leaf) -> str | None:
+        """When caller ``d`` makes the call of ``leaf``: "" always, None never (no configuration
+        the arch's Kconfig accepts), else the simplified condition (``kannot callees``)."""
+        total = self._condition(d, leaf.cond)
+        if total is L.FALSE or (self.model is not None and not self.model.satisfiable(total)):
+            return None
+        shown = self.model.simplify(total) if self.model is not None else L.simplify(total)
+        return "" if shown is L.TRUE else L.to_text(shown)
 
     def _witness_of(self, f: Formula) -> list[str] | None:
         if f not in self._witness:
@@ -169,12 +179,17 @@ class Checker:
         for c in helpers:
             if not may_inline(d.path, c):
                 continue
-            summ = self.analyzer.analyze_function(c)
+            got = self._inner.get(id(c))
+            if got is None:
+                summ = self.analyzer.analyze_function(c)
+                got = self._inner[id(c)] = (
+                    sorted({l.callee for l in summ.leaves if l.kind == "call" and l.rel <= 0 and l.callee
+                            and any(not (x.classes & NOINSTR_SAFE) for x in l.candidates)}),
+                    self.analyzer.names_by_def.get(id(c), frozenset()))
+            inner, asked = got
             mine = self.analyzer.names_by_def.get(id(d))
             if mine is not None:  # the note depends on the helper's callees too
-                self.analyzer.names_by_def[id(d)] = mine | self.analyzer.names_by_def.get(id(c), frozenset())
-            inner = sorted({l.callee for l in summ.leaves if l.kind == "call" and l.rel <= 0 and l.callee
-                            and any(not (x.classes & NOINSTR_SAFE) for x in l.candidates)})
+                self.analyzer.names_by_def[id(d)] = mine | asked
             if inner:
                 shown = ", ".join(f"{n}()" for n in inner[:6]) + (f" and {len(inner) - 6} more" if len(inner) > 6 else "")
                 notes.append(f"gcc may inline '{c.name}' into '{d.name}' ({'same file' if c.path == d.path else 'header inline'}); "
@@ -223,7 +238,7 @@ class Checker:
         if callee is not None and leaf.candidates and code in ("KN001", "KN002", "KN101", "KN201"):
             bad = [c for c, _cc in chosen or ()]
             if bad:
-                notes.append(f"'{callee}' is defined at {bad[0].path}:{bad[0].line} ({C.describe(bad[0].classes)})")
+                notes.append(f"'{callee}' is defined at {bad[0].path}:{bad[0].line} ({C.class_words(C.describe(bad[0].classes))})")
             notes += self._inlined_notes(d, bad)
         shown = self.model.simplify(total) if self.model is not None else L.simplify(total)
         conditions = [] if shown is L.TRUE else [L.to_text(shown)]

@@ -83,6 +83,11 @@ def classes_of(words: tuple[str, ...] | list[str], alias_classes) -> frozenset[s
     return frozenset(out)
 
 
+def class_words(cls: str) -> str:
+    """A class of :func:`describe` in words for messages (every report format says the same)."""
+    return {"none": "not noinstr, traceable", "inline": "plain inline"}.get(cls, cls)
+
+
 def describe(classes: frozenset[str]) -> str:
     """The protection class as shown to users (hover, callees, why)."""
     if NOINSTR in classes:

@@ -14,14 +14,14 @@ from . import __version__
 from . import limits
 from .config import ConfigError, find_config, load_config, parse_assumption
 from . import patchflow
-from .engine import Options, analyze, build_index, callees_of, close_index, cyclic_gc_paused
+from .engine import Options, Status, analyze, build_index, callees_of, close_index, cyclic_gc_paused
 from .why import answer as why_answer
 from .report.json import format_json
 from .report.text import format_errors, format_text
 from .rules import ALL_RULES
 from .cache import CACHE_DIR_NAME
 from .kconfig import KernelConfig
-from .sources import FileError, find_kernel_root
+from .sources import FileError, kernel_root_above
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_FATAL = 0, 1, 2
 
@@ -46,6 +46,8 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--format", choices=["text", "json"], default="text")
         sp.add_argument("-j", "--jobs", type=int, default=0, help="parallel parse jobs (default: all cores)")
         sp.add_argument("-q", "--quiet", action="store_true", help="no progress, no file errors on stderr")
+        sp.add_argument("--show-errors", action="store_true",
+                        help="list every file kannot could not fully read on stderr (default: those of the findings' files, and a count)")
         sp.add_argument("--settings", type=Path, help="kannot settings file (default: .kannot.toml found upwards from the root)")
         sp.add_argument("--config", dest="kconfig", type=Path, metavar="DOTCONFIG",
                         help="a kernel .config: #if branches dead in it disappear (default arch: the config's)")
@@ -53,13 +55,15 @@ def _parser() -> argparse.ArgumentParser:
                         help="with --config: do not even read the files its Kbuild Makefiles do not build")
         sp.add_argument("--assume", action="append", default=[], metavar="CONFIG_X=n",
                         help="take an option's value as given (repeatable): a finding that needs another value goes away")
-        sp.add_argument("--cache-dir", type=Path, help="facts cache (default: ROOT/.kannot-cache)")
+        sp.add_argument("--cache-dir", type=Path, help="facts cache (default: $KANNOT_CACHE_DIR, else [check] cache_dir "
+                        "of .kannot.toml, else ROOT/.kannot-cache)")
         sp.add_argument("--no-cache", action="store_true", help="neither read nor write the facts cache")
         sp.add_argument("--eager", action="store_true",
                         help="parse every file instead of only those the check needs (same results, slower; for comparisons)")
         limits.add_arguments(sp)  # --max-file-size, --file-time-limit
 
     c = sub.add_parser("check", help="report unprotected calls")
+    c.add_argument("--version", action="version", version=f"kannot {__version__}")
     c.add_argument("paths", nargs="*", help="files or folders whose functions are reported (default: the root)")
     common(c)
     c.add_argument("--select", type=_codes, action="extend", default=[], help="enable codes, prefixes or families (KN101, nokprobe, ALL)")
@@ -163,7 +167,8 @@ def _run(args) -> int:
         print("kannot: interrupted", file=sys.stderr)
         return EXIT_FATAL
     except Exception as exc:  # noqa: BLE001 - a bug: exit 2, not the 1 of "findings", and one line
-        print(f"kannot: internal error: {type(exc).__name__}: {exc} (please report it)", file=sys.stderr)
+        print(f"kannot: internal error: {type(exc).__name__}: {exc} (a bug: please report it with the command and "
+              f"`kannot --version` {__version__}, as README.md's 'Reporting bugs' says)", file=sys.stderr)
         return EXIT_FATAL
 
 
@@ -180,13 +185,17 @@ def _options(args) -> Options:
     limits.configure(limits.from_args(args))
     root = args.root
     if root is None:
-        root = find_kernel_root(Path.cwd())
+        root = kernel_root_above(Path.cwd())
+        if root is None:  # never scan (and cache) whatever folder the command was typed in
+            raise UsageError(f"not inside a Linux kernel tree (no Kbuild, arch/ and include/linux in {Path.cwd()} "
+                             "or above); pass --root")
     if not root.is_dir():
         raise UsageError(f"root {root} is not a directory")
     root = root.resolve()
     cfg_path = args.settings if args.settings is not None else find_config(root)
     if args.settings is not None and not args.settings.is_file():
-        raise UsageError(f"config file {args.settings} not found")
+        raise UsageError(f"settings file {args.settings} not found (--settings is kannot's .kannot.toml; "
+                         "--config is the kernel's .config)")
     cfg = load_config(cfg_path)
     paths = None
     if getattr(args, "paths", None):
@@ -195,12 +204,12 @@ def _options(args) -> Options:
             full = (Path.cwd() / p).resolve() if not Path(p).is_absolute() else Path(p).resolve()
             if not full.exists() and not Path(p).is_absolute() and (root / p).exists():
                 full = (root / p).resolve()  # a path relative to --root
+            if not full.exists():
+                raise UsageError(f"{p}: no such file or directory")
             try:
                 rel = full.relative_to(root).as_posix()
             except ValueError:
                 raise UsageError(f"{p} is outside the root {root}")
-            if not full.exists():
-                raise UsageError(f"{p}: no such file or directory")
             paths.append("" if rel == "." else rel)
     opts = Options(root=root, paths=paths, arch=args.arch or cfg.arch, jobs=args.jobs, config=cfg,
                    select=getattr(args, "select", None), ignore=getattr(args, "ignore", None),
@@ -211,18 +220,32 @@ def _options(args) -> Options:
         opts.assume[sym] = val
     if getattr(args, "kconfig", None) is not None:
         if not args.kconfig.is_file():
-            raise UsageError(f"kernel config {args.kconfig} not found")
+            raise UsageError(f"kernel .config {args.kconfig} not found (--config is the kernel's .config; "
+                             "kannot's own settings file is --settings)")
         opts.kconfig = KernelConfig.load(args.kconfig)
         opts.only_built = bool(getattr(args, "only_built", False))
     if getattr(args, "only_built", False) and opts.kconfig is None:
         raise UsageError("--only-built needs --config DOTCONFIG")
     _choose_arch(args, opts)
     if not args.no_cache:
-        opts.cache_dir = (args.cache_dir or root / CACHE_DIR_NAME).resolve()
+        opts.cache_dir = cache_dir_of(args, root, cfg)
     opts.enabled_codes()  # validates --select/--ignore early
-    if not args.quiet and sys.stderr.isatty():
-        opts.progress = _progress_bar()
+    if not args.quiet and sys.stderr.isatty() and getattr(args, "format", "text") in ("text", "concise"):
+        opts.status = BarStatus()  # people at a terminal; never with a machine format
     return opts
+
+
+def cache_dir_of(args, root: Path, cfg=None) -> Path:
+    """--cache-dir, else $KANNOT_CACHE_DIR, else the settings' cache_dir, else ROOT/.kannot-cache:
+    a pre-commit hook, an editor and the user's own runs can share one cache."""
+    if getattr(args, "cache_dir", None) is not None:
+        return args.cache_dir.resolve()
+    env = os.environ.get("KANNOT_CACHE_DIR")
+    if env:
+        return Path(env).expanduser().resolve()
+    if cfg is not None and cfg.cache_dir is not None:
+        return cfg.cache_dir
+    return (root / CACHE_DIR_NAME).resolve()
 
 
 def _choose_arch(args, opts: Options) -> None:
@@ -236,7 +259,7 @@ def _choose_arch(args, opts: Options) -> None:
         if args.command != "check":
             raise UsageError("--arch all is for `kannot check`; name one arch here")
         if not known:
-            raise UsageError(f"--arch all: the tree has no arch/ folders")
+            raise UsageError("--arch all: the tree has no arch/ folders")
         return
     if opts.arch is not None:
         if known and opts.arch not in known:
@@ -262,21 +285,40 @@ def _arch_folders(root: Path) -> list[str]:
         return []
 
 
-def _progress_bar():
-    """A tqdm bar on stderr while files are read (only on a terminal; never with --quiet)."""
-    from tqdm import tqdm
+class BarStatus(Status):
+    """One tqdm bar per phase on stderr, shown once the phase has lasted a second."""
 
-    state: dict = {}
+    def __init__(self, stream=None):
+        self.stream = stream if stream is not None else sys.stderr
+        self.name: str | None = None
+        self.bar = None
 
-    def show(done: int, total: int) -> None:
-        bar = state.get("bar")
-        if bar is None:
-            bar = state["bar"] = tqdm(total=total, unit="file", desc="kannot: reading", leave=False, file=sys.stderr)
-        bar.update(done - bar.n)
-        if done >= total:
-            bar.close()
+    def phase(self, name: str, total: int | None = None) -> None:
+        if name == self.name and self.bar is not None:
+            if total is not None and total != self.bar.total:
+                self.bar.total = total  # a phase whose work grows (the lazy reads)
+                self.bar.refresh()
+            return
+        self.close()
+        from tqdm import tqdm
 
-    return show
+        self.name = name
+        self.bar = tqdm(total=total, desc=f"kannot: {name}", unit="file" if "function" not in name else "fn",
+                        leave=False, file=self.stream, delay=1.0, dynamic_ncols=True)
+
+    def update(self, done: int) -> None:
+        if self.bar is not None and done > self.bar.n:
+            self.bar.update(done - self.bar.n)
+
+    def note(self, text: str) -> None:
+        if self.bar is not None:
+            self.bar.set_postfix_str(text, refresh=False)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        self.bar = None
+        self.name = None
 
 
 def _say_notices(args, opts: Options) -> None:
@@ -286,8 +328,12 @@ def _say_notices(args, opts: Options) -> None:
 
 
 def cmd_clean(args) -> int:
-    root = (args.root or find_kernel_root(Path.cwd())).resolve()
-    cache_dir = (args.cache_dir or root / CACHE_DIR_NAME).resolve()
+    root = args.root or kernel_root_above(Path.cwd())
+    if root is None and args.cache_dir is None:
+        raise UsageError(f"not inside a Linux kernel tree (no Kbuild, arch/ and include/linux in {Path.cwd()} "
+                         "or above); pass --root or --cache-dir")
+    root = (root or Path.cwd()).resolve()
+    cache_dir = cache_dir_of(args, root, load_config(find_config(root)))
     if not (cache_dir / "facts.sqlite").exists() and not cache_dir.exists():
         print(f"kannot: no cache at {cache_dir}")
         return EXIT_CLEAN
@@ -315,17 +361,29 @@ def cmd_check(args, opts: Options) -> int:
         return patchflow.cmd_check(args, opts)
     else:
         result = analyze(opts)
+    if opts.status is not None:
+        opts.status.close()
     _say_notices(args, opts)
     if args.format == "json":
         sys.stdout.write(format_json(result.findings, result.errors))
     else:
         sys.stdout.write(format_text(result.findings, result.errors))
         if not args.quiet:
-            sys.stderr.write(format_errors(result.errors))
+            sys.stderr.write(format_errors(result.errors, result.findings, args.show_errors))
+            if not result.findings and result.files_readable:
+                print(f"kannot: no findings ({clean_what(result)})", file=sys.stderr)
     if not result.files_readable:
         print(f"kannot: error: {nothing_read(result.errors) if result.files_listed else 'no C files found under the root'}", file=sys.stderr)
         return EXIT_FATAL
     return EXIT_FINDINGS if result.findings else EXIT_CLEAN
+
+
+def clean_what(result) -> str:
+    if result.functions_checked is not None:
+        return f"{result.functions_checked} protected function(s) checked"
+    if result.reused:
+        return "nothing changed since the stored result"
+    return "the edited files' protected functions checked again"
 
 
 def analyze_every_arch(opts: Options):
@@ -340,9 +398,11 @@ def analyze_every_arch(opts: Options):
     merged: dict[tuple, object] = {}
     errors: dict[tuple[str, str], FileError] = {}
     last = None
+    checked: int | None = 0
     for arch in arches:
         one = replace(opts, arch=arch, notices=[], build_digest=None)
         result = analyze(one)
+        checked = None if checked is None or result.functions_checked is None else checked + result.functions_checked
         opts.notices.extend(n for n in one.notices if n not in opts.notices)
         for f in result.findings:
             key = (f.code, f.file, f.line, f.column, f.caller, f.callee, f.detail)
@@ -359,7 +419,8 @@ def analyze_every_arch(opts: Options):
     findings = sorted(merged.values(), key=lambda f: (f.file, f.line, f.column, f.code, f.callee or "", f.message))  # type: ignore[attr-defined]
     assign_fingerprints(findings)  # type: ignore[arg-type]
     assert last is not None
-    return replace(last, findings=findings, errors=sorted(errors.values(), key=lambda e: (e.file, e.message)), index=None)
+    return replace(last, findings=findings, errors=sorted(errors.values(), key=lambda e: (e.file, e.message)), index=None,
+                   functions_checked=checked)
 
 
 def nothing_read(errors: list[FileError]) -> str:
@@ -375,23 +436,50 @@ def cmd_callees(args, opts: Options) -> int:
     index = build_index(opts, errors)
     try:
         if not index.defs_named(args.function):
-            raise UsageError(f"no definition of '{args.function}' in {opts.root}")
+            raise UsageError(no_function(index, args.function))
         callees = callees_of(index, args.function)
     finally:
         close_index(index)
+        if opts.status is not None:
+            opts.status.close()
     if args.format == "json":
         print(json.dumps({"function": args.function, "callees": callees}, indent=2))
         return EXIT_CLEAN
+    # one line per distinct callee, path and condition (an #ifdef'd body reaches the same call
+    # on several paths; each line says when)
+    lines: dict[tuple, list[int]] = {}
     for c in callees:
         via = " -> ".join(l["function"] for l in c["chain"][1:] if l["kind"] in ("always_inline", "macro"))
-        name = c["callee"] or c["text"]
-        d = c["definition"]
-        print(f"{d['file']}:{c['line']}: {name}: {c['verdict']}" + (f"  (via {via})" if via else ""))
+        key = (c["definition"]["file"], c["callee"] or c["text"], c["verdict"], via, c["condition"])
+        lines.setdefault(key, [])
+        if c["line"] not in lines[key]:
+            lines[key].append(c["line"])
+    for (file, name, verdict, via, cond), at in lines.items():
+        print(f"{file}:{','.join(map(str, at))}: {name}: {verdict}" + (f"  (via {via})" if via else "")
+              + (f"  [only when {cond}]" if cond else ""))
     return EXIT_CLEAN
+
+
+def no_function(index, name: str) -> str:
+    """'no function named NAME in the tree', with close names as git suggests commands."""
+    import difflib
+
+    catalog = getattr(index, "catalog", None)  # a lazy index knows every head by its catalog
+    names = list(catalog.heads_index.as_dict()) if catalog is not None else list(index.funcs)
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.75)
+    return f"no function named '{name}' in the tree" + (f"; did you mean {', '.join(close)}?" if close else "")
 
 
 def cmd_why(args, opts: Options) -> int:
     answer = why_answer(opts, args.function)
+    if opts.status is not None:
+        opts.status.close()
+    if answer["verdict"].startswith("unknown: no definition"):
+        index = build_index(opts, [])
+        try:
+            raise UsageError(no_function(index, args.function))
+        finally:
+            close_index(index)
     if args.format == "json":
         print(json.dumps(answer, indent=2))
         return EXIT_CLEAN
@@ -434,9 +522,10 @@ def cmd_explain(args) -> int:
             state = "on " if r.default_enabled else "off"
             print(f"{code}  {state}  {r.family:9} {r.name:24} {r.summary}")
         return EXIT_CLEAN
-    rule = ALL_RULES.get(args.code.upper())
+    rule = ALL_RULES.get(args.code.upper()) or next((r for r in ALL_RULES.values() if r.name == args.code.lower()), None)
     if rule is None:
-        raise UsageError(f"unknown rule code {args.code!r}; `kannot explain` lists them")
+        raise UsageError(f"unknown rule {args.code!r} (a code such as KN001 or a name such as noinstr-call); "
+                         "`kannot explain` lists them")
     print(rule.explain())
     return EXIT_CLEAN
 

@@ -10,6 +10,8 @@
     select = ["KN101"]             # like --select / --ignore
     ignore = []
     arch = "x86"                   # or "all"
+    cache_dir = "~/.cache/kannot"  # the facts cache (relative: to this file's folder); else
+                                   # $KANNOT_CACHE_DIR, else ROOT/.kannot-cache
 
     [assume]                       # options this team never builds: facts for the solver
     CONFIG_PROFILE_ANNOTATED_BRANCHES = "n"
@@ -43,6 +45,7 @@ class Config:
     ignore: list[str] = field(default_factory=list)
     arch: str | None = None
     assume: dict[str, str] = field(default_factory=dict)  # SYMBOL (no CONFIG_) -> y | m | n
+    cache_dir: Path | None = None  # [check] cache_dir, resolved against the file's folder
 
     def allows(self, code: str, caller: str, callee: str | None) -> AllowPair | None:
         for a in self.allow:
@@ -102,9 +105,9 @@ def load_config(path: Path | None) -> Config:
     check = data.get("check", {})
     if not isinstance(check, dict):
         raise ConfigError(f"{path}: [check] must be a table")
-    bad = sorted(set(check) - {"select", "ignore", "arch"})
+    bad = sorted(set(check) - {"select", "ignore", "arch", "cache_dir"})
     if bad:
-        raise ConfigError(f"{path}: unknown key {bad[0]!r} in [check] (known: select, ignore, arch)")
+        raise ConfigError(f"{path}: unknown key {bad[0]!r} in [check] (known: select, ignore, arch, cache_dir)")
     assume = data.get("assume", {})
     if not isinstance(assume, dict):
         raise ConfigError(f"{path}: [assume] must be a table of CONFIG_NAME = \"y\" | \"m\" | \"n\"")
@@ -123,4 +126,9 @@ def load_config(path: Path | None) -> Config:
     if arch is not None and not isinstance(arch, str):
         raise ConfigError(f"{path}: check.arch must be a string")
     cfg.arch = arch
+    cache_dir = check.get("cache_dir")
+    if cache_dir is not None:
+        if not isinstance(cache_dir, str) or not cache_dir.strip():
+            raise ConfigError(f"{path}: check.cache_dir must be a folder name")
+        cfg.cache_dir = (Path(path).parent / Path(cache_dir).expanduser()).resolve()
     return cfg

@@ -48,6 +48,9 @@ class Options:
     overrides: dict[str, bytes] = field(default_factory=dict)  # unsaved editor buffers
     removed: set[str] = field(default_factory=set)  # files absent in this state (deleted by a diff or patch)
     progress: Callable[[int, int], None] | None = None
+    # phases a person may wait on (scanning the tree, reading files, checking, the reverse map):
+    # ``status.phase(name, total)`` starts one, ``status.update(done)`` moves it (the CLI's bars)
+    status: "Status | None" = None
     cache_dir: Path | None = None  # None: no persistent cache
     kconfig: "KernelConfig | None" = None  # --config FILE
     only_built: bool = False  # with kconfig: skip files the Kbuild Makefiles exclude
@@ -69,6 +72,34 @@ class Options:
         return select_codes((self.config.select or []) + (self.select or []), (self.config.ignore or []) + (self.ignore or []))
 
 
+class Status:
+    """What a long run is doing, for a front end to show (kannot.cli draws one bar per phase).
+    This base shows nothing."""
+
+    name: str | None = None  # the current phase
+
+    def phase(self, name: str, total: int | None = None) -> None:
+        self.name = name
+
+    def reading(self, done: int, total: int) -> None:
+        """Files read so far: a phase of its own before the check, not during it (a lazy check
+        reads a few files now and then: its own bar keeps counting functions)."""
+        if self.name in (None, "scanning the tree", "reading files"):
+            self.phase("reading files", total)
+            self.update(done)
+        else:
+            self.note(f"{done} files read")
+
+    def note(self, text: str) -> None:
+        """A detail of the current phase."""
+
+    def update(self, done: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 @dataclass
 class Result:
     findings: list[Finding]
@@ -82,6 +113,7 @@ class Result:
     # analyze_affected: the same functions' findings in the disk's tree, and its error lines
     disk_findings: list[Finding] | None = None
     disk_errors: list[FileError] | None = None
+    functions_checked: int | None = None  # protected functions checked (a whole check: known)
 
     def to_json(self) -> dict:
         return {
@@ -173,12 +205,16 @@ class FactsLoader:
         self.done += len(rels) - len(work)
         self.parsed += len(work)
         self.batches += 1
+        if opts.status is not None and work:
+            opts.status.reading(self.done, self.total)
 
         def take(item):
             rel, ff, notes, size, mtime, h, blob = item
             self.done += 1
             if opts.progress is not None:
                 opts.progress(self.done, self.total)
+            if opts.status is not None:
+                opts.status.reading(self.done, self.total)
             if ff is None and blob == b"" and rel in stored:
                 try:
                     ff, notes = decode(stored[rel][3])  # content unchanged, only the mtime moved
@@ -305,8 +341,11 @@ def build_index(opts: Options, errors: list[FileError], families: set[str] | Non
     if families is None:
         families = _families(opts)
     loader = FactsLoader(opts, errors, verify)
+    if opts.status is not None:
+        opts.status.phase("scanning the tree", len(rels))
     catalog = load_or_build(opts.root, rels, opts.jobs or os.cpu_count() or 1, errors, loader.cache,
                             loader.notices, overrides=opts.overrides,
+                            progress=(lambda done, _total: opts.status.update(done)) if opts.status is not None else None,
                             sigs=(listed if isinstance(listed, Listing) else Listing(listed)).packed()[1],
                             write="later" if opts.write_catalog_later else "background")
     index = LazyIndex.create(opts.root, opts.arch, catalog, loader.load, _reader(opts, errors), opts.kconfig,
@@ -530,7 +569,11 @@ def check_functions(index: Index, opts: Options, only: set[tuple[str, str]] | No
     checker = Checker(index, analyzer, enabled)
     out: list[CallerResult] = []
     place: dict[str, int] = {}
+    if opts.status is not None:
+        opts.status.phase("checking protected functions")
     for d in protected_functions(index, opts.paths, only):
+        if opts.status is not None:
+            opts.status.update(len(out))
         found: list[Finding] = []
         problems: list[str] = []
         try:
@@ -579,7 +622,8 @@ def finish(checked: list[CallerResult], allows_of, allow_files: list[str], opts:
         raw += c.findings
         errors.extend(FileError(c.path, m) for m in c.errors)
     findings = _dedupe(raw)
-    findings = apply_suppressions(findings, allows_of, allow_files, opts, enabled)
+    findings = apply_suppressions(findings, allows_of, allow_files, opts, enabled,
+                                  checked_callers={c.order[0] for c in checked})
     findings.sort(key=lambda f: (f.file, f.line, f.column, f.code, f.callee or "", f.message))
     assign_fingerprints(findings)
     return findings
@@ -598,9 +642,14 @@ def _dedupe(findings: list[Finding]) -> list[Finding]:
 
 
 def apply_suppressions(findings: list[Finding], allows_of, allow_files: list[str], opts: Options,
-                       enabled: set[str]) -> list[Finding]:
+                       enabled: set[str], checked_callers: set[str] | None = None) -> list[Finding]:
+    """Drop what allow comments and the settings' [[allow]] entries suppress; report (KN007)
+    comments that suppress nothing, and [[allow]] entries that suppress nothing in a check of
+    the whole tree (``checked_callers``: the protected functions checked; an entry for a
+    function this arch does not build is not judged)."""
     kept: list[Finding] = []
     used: set[tuple[str, int, str]] = set()
+    used_pairs: set[int] = set()
     for f in findings:
         allowed = False
         # a marker at the call site, or at the call inside an always-inline helper on the chain
@@ -610,7 +659,8 @@ def apply_suppressions(findings: list[Finding], allows_of, allow_files: list[str
                 if a.line in (line, line - 1) and f.code in a.codes:
                     used.add((file, a.line, f.code))
                     allowed = True
-        if not allowed and opts.config.allows(f.code, f.caller, f.callee):
+        if not allowed and (pair := opts.config.allows(f.code, f.caller, f.callee)) is not None:
+            used_pairs.add(id(pair))
             allowed = True
         if not allowed:
             kept.append(f)
@@ -629,7 +679,36 @@ def apply_suppressions(findings: list[Finding], allows_of, allow_files: list[str
                     elif code not in ALL_RULES and "KN007" in enabled:
                         kept.append(Finding("KN007", rel, a.line, 1, a.line, 1, "", None,
                             f"'kannot: allow {code}' names no kannot rule", [Link("", rel, a.line)], detail=code))
+        if opts.paths is None and not opts.affected_only and checked_callers is not None:
+            kept += _unused_allow_entries(opts, used_pairs, checked_callers)
     return kept
+
+
+def _unused_allow_entries(opts: Options, used: set[int], checked_callers: set[str]) -> list[Finding]:
+    from .analysis import Link
+
+    cfg = opts.config
+    if cfg.path is None or not cfg.allow:
+        return []
+    try:
+        rel = Path(cfg.path).resolve().relative_to(opts.root).as_posix()
+    except ValueError:
+        rel = str(cfg.path)
+    try:
+        text = Path(cfg.path).read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        text = []
+    heads = [i + 1 for i, line in enumerate(text) if line.strip().startswith("[[allow]]")]
+    out = []
+    for i, a in enumerate(cfg.allow):
+        if id(a) in used or (a.caller != "*" and a.caller not in checked_callers):
+            continue
+        line = heads[i] if i < len(heads) else 1
+        what = f"caller '{a.caller}'" + (f", callee '{a.callee}'" if a.callee else "") + (f", code {a.code}" if a.code else "")
+        out.append(Finding("KN007", rel, line, 1, line, 1, "", None,
+                           f"[[allow]] entry ({what}) suppresses nothing", [Link("", rel, line)],
+                           detail=f"allow {a.caller} {a.callee or ''} {a.code or ''}".strip()))
+    return out
 
 
 @contextmanager
@@ -722,7 +801,8 @@ def _analyze(opts: Options, before_close: Callable[[Result], None] | None) -> Re
                 n_listed, readable = len(catalog.files), len(catalog.files) - len(catalog.unreadable)
             else:
                 n_listed = readable = len(index.files)
-            result = Result(findings, errors, index, len(index.files), n_listed, readable)
+            result = Result(findings, errors, index, len(index.files), n_listed, readable,
+                            functions_checked=len(callers))
 
             def store() -> None:
                 memo.save(opts, looked, index, result.findings, result.errors,
@@ -969,8 +1049,12 @@ def _callees_into(out, analyzer, checker, top, d, through: tuple, seen: set, bud
     for leaf in sorted(summ.leaves, key=lambda l: (l.pos, l.callee or l.text)):
         if leaf.kind == "end":
             continue
+        when = checker.when(top, leaf)
+        if when is None:
+            continue  # no configuration makes this call
         chain = [l.to_json() for l in leaf.chain]
         out.append({
+            "condition": when,
             "definition": {"file": top.path, "line": top.line, "class": C.describe(top.classes)},
             "callee": leaf.callee,
             "kind": leaf.kind,

@@ -16,7 +16,7 @@ from tree_sitter import Node
 from . import cpp
 from .catalog import scan_includes
 from .ir import IRBuilder, declarator_name, param_names
-from .parsing import captures, matches, parse
+from .parsing import parse
 
 
 @dataclass(slots=True)
@@ -146,7 +146,7 @@ def _top_level(root: Node) -> dict[str, list[Node]]:
 
 # the head of a file-scope function definition: at column 0, a name, a parameter list, a '{'
 _HEAD_RE = re.compile(rb"^(?![#\s}/*])(?!typedef\b)(?!struct\s+\w+\s*\{)[^;{}()\n=]*\b[A-Za-z_]\w*\s*\([^;{}]*\)[^;{}()=]*\{", re.M)
-MAX_RECOVERIES = 16  # reparses per file
+MAX_RECOVERIES = 4  # reparses per file
 
 
 def _recovered_functions(src: bytes, text: bytes, root: Node, known: list[FunctionFact]) -> list[FunctionFact]:
@@ -163,15 +163,19 @@ def _recovered_functions(src: bytes, text: bytes, root: Node, known: list[Functi
     for lo, hi in regions:
         for m in _HEAD_RE.finditer(text, lo, hi):
             at = m.start()
-            if any(a <= at < b for a, b in spans) or tries >= MAX_RECOVERIES:
+            if any(a <= at < b for a, b in spans):
                 continue
+            if tries >= MAX_RECOVERIES:
+                return found
             tries += 1
             blank = bytes(c if c == 0x0A else 0x20 for c in text[:at])
             sub = parse(blank + text[at:])
-            for fn in _functions(src, sub.root_node):
-                if fn.body_start >= at and not any(a <= fn.body_start < b for a, b in spans):
-                    found.append(fn)
-                    spans.append((fn.body_start, fn.body_end))
+            new = [fn for fn in _functions(src, sub.root_node)
+                   if fn.body_start >= at and not any(a <= fn.body_start < b for a, b in spans)]
+            found += new
+            spans += [(fn.body_start, fn.body_end) for fn in new]
+            if not any(fn.body_start < hi for fn in new):
+                break  # nothing read in this region from there: its other heads would not do better
     return found
 
 

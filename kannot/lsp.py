@@ -37,6 +37,7 @@ from lsprotocol import types as T
 from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 
+from .classes import class_words
 from . import __version__
 from . import classes as C
 from . import cpp
@@ -104,8 +105,6 @@ def to_byte_offset(text: bytes, pos: T.Position, encoding: str) -> int:
 
 # findings -> diagnostics -------------------------------------------------------------------------
 
-def _class_words(cls: str) -> str:
-    return {"none": "not noinstr, traceable", "inline": "plain inline"}.get(cls, cls)
 
 
 def finding_notes(f: Finding) -> list[tuple[str, int, str]]:
@@ -118,7 +117,7 @@ def finding_notes(f: Finding) -> list[tuple[str, int, str]]:
         out.append((link.file, link.line, f"called through {what} '{link.function}'"))
     for c in f.candidates:
         if len(f.candidates) > 1 or c["class"] != "noinstr":
-            out.append((c["file"], c["line"], f"'{c['function']}' is defined here ({_class_words(c['class'])})"))
+            out.append((c["file"], c["line"], f"'{c['function']}' is defined here ({class_words(c['class'])})"))
     return out
 
 
@@ -449,7 +448,7 @@ class KannotServer(LanguageServer):
             opts.progress = report
             if not self.settings.no_cache and hasattr(opts, "cache_dir"):
                 assert self.root is not None
-                opts.cache_dir = (self.settings.cache_dir or self.root / CACHE_DIR_NAME).resolve()
+                opts.cache_dir = (self.settings.cache_dir or _shared_cache_dir(self.config) or self.root / CACHE_DIR_NAME).resolve()
             if await loop.run_in_executor(self._quick_worker, self._big_tree, opts):
                 # first diagnostics from the lazy engine (only the files the open ones need are
                 # parsed) on a thread of their own, while the full index the edits need is built
@@ -1088,3 +1087,11 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _shared_cache_dir(config: Config) -> Path | None:
+    """$KANNOT_CACHE_DIR, else the settings' cache_dir: the cache the CLI and hooks use too."""
+    env = os.environ.get("KANNOT_CACHE_DIR")
+    if env:
+        return Path(env).expanduser()
+    return config.cache_dir

@@ -31,12 +31,15 @@ import marshal
 from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from . import limits
 from .cache import FactsCache, code_stamp, content_hash
 from .findings import Finding, Link
 from .sources import FileError, Listing, moved_positions, read_source
+
+if TYPE_CHECKING:
+    from .catalog import Postings
 
 RECORD_FORMAT = 5
 MAX_CHANGED = 64  # more changed files than this: just run the check

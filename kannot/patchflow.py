@@ -386,6 +386,7 @@ def cmd_check(args, opts: Options) -> int:
     quiet_stderr = args.quiet or args.format == "checkpatch"
     if args.format == "checkpatch":
         opts.progress = None
+        opts.status = None
     if args.diff_base and args.patch:
         raise WorkflowError("--diff-base and --patch cannot be used together")
     if args.write_baseline and (args.diff_base or args.patch):
@@ -518,13 +519,15 @@ def cmd_check(args, opts: Options) -> int:
                 Path(target).write_text(_render(fmt, findings, errors, ctx), encoding="utf-8")
             except OSError as exc:
                 raise WorkflowError(f"cannot write {target}: {exc.strerror or exc}") from None
+    if opts.status is not None:
+        opts.status.close()
     sys.stdout.write(_render(args.format, findings, errors, ctx))
     sys.stdout.flush()
     if not quiet_stderr:
         for n in getattr(opts, "notices", None) or []:  # the facts cache's one-line notices
             print(f"kannot: {n}", file=sys.stderr)
         if args.format in ("text", "concise", "github"):
-            sys.stderr.write(format_errors(errors))
+            sys.stderr.write(format_errors(errors, findings, getattr(args, "show_errors", False)))
         for n in notes:
             print(n, file=sys.stderr)
     if not n_files:

@@ -62,10 +62,16 @@ def moved_positions(old: array, new: array) -> list[int]:
 def find_kernel_root(start: Path) -> Path:
     """Walk up from ``start`` to a kernel tree's top (Kbuild + arch/ + include/linux), else ``start``."""
     start = start.resolve()
+    return kernel_root_above(start) or start
+
+
+def kernel_root_above(start: Path) -> Path | None:
+    """The kernel tree's top at or above ``start`` (Kbuild, arch/ and include/linux), or None."""
+    start = start.resolve()
     for cand in (start, *start.parents):
         if (cand / "Kbuild").is_file() and (cand / "arch").is_dir() and (cand / "include" / "linux").is_dir():
             return cand
-    return start
+    return None
 
 
 # Folders inside one arch's folder that belong to another arch (ARCH=um builds arch/x86/um).

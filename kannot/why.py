@@ -22,7 +22,7 @@ from .findings import Link
 from .sources import FileError
 
 if TYPE_CHECKING:
-    from .engine import Options
+    from .engine import Options, Status
     from .index import FuncDef, Index
 
 FAMILIES = ("noinstr", "nokprobe", "notrace")
@@ -42,16 +42,20 @@ def why(index: "Index", name: str) -> dict:
     return _answer(name, own, reached)
 
 
-def why_map(index: "Index") -> tuple[dict[str, list[Reach]], dict[str, tuple]]:
+def why_map(index: "Index", status: "Status | None" = None) -> tuple[dict[str, list[Reach]], dict[str, tuple]]:
     """Every name any protected context reaches, with the reaching leaves; and the own classes
-    of those names and of the protected functions."""
+    of those names and of the protected functions. ``status``: told how far it got."""
     from .analysis import Analyzer
 
     analyzer = Analyzer(index)
     reach: dict[str, list[Reach]] = defaultdict(list)
     protected: set[str] = set()
+    if status is not None:
+        status.phase("mapping what protected functions reach")
     for d, fams in _protected(index):
         protected.add(d.name)
+        if status is not None:
+            status.update(len(protected))
         for r in _reaches(analyzer, d, fams):
             for n in set(r[5]):
                 if n != d.name:  # a function is not its own context
@@ -151,7 +155,7 @@ def answer(opts: "Options", name: str) -> dict:
         errors.extend(looked.listing_errors)
     index = build_index(opts, errors, families=set(FAMILIES), listed=looked.listed if looked is not None else None)
     try:
-        reach, own = why_map(index)
+        reach, own = why_map(index, opts.status)
         got = _answer(name, own[name] if name in own else own_info(index, name), reach.get(name, []))
     finally:
         close_index(index)

@@ -73,7 +73,7 @@ def test_assume_removes_what_needs_another_value(capsys):
 
 def test_missing_config_is_a_usage_error(capsys):
     assert main(["check", "--root", str(TREE), "--no-cache", "--config", str(TREE / "nope.config")]) == 2
-    assert "kernel config" in capsys.readouterr().err
+    assert "kernel .config" in capsys.readouterr().err
 
 
 def test_kconfig_evaluator():

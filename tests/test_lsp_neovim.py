@@ -42,3 +42,34 @@ def test_neovim_shows_kannot_diagnostics(tmp_path):
         ("KN001", line_of(MINI, rel, "nokprobe_inline_helper();")),
     }
     assert all(r.split("\t")[2] == "kannot" for r in rows)
+
+
+README_LUA = Path(__file__).parent / "nvim" / "readme_snippet.lua"
+
+
+@pytest.mark.skipif(NVIM is None, reason="neovim (nvim) is not installed; .ci/run installs it with apt-get install -y neovim")
+def test_the_readme_snippet_for_this_neovim_works(tmp_path):
+    """The README's own neovim block (0.7 or 0.8+, whichever this nvim is), loaded as written: its
+    FileType autocommand finds the tree's top and starts `kannot` (a wrapper on PATH running this
+    checkout without a cache)."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    wrapper = bindir / "kannot"
+    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m kannot "$@" -j 1 --no-cache\n')
+    wrapper.chmod(0o755)
+    out = tmp_path / "diagnostics.txt"
+    env = dict(os.environ)
+    env.update({
+        "KANNOT_ROOT": str(MINI), "KANNOT_FILE": "kernel/inline.c", "KANNOT_OUT": str(out),
+        "KANNOT_README": str(Path(__file__).resolve().parents[1] / "README.md"), "KANNOT_TIMEOUT_MS": "150000",
+        "PATH": f"{bindir}{os.pathsep}{env.get('PATH', '')}",
+        "XDG_CONFIG_HOME": str(tmp_path / "config"), "XDG_DATA_HOME": str(tmp_path / "data"),
+        "XDG_CACHE_HOME": str(tmp_path / "cache"), "XDG_STATE_HOME": str(tmp_path / "state"),
+    })
+    proc = subprocess.run([NVIM, "--headless", "--clean", "-u", "NONE", "-i", "NONE", "-c", f"luafile {README_LUA}"],
+                          env=env, cwd=tmp_path, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=240)
+    assert out.exists(), f"nvim wrote nothing (rc {proc.returncode}): {proc.stdout}{proc.stderr}"
+    status, *rows = out.read_text().splitlines()
+    assert status == "ok", (status, proc.stderr)
+    got = {(code, int(line)) for code, line in (r.split("\t") for r in rows)}
+    assert ("KN002", line_of(MINI, "kernel/inline.c", "inline_with_call();")) in got

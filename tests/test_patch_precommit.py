@@ -101,3 +101,34 @@ def test_files_hook_entry_reports_only_the_files_it_is_given(tmp_path):
         os.chdir(cwd)
     assert only_changed.rc == 0, only_changed.out + only_changed.err
     assert with_caller.rc == 1 and "enter_from_user_mode" in with_caller.out
+
+
+def test_the_readme_precommit_config_runs_as_written(tmp_path, pre_commit_home):
+    """README.md's `.pre-commit-config.yaml` block, verbatim, in a kernel-like repository: the
+    bad change fails the hook (kannot installed, as the README says, from this repository: the
+    test's own environment), the good one passes."""
+    import re
+    import sys
+
+    block = re.search(r"### pre-commit.*?```yaml\n(.*?)```", (REPO / "README.md").read_text(), re.S).group(1)
+    tree = make_repo(tmp_path)
+    (tree / ".pre-commit-config.yaml").write_text(block)
+    git(tree, "add", ".pre-commit-config.yaml")
+    git(tree, "commit", "-q", "-m", "pre-commit config")
+    env = {**ENV, "PRE_COMMIT_HOME": str(pre_commit_home), "PRE_COMMIT_COLOR": "never",
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{ENV.get('PATH', '')}"}
+    env.pop("PYTHONPATH", None)
+    # this interpreter's pre-commit: a pre-commit of another Python (a pyenv shim) puts its own
+    # bin/ first on PATH, and another kannot with it
+    _pre_commit()  # (skips when pre-commit is not installed)
+    run = [sys.executable, "-m", "pre_commit", "run", "kannot"]
+    drop_noinstr(tree)
+    git(tree, "add", "kernel/context.c")
+    bad = subprocess.run(run, cwd=tree, env=env, capture_output=True, text=True, timeout=900)
+    assert bad.returncode == 1, bad.stdout + bad.stderr
+    assert "arch/x86/kernel/nmi.c" in bad.stdout and "ct_user_exit" in bad.stdout
+    git(tree, "checkout", "-q", "HEAD", "--", ".")
+    comment_only(tree)
+    git(tree, "add", "kernel/entry/common.c")
+    good = subprocess.run(run, cwd=tree, env=env, capture_output=True, text=True, timeout=900)
+    assert good.returncode == 0, good.stdout + good.stderr

@@ -455,7 +455,6 @@ class BuildModel:
     def _default_value(self, name: str, model: dict[str, bool]) -> str:
         """What ``name`` is in ``model`` when nobody sets it (its defaults, implies, selects)."""
         t = self.encoder.hidden_value(name)
-        val = lambda a: model.get(a, False)  # noqa: E731
         ge = _evaluate(self.normalize(t.ge), model)
         y = _evaluate(self.normalize(t.y), model)
         if self.types.get(name) == "bool":

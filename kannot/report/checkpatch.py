@@ -10,6 +10,7 @@ format: b4 counts every stderr line of a check command as a failure.
 """
 from __future__ import annotations
 
+from ..classes import class_words
 from ..findings import Finding
 from ..rules import ALL_RULES
 from ..sources import FileError
@@ -20,8 +21,6 @@ def checkpatch_type(code: str) -> str:
     return ALL_RULES[code].name.upper().replace("-", "_")
 
 
-def _class_words(cls: str) -> str:
-    return {"none": "not noinstr, traceable", "inline": "plain inline"}.get(cls, cls)
 
 
 def _level(code: str) -> str:
@@ -50,7 +49,7 @@ def format_checkpatch(findings: list[Finding], errors: list[FileError], ctx: Rep
             out.append(("+" if added else " ") + text)
         for c in f.candidates:
             if len(f.candidates) > 1 or c["class"] != "noinstr":
-                out.append(f"NOTE: '{c['function']}' is defined at {c['file']}:{c['line']} ({_class_words(c['class'])})")
+                out.append(f"NOTE: '{c['function']}' is defined at {c['file']}:{c['line']} ({class_words(c['class'])})")
         if f.witness:
             out.append(f"NOTE: for example with {' '.join(f.witness)}")
         for cause in getattr(f, "causes", None) or []:

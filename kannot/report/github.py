@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..classes import class_words
 from ..findings import Finding
 from ..rules import ALL_RULES
 from ..sources import FileError
@@ -49,7 +50,7 @@ def _message(f: Finding) -> str:
     lines = [f.message]
     for c in f.candidates:
         if len(f.candidates) > 1 or c["class"] != "noinstr":
-            lines.append(f"'{c['function']}' is defined at {c['file']}:{c['line']} ({c['class']})")
+            lines.append(f"'{c['function']}' is defined at {c['file']}:{c['line']} ({class_words(c['class'])})")
     if f.witness:
         lines.append(f"for example with {' '.join(f.witness)}")
     for cause in getattr(f, "causes", None) or []:

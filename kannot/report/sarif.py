@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 
+from ..classes import class_words
 from .. import __version__
 from ..findings import Finding
 from ..rules import ALL_RULES
@@ -160,8 +161,6 @@ def _uri(rel: str) -> str:
     return quote(rel, safe="/-_.~")
 
 
-def _class_words(cls: str) -> str:
-    return {"none": "not noinstr, traceable", "inline": "plain inline"}.get(cls, cls)
 
 
 def _result(f: Finding, ctx: ReportContext, rule_index: dict[str, int], hashes: dict[str, dict[int, str]]) -> dict:
@@ -173,7 +172,7 @@ def _result(f: Finding, ctx: ReportContext, rule_index: dict[str, int], hashes: 
             related.append({
                 "id": rid,
                 "physicalLocation": _physical(ctx, c["file"], c["line"]),
-                "message": {"text": f"'{c['function']}' is defined here ({_class_words(c['class'])})"},
+                "message": {"text": f"'{c['function']}' is defined here ({class_words(c['class'])})"},
             })
             link_texts.append(f"[{c['function']}]({rid})")
     for cause in getattr(f, "causes", None) or []:
@@ -248,6 +247,20 @@ def sarif_log(findings: list[Finding], errors: list[FileError], ctx: ReportConte
     codes = sorted(ALL_RULES)
     rule_index = {c: i for i, c in enumerate(codes)}
     hashes: dict[str, dict[int, str]] = {}
+    # notifications for the files with results (a whole tree has a thousand partly parsed
+    # files: listing them all made a one-result log 2 MB), and one counting the others
+    touched = {f.file for f in findings} | {l.file for f in findings for l in f.chain}
+    kept = [e for e in errors if e.file and e.file in touched]
+    others = [e for e in errors if e.file and e.file not in touched]
+    notifications = [
+        {"level": "warning", "message": {"text": e.message},
+         "locations": [{"physicalLocation": {"artifactLocation": {"uri": _uri(e.file), "uriBaseId": SRCROOT}}}]}
+        for e in kept
+    ]
+    if others:
+        notifications.append({"level": "note", "message": {"text": (
+            f"{len({e.file for e in others})} other file(s) were not fully read (the functions kannot could "
+            "read were checked); the JSON report lists them")}})
     run: dict = {
         "tool": {"driver": {
             "name": "kannot",
@@ -258,11 +271,7 @@ def sarif_log(findings: list[Finding], errors: list[FileError], ctx: ReportConte
         }},
         "invocations": [{
             "executionSuccessful": True,
-            "toolExecutionNotifications": [
-                {"level": "warning", "message": {"text": e.message},
-                 "locations": [{"physicalLocation": {"artifactLocation": {"uri": _uri(e.file), "uriBaseId": SRCROOT}}}]}
-                for e in errors if e.file
-            ],
+            "toolExecutionNotifications": notifications,
         }],
         "columnKind": "utf16CodeUnits",
         "results": [_result(f, ctx, rule_index, hashes) for f in findings],

@@ -1,6 +1,7 @@
 """gcc-style text: `file:line:col: warning: message [CODE]`, then `note:` lines for the chain."""
 from __future__ import annotations
 
+from ..classes import class_words
 from ..findings import Finding
 from ..rules import ALL_RULES
 from ..sources import FileError
@@ -16,7 +17,7 @@ def format_finding(f: Finding) -> str:
         lines.append(f"{link.file}:{link.line}: note: called through {what} '{link.function}'")
     for c in f.candidates:
         if len(f.candidates) > 1 or c["class"] != "noinstr":
-            lines.append(f"{c['file']}:{c['line']}: note: '{c['function']}' is defined here ({_class_words(c['class'])})")
+            lines.append(f"{c['file']}:{c['line']}: note: '{c['function']}' is defined here ({class_words(c['class'])})")
     for n in f.notes:
         if not n.startswith(f"'{f.callee}' is defined at"):  # (the candidates say that)
             lines.append(f"{f.file}:{f.line}: note: {n}")
@@ -31,11 +32,10 @@ def _arch_words(f: Finding) -> str:
     return f" (ARCH={','.join(f.arches)})" if f.arches else ""
 
 
-def _class_words(cls: str) -> str:
-    return {"none": "not noinstr, traceable", "inline": "plain inline"}.get(cls, cls)
 
 
 MAX_GROUPS_SHOWN = 10
+MAX_ERRORS_OF_A_KIND = 3  # more file problems of one kind are counted, not listed
 
 
 def format_text(findings: list[Finding], errors: list[FileError], summary: bool = True) -> str:
@@ -66,5 +66,40 @@ def summary_lines(findings: list[Finding]) -> list[str]:
     return out
 
 
-def format_errors(errors: list[FileError]) -> str:
-    return "".join(f"{e.file}: kannot: {e.message}\n" for e in errors)
+def format_errors(errors: list[FileError], findings: list[Finding] | None = None, show_all: bool = False) -> str:
+    """File problems for stderr. ``show_all`` (``--show-errors``): one line each. Else only those
+    about files a finding is in or passes through, then one line counting the rest by kind (a
+    whole tree has a thousand partly parsed files: listing them drowned the findings)."""
+    if show_all or findings is None:
+        return "".join(f"{e.file}: kannot: {e.message}\n" for e in errors)
+    touched = {f.file for f in findings} | {l.file for f in findings for l in f.chain}
+    per_kind: dict[str, int] = {}
+    for e in errors:
+        per_kind[error_kind(e.message)] = per_kind.get(error_kind(e.message), 0) + 1
+    # a few unreadable files (a symlink loop, NUL bytes) are said one by one; partly parsed files
+    # (the kernel's macros make a thousand) and any kind past a few are counted
+    def listed(e: FileError) -> bool:
+        kind = error_kind(e.message)
+        return e.file in touched or (kind != "could not fully parse" and per_kind[kind] <= MAX_ERRORS_OF_A_KIND)
+
+    shown = [e for e in errors if listed(e)]
+    rest = [e for e in errors if not listed(e)]
+    out = "".join(f"{e.file}: kannot: {e.message}\n" for e in shown)
+    if rest:
+        kinds: dict[str, int] = {}
+        for e in rest:
+            kind = error_kind(e.message)
+            kinds[kind] = kinds.get(kind, 0) + 1
+        per = ", ".join(f"{k} {n}" for k, n in sorted(kinds.items(), key=lambda x: (-x[1], x[0])))
+        files = len({e.file for e in rest})
+        out += (f"kannot: {files} more file(s) not fully read ({per}); the functions kannot could read were "
+                "checked; --show-errors lists them (JSON lists every one)\n")
+    return out
+
+
+def error_kind(message: str) -> str:
+    """The kind of a file problem: its message up to the first detail."""
+    for i, ch in enumerate(message):
+        if ch in "(:;,":
+            return message[:i].strip()
+    return message.strip()
