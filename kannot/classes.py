@@ -1,4 +1,4 @@
-"""Protection classes: what an annotation word means for instrumentation (SEMANTICS.md 1).
+"""Protection classes: what an annotation word means for instrumentation (docs/semantics.md 1).
 
 A function's classes come from the words of its header, of its prototypes (gcc merges attributes
 across declarations), of NOKPROBE_SYMBOL() lines, and of learned aliases (an object-like macro

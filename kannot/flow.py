@@ -1,4 +1,4 @@
-"""Instrumentation-region counting over the IR, the way objtool counts it (SEMANTICS.md 2.3).
+"""Instrumentation-region counting over the IR, the way objtool counts it (docs/semantics.md 2.3).
 
 The state is the set of region counts a point can be reached with, one per path: begin is +1, end
 is -1, instrumentation is allowed where every count is > 0. Branches fork the set, joins unite it,

@@ -1,6 +1,6 @@
 """The cross-file index: every file's facts joined into name -> definitions maps, plus resolution.
 
-Resolution (documented in the README): a call from code in file F to NAME binds to
+Resolution (documented in docs/design.md): a call from code in file F to NAME binds to
 1. definitions of NAME in F itself;
 2. else definitions in headers F includes (transitively), together with non-static definitions
    elsewhere (the extern branch of an ``#ifdef`` stub in the header);

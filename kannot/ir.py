@@ -294,7 +294,7 @@ class IRBuilder:
             else:
                 out.append(("call", name, args_text, pos, arg_events, None))
         elif fn.type in ("string_literal", "concatenated_string") or '"' in self.text(fn) or self.text(fn).startswith(("asm", "__asm")):
-            return  # inline-asm templates and operands mis-parsed as calls (SEMANTICS.md 5.2)
+            return  # inline-asm templates and operands mis-parsed as calls (docs/semantics.md 5.2)
         elif fn.type == "call_expression" and (inner := fn.child_by_field_name("function")) is not None and inner.type == "identifier":
             # guard(lock)(&l), static_call(f)(x): a macro producing the callee
             inner_args = fn.child_by_field_name("arguments")

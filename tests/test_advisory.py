@@ -1,4 +1,4 @@
-"""Advisory families: NOKPROBE (KN101) and notrace (KN201) are off unless selected (SEMANTICS.md 3)."""
+"""Advisory families: NOKPROBE (KN101) and notrace (KN201) are off unless selected (docs/semantics.md 3)."""
 from __future__ import annotations
 
 import pytest

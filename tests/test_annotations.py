@@ -1,5 +1,5 @@
 """Which functions are protected: annotations in every position the kernel writes them
-(SEMANTICS.md 1 and 5.1), and which callees they make safe or unsafe."""
+(docs/semantics.md 1 and 5.1), and which callees they make safe or unsafe."""
 from __future__ import annotations
 
 import pytest

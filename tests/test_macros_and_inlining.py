@@ -1,4 +1,4 @@
-"""Calls hidden in macros, and __always_inline / inline helpers (SEMANTICS.md 1.1, 1.5, 1.6, 5.4)."""
+"""Calls hidden in macros, and __always_inline / inline helpers (docs/semantics.md 1.1, 1.5, 1.6, 5.4)."""
 from __future__ import annotations
 
 from conftest import MINI, by_caller, callees, check, copy_tree, line_after
@@ -72,7 +72,7 @@ def test_object_like_alias_and_noreturn_macro(tmp_path):
 
 
 def test_scoped_guard_block_belongs_to_enclosing_function(tmp_path):
-    """scoped_guard(...) { } parses as a nested function_definition (SEMANTICS.md 5.2)."""
+    """scoped_guard(...) { } parses as a nested function_definition (docs/semantics.md 5.2)."""
     root = copy_tree(MINI, tmp_path)
     (root / "include/linux/cleanup.h").write_text(
         "#define scoped_guard(_name, args...) for (int __g = 1; __g; __g = 0)\n"

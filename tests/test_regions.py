@@ -1,5 +1,5 @@
 """instrumentation_begin()/instrumentation_end() regions, counted along paths the way objtool
-counts them (SEMANTICS.md 2.3 and the shapes of 4.2)."""
+counts them (docs/semantics.md 2.3 and the shapes of 4.2)."""
 from __future__ import annotations
 
 from conftest import MINI, by_caller, callees, check, copy_tree, line_after, line_of
