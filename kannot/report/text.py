@@ -67,20 +67,23 @@ def summary_lines(findings: list[Finding]) -> list[str]:
 
 
 def format_errors(errors: list[FileError], findings: list[Finding] | None = None, show_all: bool = False) -> str:
-    """File problems for stderr. ``show_all`` (``--show-errors``): one line each. Else only those
-    about files a finding is in or passes through, then one line counting the rest by kind (a
-    whole tree has a thousand partly parsed files: listing them drowned the findings)."""
+    """File problems for stderr. ``show_all`` (``--show-errors``): one line each. Else the files
+    that could not be read or were skipped (those the findings pass through, and up to three of a
+    kind), then one line counting the rest by kind (a whole tree has a thousand partly parsed
+    files: listing them drowned the findings)."""
     if show_all or findings is None:
         return "".join(f"{e.file}: kannot: {e.message}\n" for e in errors)
     touched = {f.file for f in findings} | {l.file for f in findings for l in f.chain}
     per_kind: dict[str, int] = {}
     for e in errors:
         per_kind[error_kind(e.message)] = per_kind.get(error_kind(e.message), 0) + 1
-    # a few unreadable files (a symlink loop, NUL bytes) are said one by one; partly parsed files
-    # (the kernel's macros make a thousand) and any kind past a few are counted
+    # a kind with few files (a symlink loop, NUL bytes, the one file a check read) is said file by
+    # file; unreadable or skipped files also when a finding is in them; partly parsed files are
+    # otherwise only counted: the kernel's macros make a thousand, fifty of them in the files of
+    # any whole-tree run's findings, and the functions outside the damage were checked
     def listed(e: FileError) -> bool:
         kind = error_kind(e.message)
-        return e.file in touched or (kind != "could not fully parse" and per_kind[kind] <= MAX_ERRORS_OF_A_KIND)
+        return per_kind[kind] <= MAX_ERRORS_OF_A_KIND or (kind != "could not fully parse" and e.file in touched)
 
     shown = [e for e in errors if listed(e)]
     rest = [e for e in errors if not listed(e)]

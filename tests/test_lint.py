@@ -1,0 +1,28 @@
+"""The code stays pyflakes-clean (ruff's F rules, import placement, syntax; pyproject's [tool.ruff])."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _ruff() -> list[str]:
+    exe = shutil.which("ruff")
+    if exe:
+        return [exe]
+    try:
+        import ruff  # noqa: F401
+    except ImportError:
+        pytest.skip("ruff is not installed (it is in the test extras)")
+    return [sys.executable, "-m", "ruff"]
+
+
+def test_ruff_is_clean():
+    got = subprocess.run([*_ruff(), "check", "--no-cache", "kannot", "bench", "tests", "fuzz"], cwd=REPO,
+                         capture_output=True, text=True, timeout=300)
+    assert got.returncode == 0, got.stdout + got.stderr
