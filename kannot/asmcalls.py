@@ -23,6 +23,8 @@ import bisect
 import re
 from dataclasses import dataclass
 
+from .cpp import matching_paren, split_args
+
 SIZE_WILDCARD = "{size}"
 SIZES = ("1", "2", "4", "8")
 ASM_CALL = "__kannot_asm_call"  # the IR's call name for an asm call; its args text is the target
@@ -79,15 +81,17 @@ def parse_asm(src: bytes, start: int) -> AsmCall | None:
     open_pos = q.end() if q is not None else m.end()
     if open_pos >= len(src) or src[open_pos : open_pos + 1] != b"(":
         return None  # `asm("reg")` register names come here too, and are caught below
-    close = _matching(src, open_pos)
+    close = matching_paren(src, open_pos, 8000)
     if close < 0:
         return None
     inner = src[open_pos + 1 : close].decode("utf-8", "replace")
-    sections = _top_level_split(inner, ":")
+    sections = split_args(inner, ":")  # ("::" when there are no outputs: an empty section)
+    if not sections:
+        return None
     template = sections[0]
     operands: list[tuple[str | None, str]] = []
     for sec in sections[1:3]:  # outputs, inputs (clobbers and goto labels name no callee)
-        for op in _top_level_split(sec, ","):
+        for op in split_args(sec):
             if not op.strip():
                 continue
             om = _OPERAND_RE.match(op)
@@ -150,59 +154,3 @@ def _adjacent_strings(text: str) -> list[str]:
             out.append(m.group(1))
         last_end = m.end()
     return out
-
-
-def _top_level_split(text: str, sep: str) -> list[str]:
-    parts: list[str] = []
-    depth = 0
-    cur: list[str] = []
-    i = 0
-    n = len(text)
-    while i < n:
-        ch = text[i]
-        if ch == '"':
-            j = i + 1
-            while j < n and text[j] != '"':
-                j += 2 if text[j] == "\\" else 1
-            cur.append(text[i : j + 1])
-            i = j + 1
-            continue
-        if ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-        elif ch == sep and depth == 0 and not (sep == ":" and text[i + 1 : i + 2] == ":"):
-            parts.append("".join(cur))
-            cur = []
-            i += 1
-            continue
-        elif ch == sep == ":" and depth == 0:  # "::" (no outputs): two separators
-            parts.append("".join(cur))
-            parts.append("")
-            cur = []
-            i += 2
-            continue
-        cur.append(ch)
-        i += 1
-    parts.append("".join(cur))
-    return parts
-
-
-def _matching(src: bytes, open_pos: int, limit: int = 8000) -> int:
-    depth = 0
-    i = open_pos
-    end = min(len(src), open_pos + limit)
-    while i < end:
-        c = src[i]
-        if c == 0x22:  # a string: parentheses inside do not count
-            i += 1
-            while i < end and src[i] != 0x22:
-                i += 2 if src[i] == 0x5C else 1
-        elif c == 0x28:
-            depth += 1
-        elif c == 0x29:
-            depth -= 1
-            if depth == 0:
-                return i
-        i += 1
-    return -1

@@ -81,14 +81,17 @@ class Checker:
         f = self._condition(d, extra)
         return f is not L.FALSE and (self.model is None or self.model.satisfiable(f))
 
-    def when(self, d: FuncDef, leaf: Leaf) -> str | None:
-        """When caller ``d`` makes the call of ``leaf``: "" always, None never (no configuration
-        the arch's Kconfig accepts), else the simplified condition (``kannot callees``)."""
+    def when(self, d: FuncDef, leaf: Leaf) -> tuple[str, list[str]] | None:
+        """When caller ``d`` makes the call of ``leaf`` (``kannot callees``): None never (no
+        configuration the arch's Kconfig accepts), else the simplified condition ("" always) and,
+        for a condition, a witness configuration."""
         total = self._condition(d, leaf.cond)
         if total is L.FALSE or (self.model is not None and not self.model.satisfiable(total)):
             return None
         shown = self.model.simplify(total) if self.model is not None else L.simplify(total)
-        return "" if shown is L.TRUE else L.to_text(shown)
+        if shown is L.TRUE:
+            return "", []
+        return L.to_text(shown), self._witness_of(total) or []
 
     def _witness_of(self, f: Formula) -> list[str] | None:
         if f not in self._witness:

@@ -450,13 +450,13 @@ def cmd_callees(args, opts: Options) -> int:
     lines: dict[tuple, list[int]] = {}
     for c in callees:
         via = " -> ".join(l["function"] for l in c["chain"][1:] if l["kind"] in ("always_inline", "macro"))
-        key = (c["definition"]["file"], c["callee"] or c["text"], c["verdict"], via, c["condition"])
+        key = (c["definition"]["file"], c["callee"] or c["text"], c["verdict"], via, c["condition"], " ".join(c["witness"]))
         lines.setdefault(key, [])
         if c["line"] not in lines[key]:
             lines[key].append(c["line"])
-    for (file, name, verdict, via, cond), at in lines.items():
+    for (file, name, verdict, via, cond, witness), at in lines.items():
         print(f"{file}:{','.join(map(str, at))}: {name}: {verdict}" + (f"  (via {via})" if via else "")
-              + (f"  [only when {cond}]" if cond else ""))
+              + (f"  [only when {cond}; for example {witness}]" if cond and witness else f"  [only when {cond}]" if cond else ""))
     return EXIT_CLEAN
 
 

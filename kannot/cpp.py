@@ -325,8 +325,9 @@ def config_condition(condition: str) -> str:
     return " && ".join(p for p in condition.split(" && ") if "CONFIG_" in p)
 
 
-def split_args(text: str) -> list[str]:
-    """Split a macro call's argument text at top-level commas."""
+def split_args(text: str, sep: str = ",") -> list[str]:
+    """Split a macro call's argument text at top-level commas (or ``sep``: an asm statement's
+    sections at ':')."""
     args: list[str] = []
     depth = 0
     cur: list[str] = []
@@ -347,7 +348,7 @@ def split_args(text: str) -> list[str]:
             cur.append(text[i : j + 1])
             i = j + 1
             continue
-        elif c == "," and depth == 0:
+        elif c == sep and depth == 0:
             args.append("".join(cur).strip())
             cur = []
             i += 1

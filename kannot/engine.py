@@ -1054,7 +1054,8 @@ def _callees_into(out, analyzer, checker, top, d, through: tuple, seen: set, bud
             continue  # no configuration makes this call
         chain = [l.to_json() for l in leaf.chain]
         out.append({
-            "condition": when,
+            "condition": when[0],
+            "witness": when[1],
             "definition": {"file": top.path, "line": top.line, "class": C.describe(top.classes)},
             "callee": leaf.callee,
             "kind": leaf.kind,

@@ -152,7 +152,8 @@ def test_callees_one_line_per_callee_and_path_with_its_condition():
     assert run.rc == 0
     lines = run.out.strip().splitlines()
     assert len(lines) == len(set(lines))
-    assert any("up_lock_work" in l and "[only when !CONFIG_DEBUG_SPINLOCK && !CONFIG_SMP]" in l for l in lines)
+    assert any("up_lock_work" in l and "[only when !CONFIG_DEBUG_SPINLOCK && !CONFIG_SMP; for example CONFIG_SMP=n]" in l
+               for l in lines), lines
 
 
 # progress --------------------------------------------------------------------------------------

@@ -18,21 +18,29 @@ LUA = Path(__file__).parent / "nvim" / "kannot_diagnostics.lua"
 NVIM = shutil.which("nvim")
 
 
-@pytest.mark.skipif(NVIM is None, reason="neovim (nvim) is not installed; .ci/run installs it with apt-get install -y neovim")
-def test_neovim_shows_kannot_diagnostics(tmp_path):
+def _run_nvim(tmp_path: Path, lua: Path, **extra: str) -> tuple[str, list[str], str]:
+    """Headless neovim running ``lua`` on kernel/inline.c of the mini tree: (status, rows, stderr)."""
     out = tmp_path / "diagnostics.txt"
     env = dict(os.environ)
     env.update({
         "KANNOT_ROOT": str(MINI), "KANNOT_FILE": "kernel/inline.c", "KANNOT_OUT": str(out),
-        "KANNOT_PYTHON": sys.executable, "KANNOT_TIMEOUT_MS": "150000",
+        "KANNOT_TIMEOUT_MS": "150000",
         "XDG_CONFIG_HOME": str(tmp_path / "config"), "XDG_DATA_HOME": str(tmp_path / "data"),
         "XDG_CACHE_HOME": str(tmp_path / "cache"), "XDG_STATE_HOME": str(tmp_path / "state"),
+        **extra,
     })
-    proc = subprocess.run([NVIM, "--headless", "--clean", "-u", "NONE", "-i", "NONE", "-c", f"luafile {LUA}"],
+    proc = subprocess.run([NVIM, "--headless", "--clean", "-u", "NONE", "-i", "NONE", "-c", f"luafile {lua}"],
                           env=env, cwd=tmp_path, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=240)
     assert out.exists(), f"nvim wrote nothing (rc {proc.returncode}): {proc.stdout}{proc.stderr}"
     status, *rows = out.read_text().splitlines()
-    assert status == "ok", (status, proc.stderr)
+    return status, rows, proc.stderr
+
+
+@pytest.mark.skipif(NVIM is None, reason="neovim (nvim) is not installed; .ci/run installs it with apt-get install -y neovim")
+def test_neovim_shows_kannot_diagnostics(tmp_path):
+    status, rows, stderr = _run_nvim(tmp_path, LUA, KANNOT_PYTHON=sys.executable)
+    proc_stderr = stderr
+    assert status == "ok", (status, proc_stderr)
     got = {(code, int(line)) for code, line, _source, _message in (r.split("\t", 3) for r in rows)}
     rel = "kernel/inline.c"
     assert got == {
@@ -57,19 +65,9 @@ def test_the_readme_snippet_for_this_neovim_works(tmp_path):
     wrapper = bindir / "kannot"
     wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m kannot "$@" -j 1 --no-cache\n')
     wrapper.chmod(0o755)
-    out = tmp_path / "diagnostics.txt"
-    env = dict(os.environ)
-    env.update({
-        "KANNOT_ROOT": str(MINI), "KANNOT_FILE": "kernel/inline.c", "KANNOT_OUT": str(out),
-        "KANNOT_README": str(Path(__file__).resolve().parents[1] / "README.md"), "KANNOT_TIMEOUT_MS": "150000",
-        "PATH": f"{bindir}{os.pathsep}{env.get('PATH', '')}",
-        "XDG_CONFIG_HOME": str(tmp_path / "config"), "XDG_DATA_HOME": str(tmp_path / "data"),
-        "XDG_CACHE_HOME": str(tmp_path / "cache"), "XDG_STATE_HOME": str(tmp_path / "state"),
-    })
-    proc = subprocess.run([NVIM, "--headless", "--clean", "-u", "NONE", "-i", "NONE", "-c", f"luafile {README_LUA}"],
-                          env=env, cwd=tmp_path, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=240)
-    assert out.exists(), f"nvim wrote nothing (rc {proc.returncode}): {proc.stdout}{proc.stderr}"
-    status, *rows = out.read_text().splitlines()
-    assert status == "ok", (status, proc.stderr)
+    status, rows, stderr = _run_nvim(tmp_path, README_LUA,
+                                     KANNOT_README=str(Path(__file__).resolve().parents[1] / "README.md"),
+                                     PATH=f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}")
+    assert status == "ok", (status, stderr)
     got = {(code, int(line)) for code, line in (r.split("\t") for r in rows)}
     assert ("KN002", line_of(MINI, "kernel/inline.c", "inline_with_call();")) in got
