@@ -414,13 +414,26 @@ def analyze_every_arch(opts: Options):
                 kept.arches.append(arch)  # type: ignore[attr-defined]
         for e in result.errors:
             errors.setdefault((e.file, e.message), e)
-        last = result
+        last = replace(result, index=None)
         del result
+        drop_arch_state()
     findings = sorted(merged.values(), key=lambda f: (f.file, f.line, f.column, f.code, f.callee or "", f.message))  # type: ignore[attr-defined]
     assign_fingerprints(findings)  # type: ignore[arg-type]
     assert last is not None
     return replace(last, findings=findings, errors=sorted(errors.values(), key=lambda e: (e.file, e.message)), index=None,
                    functions_checked=checked)
+
+
+def drop_arch_state() -> None:
+    """What one arch's check built and no other needs: its interned formulas and parsed
+    conditions, and its index (cyclic, and the collector is paused during a run)."""
+    import gc
+
+    from .build import cppcond, logic
+
+    logic.reset()
+    cppcond.reset()
+    gc.collect()
 
 
 def nothing_read(errors: list[FileError]) -> str:

@@ -336,3 +336,8 @@ def parse_stack(condition: str, arch: str) -> Formula:
     if not condition:
         return L.TRUE
     return parse(condition, arch)
+
+
+def reset() -> None:
+    """Forget the parsed conditions (with kannot.build.logic.reset, between arches)."""
+    parse.cache_clear()

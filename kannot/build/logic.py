@@ -180,8 +180,10 @@ def ite(c: Formula, a: Formula, b: Formula) -> Formula:
 
 
 def reset() -> None:
-    """Forget every interned formula (between arches: no run keeps growing the table)."""
+    """Forget every interned and simplified formula (between arches: an arch's Kconfig model
+    makes hundreds of thousands, which no other arch needs; --arch all grew past 7 GB)."""
     _TABLE.clear()
+    _SIMPLIFIED.clear()
 
 
 def table_size() -> int:
