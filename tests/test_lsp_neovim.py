@@ -52,9 +52,6 @@ def test_neovim_shows_kannot_diagnostics(tmp_path):
     assert all(r.split("\t")[2] == "kannot" for r in rows)
 
 
-README_LUA = Path(__file__).parent / "nvim" / "readme_snippet.lua"
-
-
 @pytest.mark.skipif(NVIM is None, reason="neovim (nvim) is not installed; .ci/run installs it with apt-get install -y neovim")
 def test_the_readme_snippet_for_this_neovim_works(tmp_path):
     """The README's own neovim block (0.7 or 0.8+, whichever this nvim is), loaded as written: its
@@ -65,9 +62,9 @@ def test_the_readme_snippet_for_this_neovim_works(tmp_path):
     wrapper = bindir / "kannot"
     wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m kannot "$@" -j 1 --no-cache\n')
     wrapper.chmod(0o755)
-    status, rows, stderr = _run_nvim(tmp_path, README_LUA,
+    status, rows, stderr = _run_nvim(tmp_path, LUA,
                                      KANNOT_README=str(Path(__file__).resolve().parents[1] / "README.md"),
                                      PATH=f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}")
     assert status == "ok", (status, stderr)
-    got = {(code, int(line)) for code, line in (r.split("\t") for r in rows)}
+    got = {(code, int(line)) for code, line, _source, _message in (r.split("\t", 3) for r in rows)}
     assert ("KN002", line_of(MINI, "kernel/inline.c", "inline_with_call();")) in got
