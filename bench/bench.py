@@ -1,6 +1,6 @@
 """Time a whole-tree ``kannot check`` against ctags and a bare tree-sitter parse of the same files.
 
-    python bench/bench.py --tree /root/.cache/kernel-trees/linux-source-6.12 [--runs 3] [--arch x86]
+    python bench/bench.py --tree ~/linux [--runs 3] [--arch x86]
                           [--warm] [--edit FILE] [--edit-unrelated FILE] [--why FUNC] [--eager]
                           [--git-copy DIR] [--only ROWS] [--timeout 3600] [--json OUT]
 

@@ -1,6 +1,6 @@
 """Latency of ``kannot lsp`` as an editor sees it: didChange -> publishDiagnostics for that version.
 
-    python bench/lsp_latency.py --tree /root/.cache/kernel-trees/linux-source-6.12 [--arch x86]
+    python bench/lsp_latency.py --tree ~/linux [--arch x86]
         [--file arch/x86/kernel/traps.c] [--edits 15] [--pause 1.0] [--burst 0] [--no-cache]
         [--json OUT]
 

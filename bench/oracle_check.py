@@ -1,7 +1,7 @@
-"""Check kannot against objtool's view of a built kernel (the oracle in /work/shared/oracle).
+"""Check kannot against objtool's view of a built kernel (the oracle in ../shared/oracle).
 
-    python bench/oracle_check.py --tree /root/.cache/kernel-trees/linux-source-6.12 \\
-        --oracle /work/shared/oracle/linux-6.12-x86_64/noinstr-edges.tsv --arch x86 [--json out.json]
+    python bench/oracle_check.py --tree ~/linux \\
+        --oracle ../shared/oracle/linux-6.12-x86_64/noinstr-edges.tsv --arch x86 [--json out.json]
 
 The index is built once through the Python API, then:
 

@@ -300,10 +300,7 @@ class Analyzer:
         for name in names:
             if self._names:
                 self._names[-1].add(name)
-            defs = self.index.funcs_for(name, unit.path, unit.arches)
-            conds = [self.index.candidate_cond(unit.path, unit.arches, d) for d in defs]
-            model = self.index.model
-            found += [(d, c) for d, c in zip(defs, conds) if c is not L.FALSE and (model is None or model.satisfiable(c))]
+            found += self._built(unit, self.index.funcs_for(name, unit.path, unit.arches))
         # one call, whichever size it is: __get_user_{1,2,4,8} are its candidates
         got_names = sorted({d.name for d, _c in found})
         if len(names) == 1 or len(got_names) == 1:
@@ -336,12 +333,7 @@ class Analyzer:
         if name.startswith("__ubsan_handle_"):
             add(Leaf("static_call", name, name, pos, (here,), low, cond=pc))  # objtool accepts these
             return states
-        conds = [self.index.candidate_cond(unit.path, unit.arches, d) for d in defs]
-        model = self.index.model
-        # a definition no configuration builds next to this call is no candidate
-        kept = [(d, c) for d, c in zip(defs, conds) if c is not L.FALSE and (model is None or model.satisfiable(c))]
-        if defs and not kept:
-            kept = []
+        kept = self._built(unit, defs)
         if not kept:
             if self.index.is_pointer_var(name):
                 add(Leaf("icall", None, name, pos, (here,), low, cond=pc))
@@ -373,6 +365,17 @@ class Analyzer:
             if tail is not None:
                 add(Leaf("icall", None, f"{name}({'...'})({tail})", pos, (here,), low, cond=pc))
         return frozenset(out)
+
+    def _built(self, unit: Unit, defs: list[FuncDef]) -> list[tuple[FuncDef, Formula]]:
+        """The definitions some configuration builds next to a call from ``unit``, each with
+        when the call reaches it (a definition no configuration builds there is no candidate)."""
+        model = self.index.model
+        out = []
+        for d in defs:
+            c = self.index.candidate_cond(unit.path, unit.arches, d)
+            if c is not L.FALSE and (model is None or model.satisfiable(c)):
+                out.append((d, c))
+        return out
 
     def _branch_conds(self, unit: Unit, shape) -> tuple[Formula, Formula] | None:
         """When an ``if`` condition of this shape can be true, and when false, from what the
@@ -406,13 +409,9 @@ class Analyzer:
         defs = self.index.funcs_for(name, unit.path, unit.arches)
         if not defs:
             return (L.TRUE, L.TRUE)
-        model = self.index.model
         true_when: list[Formula] = []
         false_when: list[Formula] = []
-        for d in defs:
-            c = self.index.candidate_cond(unit.path, unit.arches, d)
-            if c is L.FALSE or (model is not None and not model.satisfiable(c)):
-                continue
+        for d, c in self._built(unit, defs):
             v = self._constant_return(d)
             if v is not False:
                 true_when.append(c)

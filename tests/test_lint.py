@@ -18,7 +18,7 @@ def _ruff() -> list[str]:
     try:
         import ruff  # noqa: F401
     except ImportError:
-        pytest.skip("ruff is not installed (it is in the test extras)")
+        pytest.fail("ruff is not installed: it is in the test extras (pip install -e '.[test]')")
     return [sys.executable, "-m", "ruff"]
 
 

@@ -585,31 +585,23 @@ def _close_paren(text: str, open_pos: int) -> int:
 
 def _split_words(text: str) -> list[str]:
     """Whitespace-separated words, a ``$(...)`` with spaces inside kept whole."""
-    out, depth, cur = [], 0, []
-    for ch in text:
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        if ch.isspace() and depth == 0:
-            if cur:
-                out.append("".join(cur))
-                cur = []
-            continue
-        cur.append(ch)
-    if cur:
-        out.append("".join(cur))
-    return out
+    return [w for w in _split_top(text, str.isspace) if w]
 
 
 def _split_args(text: str) -> list[str]:
+    """A make function's arguments: split at top-level commas, kept as written."""
+    return _split_top(text, lambda ch: ch == ",")
+
+
+def _split_top(text: str, is_sep) -> list[str]:
+    """``text`` split at the characters ``is_sep`` accepts outside parentheses."""
     out, depth, cur = [], 0, []
     for ch in text:
         if ch == "(":
             depth += 1
         elif ch == ")":
             depth -= 1
-        if ch == "," and depth == 0:
+        if depth == 0 and is_sep(ch):
             out.append("".join(cur))
             cur = []
             continue
