@@ -4,7 +4,7 @@ each output, so two versions of kannot can be compared byte for byte (issue 19's
     python bench/identical.py --tree T --arch x86 --kannot SRC --out DIR
 
 SRC is a kannot source folder (put first on PYTHONPATH). The tree is hard-linked into a scratch
-copy; the edit replaces one file of that copy (a new inode), never the tree itself."""
+copy of its own; the edit replaces one file of that copy (a new inode), never the tree itself."""
 from __future__ import annotations
 
 import argparse
@@ -46,10 +46,7 @@ def main() -> int:
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    # a fixed place: outputs that name the tree's path compare equal between versions
-    scratch = Path(tempfile.gettempdir()) / "kannot-identical"
-    shutil.rmtree(scratch, ignore_errors=True)
-    scratch.mkdir()
+    scratch = Path(tempfile.mkdtemp(prefix="kannot-identical-"))  # (the JSON names no absolute path)
     tree = scratch / "tree"
     subprocess.run(["cp", "-al", str(args.tree.resolve()), str(tree)], check=True)
     cache = scratch / "cache"
