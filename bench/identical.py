@@ -3,8 +3,8 @@ each output, so two versions of kannot can be compared byte for byte (issue 19's
 
     python bench/identical.py --tree T --arch x86 --kannot SRC --out DIR
 
-SRC is a kannot source folder (put first on PYTHONPATH). The tree is hard-linked into a scratch
-copy of its own; the edit replaces one file of that copy (a new inode), never the tree itself."""
+SRC is a kannot source folder (put first on PYTHONPATH). The tree is copied to a scratch folder of
+its own; the edit replaces one file of that copy, never the tree itself."""
 from __future__ import annotations
 
 import argparse
@@ -48,7 +48,9 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="kannot-identical-"))  # (the JSON names no absolute path)
     tree = scratch / "tree"
-    subprocess.run(["cp", "-al", str(args.tree.resolve()), str(tree)], check=True)
+    # a real copy: a hard-linked one would see another process's edits of the tree (a benchmark
+    # that edits a file in place and restores it) in the middle of a run
+    subprocess.run(["cp", "-a", "--reflink=auto", str(args.tree.resolve()), str(tree)], check=True)
     cache = scratch / "cache"
     env = dict(os.environ, PYTHONPATH=str(args.kannot.resolve()), KANNOT_CACHE_DIR=str(cache))
     base = [sys.executable, "-m", "kannot", "check", "--root", str(tree), "--arch", args.arch,
