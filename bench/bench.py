@@ -29,7 +29,7 @@ wall time, the median CPU time (user+sys) and the largest peak RSS. Peak RSS is 
 "Maximum resident set size": the largest single process (the main one or one pool worker), not
 the sum over a process pool.
 
-All three read the same files, kannot's own list (``kannot.sources.list_sources``: .c/.h/.S,
+All three read the same files, kannot's own list (``kannot.source.files.list_sources``: .c/.h/.S,
 without Documentation/ tools/ scripts/ samples/ usr/, and without arch/ other than --arch):
 - kannot: ``python -m kannot check --root TREE -q --format json --no-cache [--arch A]`` (all cores);
   with --warm also ``--cache-dir TMP`` after one untimed run has filled that cache;
@@ -54,7 +54,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from kannot.sources import FileError, list_sources
+from kannot.source.files import FileError, list_sources
 
 HERE = Path(__file__).resolve().parent
 TIME = "/usr/bin/time"

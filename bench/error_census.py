@@ -6,7 +6,7 @@
 
 A kind is the message with names and numbers taken out ("skipped function '<name>': expansion
 nested too deep"). Also printed: the number of .c/.h/.S files under the tree that kannot lists
-(``kannot.sources.list_sources``), the files with at least one error, the exit code, the findings
+(``kannot.source.files.list_sources``), the files with at least one error, the exit code, the findings
 and the wall time, so that a crash (no JSON, exit 2) or a hang cannot pass for a clean run.
 """
 from __future__ import annotations
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     seconds = None
     if a.facts_only:
         from kannot.engine import Options, collect_facts
-        from kannot.sources import FileError, list_sources as _list
+        from kannot.source.files import FileError, list_sources as _list
 
         t = time.monotonic()
         errs: list[FileError] = []
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         doc = json.loads(a.json.read_bytes())
     if a.out is not None:
         a.out.write_text(json.dumps(doc["errors"], indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    from kannot.sources import list_sources
+    from kannot.source.files import list_sources
 
     listed = list_sources(a.tree.resolve(), None, [])
     errors = doc["errors"]

@@ -39,13 +39,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import kannot
-from kannot import classes as C
-from kannot import sources
+from kannot.facts import classes as C
+from kannot.source import files as sources
 from kannot.engine import Options, build_index, callees_of, check_index
-from kannot.index import Index
-from kannot.kconfig import KernelConfig
+from kannot.index.core import Index
+from kannot.build.dotconfig import KernelConfig
 from kannot.rules import ALL_RULES
-from kannot.sources import FileError
+from kannot.source.files import FileError
 
 TEXT_SECTIONS = frozenset({".text", ".spinlock.text", ".sched.text"})
 INDIRECT_KINDS = frozenset({"indirect", "pv_ops"})

@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import mutators as M  # noqa: E402
-from kannot import limits  # noqa: E402
+from kannot.source import limits  # noqa: E402
 
 _STATE: dict = {}
 

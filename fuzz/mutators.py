@@ -10,12 +10,12 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kannot import limits
-from kannot.cache import decode, encode
+from kannot.source import limits
+from kannot.store.cache import decode, encode
 from kannot.engine import Options, check_index
-from kannot.facts import FileFacts
-from kannot.index import Index
-from kannot.sources import FileError
+from kannot.facts.extract import FileFacts
+from kannot.index.core import Index
+from kannot.source.files import FileError
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -16,22 +16,22 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from . import classes as C
-from . import limits
-from .cache import FactsCache, content_hash, decode, encode
-from .config import Config
-from .findings import Finding
-from .inlining import MAX_INLINE_DEPTH, may_inline
-from .rules import ALL_RULES, FAMILIES as FAMILY_NAMES, select_codes
-from .sources import FileError, Listing, fs_path, is_sorted, read_source, scan_tree
-from .why import FAMILIES as WHY_FAMILIES, why  # noqa: F401  (the reverse question, kannot/why.py)
+from kannot.facts import classes as C
+from kannot.source import limits
+from kannot.store.cache import FactsCache, content_hash, decode, encode
+from kannot.source.settings import Config
+from kannot.analysis.findings import Finding
+from kannot.analysis.inlining import MAX_INLINE_DEPTH, may_inline
+from kannot.rules import ALL_RULES, FAMILIES as FAMILY_NAMES, select_codes
+from kannot.source.files import FileError, Listing, fs_path, is_sorted, read_source, scan_tree
+from kannot.why import FAMILIES as WHY_FAMILIES, why  # noqa: F401  (the reverse question, kannot/why.py)
 
 if TYPE_CHECKING:  # the parser and the analysis are imported when a check runs, not before
-    from .build.model import BuildModel
-    from .checks import Checker
-    from .facts import FileFacts
-    from .index import FuncDef, Index
-    from .kconfig import KernelConfig
+    from kannot.build.model import BuildModel
+    from kannot.analysis.checks import Checker
+    from kannot.facts.extract import FileFacts
+    from kannot.index.core import FuncDef, Index
+    from kannot.build.dotconfig import KernelConfig
 
 MAX_PARSE_ERRORS_LISTED = 1
 
@@ -73,7 +73,7 @@ class Options:
 
 
 class Status:
-    """What a long run is doing, for a front end to show (kannot.cli draws one bar per phase).
+    """What a long run is doing, for a front end to show (kannot.cli.main draws one bar per phase).
     This base shows nothing."""
 
     name: str | None = None  # the current phase
@@ -108,7 +108,7 @@ class Result:
     files_analyzed: int = 0  # files parsed (a lazy index parses only what the check needs)
     files_listed: int = 0  # files of the tree (or of the editor's view of it)
     files_readable: int = 0  # of those, the ones that could be read
-    reused: bool = False  # the stored findings of the last run stood (kannot.memo); ``index`` is None
+    reused: bool = False  # the stored findings of the last run stood (kannot.store.memo); ``index`` is None
     rechecked: list[str] | None = None  # the stored findings stood but for these files' functions
     # analyze_affected: the same functions' findings in the disk's tree, and its error lines
     disk_findings: list[Finding] | None = None
@@ -178,7 +178,7 @@ class FactsLoader:
         self.parsed = 0  # of those, read and parsed (the others came from the cache)
         self.batches = 0
         self.hashes: dict[str, str | None] = {}  # content hash of every file asked for (None: unreadable)
-        self.workers = None  # kannot.workers.Workers, once a batch is worth sending out
+        self.workers = None  # kannot.source.workers.Workers, once a batch is worth sending out
         self.written_generation: int | None = None  # of the catalog this run stored, once closed
 
     def load(self, rels: list[str]) -> dict[str, FileFacts]:
@@ -249,7 +249,7 @@ class FactsLoader:
     def _workers(self):
         """The run's worker processes, started at the first batch that needs them."""
         if self.workers is None:
-            from . import workers  # a worker that dies or hangs costs its file, not the run
+            from kannot.source import workers  # a worker that dies or hangs costs its file, not the run
 
             self.workers = workers.Workers(self.jobs, _crashed_job, initializer=limits.configure,
                                            initargs=(limits.current(),),
@@ -331,12 +331,12 @@ def build_index(opts: Options, errors: list[FileError], families: set[str] | Non
     rels = list(listed)
     if not opts.lazy:
         facts = collect_facts(opts, rels, errors)
-        from .index import Index
+        from kannot.index.core import Index
 
         return Index.build(opts.root, opts.arch, facts, _reader(opts, errors), opts.kconfig,
                            _build_model(opts, rels, None))
-    from .catalog import load_or_build
-    from .lazy_index import LazyIndex
+    from kannot.index.catalog import load_or_build
+    from kannot.index.lazy import LazyIndex
 
     if families is None:
         families = _families(opts)
@@ -359,7 +359,7 @@ def build_index(opts: Options, errors: list[FileError], families: set[str] | Non
 def _build_model(opts: Options, rels: list[str], cache) -> "BuildModel":
     """The arch's build model (kannot.build.model), with the user's --config and --assume facts
     and what earlier runs' solvers learned."""
-    from .build import model as bm
+    from kannot.build import model as bm
 
     numbers = {}
     if opts.kconfig is not None:
@@ -391,7 +391,7 @@ def model_arch(opts: Options) -> str:
     """The arch whose Kconfig and Kbuild the check reads."""
     if opts.arch:
         return opts.arch
-    from .build.arches import default_arch
+    from kannot.build.arches import default_arch
 
     return default_arch(opts.root, opts.kconfig, opts.paths)
 
@@ -411,7 +411,7 @@ def fixed_values(opts: Options, tree) -> dict[str, str]:
 def build_digest(opts: Options) -> str | None:
     """The digest of the build files of the arch's stored model when none changed (a stored
     result's key needs it); None when the model must be read again."""
-    from .build import model as bm
+    from kannot.build import model as bm
 
     if not bm.is_kernel_tree(opts.root):
         return ""  # no Kconfig, no Makefiles to read: nothing stored
@@ -480,8 +480,8 @@ def protected_functions(index: Index, paths: list[str] | None,
 
 def _protected_under(index: Index, paths: list[str] | None, only: set[tuple[str, str]] | None) -> Iterable[FuncDef]:
     """protected_functions; ``only`` spares a lazy check of a few files the other names' lookups."""
-    from .checks import families_of
-    from .lazy_index import LazyIndex
+    from kannot.analysis.checks import families_of
+    from kannot.index.lazy import LazyIndex
 
     wanted = path_filter(paths)
     if isinstance(index, LazyIndex):
@@ -549,7 +549,7 @@ def _few_files(index, paths: list[str] | None) -> list[str] | None:
 class CallerResult:
     """What checking one protected function gave, before the tree-wide steps (dedupe,
     suppressions, KN007, order, fingerprints): kept per function so that a stored result can
-    have a few functions checked again (kannot.memo)."""
+    have a few functions checked again (kannot.store.memo)."""
 
     order: tuple[str, int]  # (name, place among the definitions of that name): the check's order
     path: str
@@ -561,8 +561,8 @@ class CallerResult:
 def check_functions(index: Index, opts: Options, only: set[tuple[str, str]] | None = None) -> list[CallerResult]:
     """Check each protected function of ``opts.paths`` (all without paths), in order; with
     ``only``, those of them whose (file, name) is there."""
-    from .analysis import Analyzer, ExpansionBudget
-    from .checks import Checker
+    from kannot.analysis.analyzer import Analyzer, ExpansionBudget
+    from kannot.analysis.checks import Checker
 
     enabled = opts.enabled_codes()
     analyzer = Analyzer(index)
@@ -614,7 +614,7 @@ def finish(checked: list[CallerResult], allows_of, allow_files: list[str], opts:
            errors: list[FileError]) -> list[Finding]:
     """The tree-wide steps on per-function results: dedupe, suppressions (``allows_of(file)``:
     its ``kannot: allow`` comments), unused markers of ``allow_files``, order, fingerprints."""
-    from .checks import assign_fingerprints
+    from kannot.analysis.checks import assign_fingerprints
 
     enabled = opts.enabled_codes()
     raw: list[Finding] = []
@@ -665,7 +665,7 @@ def apply_suppressions(findings: list[Finding], allows_of, allow_files: list[str
         if not allowed:
             kept.append(f)
     if "KN007" in enabled:
-        from .analysis import Link
+        from kannot.analysis.analyzer import Link
         wanted = path_filter(opts.paths)
         for rel in allow_files:
             if not wanted(rel):
@@ -685,7 +685,7 @@ def apply_suppressions(findings: list[Finding], allows_of, allow_files: list[str
 
 
 def _unused_allow_entries(opts: Options, used: set[int], checked_callers: set[str]) -> list[Finding]:
-    from .analysis import Link
+    from kannot.analysis.analyzer import Link
 
     cfg = opts.config
     if cfg.path is None or not cfg.allow:
@@ -727,7 +727,7 @@ def cyclic_gc_paused():
 
 
 def analyze(opts: Options, before_close: Callable[[Result], None] | None = None) -> Result:
-    """Check the tree as ``opts`` says. With a cache, a lazy run first asks :mod:`kannot.memo`
+    """Check the tree as ``opts`` says. With a cache, a lazy run first asks :mod:`kannot.store.memo`
     whether the last run's findings still stand (nothing they depend on changed).
     ``before_close``: given the result as soon as it is known, before the cache is written."""
     with cyclic_gc_paused():
@@ -748,7 +748,7 @@ def analyze_affected(opts: Options) -> Result | None:
 
 
 def _analyze(opts: Options, before_close: Callable[[Result], None] | None) -> Result | None:
-    from . import memo
+    from kannot.store import memo
 
     errors: list[FileError] = []
     looked = None
@@ -831,14 +831,14 @@ def _allows(files: dict[str, FileFacts], rels) -> dict[str, list[tuple]]:
 def _recheck(opts: Options, looked, index: Index, errors: list[FileError]) -> tuple[Result, Callable[[], None]] | None:
     """A stored result whose parsed files changed only inside functions (``record.edited``):
     check again, on ``index``, the functions of the edited files whose definition changed and
-    the functions whose check looked up a name whose definition changed (kannot.lineshift: a
+    the functions whose check looked up a name whose definition changed (kannot.store.lineshift: a
     definition that only moved to other lines is not changed; the stored positions in it are
     carried to the new lines). Every other function's stored result stands. Returns the result
     and how to store it; None when more than that may have changed (the caller runs the whole
     check on the same index)."""
-    from . import lineshift, memo
+    from kannot.store import lineshift, memo
 
-    from .lazy_index import KnownAnswers, LazyIndex
+    from kannot.index.lazy import KnownAnswers, LazyIndex
 
     rec = looked.record
     edited = rec.edited
@@ -891,9 +891,9 @@ def _recheck(opts: Options, looked, index: Index, errors: list[FileError]) -> tu
 def _recheck_without_index(opts: Options, looked, errors: list[FileError]) -> tuple[Result, Callable[[], None]] | None:
     """The common edit, in which every definition of the edited files is the same text as
     before (moved or not: a comment, a blank line, an edit between functions) and no stored
-    position is lost: the stored results stand with their lines carried (kannot.lineshift),
+    position is lost: the stored results stand with their lines carried (kannot.store.lineshift),
     and no index (no catalog) is needed, only the edited files' new facts. None otherwise."""
-    from . import memo
+    from kannot.store import memo
 
     rec = looked.record
     try:
@@ -928,10 +928,10 @@ def _recheck_without_index(opts: Options, looked, errors: list[FileError]) -> tu
 
 def _compared_edits(rec, files: dict[str, FileFacts]) -> dict[str, tuple] | None:
     """Each edited file: (its new facts, the names whose definitions changed, where its
-    unchanged lines went) by kannot.lineshift.compare; None when a file's shape changed (its
+    unchanged lines went) by kannot.store.lineshift.compare; None when a file's shape changed (its
     macros, prototypes, includes... reach further than its functions) or it could not be read."""
-    from . import lineshift
-    from .index import _file_shape
+    from kannot.store import lineshift
+    from kannot.index.core import _file_shape
 
     out: dict[str, tuple] = {}
     for rel, (old, names) in rec.edited.items():
@@ -989,7 +989,7 @@ def _merged_result(opts: Options, rec, stored, checked: list[CallerResult], agai
 
 
 def _allows_of(allows: dict[str, list[tuple]]) -> Callable[[str], list]:
-    from .facts import AllowComment
+    from kannot.facts.extract import AllowComment
 
     return lambda rel: [AllowComment(*a) for a in allows.get(rel, ())]
 
@@ -1027,12 +1027,12 @@ def callees_of(index: Index, name: str, gcc_inlined: bool = True) -> list[dict]:
     """What FUNC ends up calling after inlining, with chains and verdicts (``kannot callees``).
 
     With ``gcc_inlined``, the calls inside the functions gcc may inline into FUNC
-    (:func:`kannot.inlining.may_inline`: same file, or a header's static inline) are listed
+    (:func:`kannot.analysis.inlining.may_inline`: same file, or a header's static inline) are listed
     too, with ``inlined_from`` naming the helpers: objtool sees them as FUNC's own calls when
     gcc inlines, and the helper's call when it does not; the map lists both.
     """
-    from .analysis import Analyzer
-    from .checks import Checker
+    from kannot.analysis.analyzer import Analyzer
+    from kannot.analysis.checks import Checker
 
     analyzer = Analyzer(index)
     checker = Checker(index, analyzer, set(ALL_RULES))

@@ -8,7 +8,7 @@ and macros) has a call to it, or passes through it as a helper, outside an instr
 Two ways to the same answer:
 - :func:`why` walks every protected function for one name (the language server's hover);
 - :func:`answer` (the CLI) builds the whole reverse map once, stores it beside the check results
-  (one row per name, with the dependencies of :mod:`kannot.memo`), and answers later questions
+  (one row per name, with the dependencies of :mod:`kannot.store.memo`), and answers later questions
   about any function from that row while nothing the map depends on changed.
 """
 from __future__ import annotations
@@ -17,13 +17,13 @@ import marshal
 from collections import defaultdict
 from typing import TYPE_CHECKING, Iterable
 
-from . import classes as C
-from .findings import Link
-from .sources import FileError
+from kannot.facts import classes as C
+from kannot.analysis.findings import Link
+from kannot.source.files import FileError
 
 if TYPE_CHECKING:
-    from .engine import Options, Status
-    from .index import FuncDef, Index
+    from kannot.engine import Options, Status
+    from kannot.index.core import FuncDef, Index
 
 FAMILIES = ("noinstr", "nokprobe", "notrace")
 _FAMILY_ORDER = {"noinstr": 0, "nokprobe": 1, "notrace": 2}
@@ -33,7 +33,7 @@ Reach = tuple
 
 def why(index: "Index", name: str) -> dict:
     """The answer for ``name``, walking every protected function of ``index``."""
-    from .analysis import Analyzer
+    from kannot.analysis.analyzer import Analyzer
 
     analyzer = Analyzer(index)
     own = own_info(index, name)
@@ -45,7 +45,7 @@ def why(index: "Index", name: str) -> dict:
 def why_map(index: "Index", status: "Status | None" = None) -> tuple[dict[str, list[Reach]], dict[str, tuple]]:
     """Every name any protected context reaches, with the reaching leaves; and the own classes
     of those names and of the protected functions. ``status``: told how far it got."""
-    from .analysis import Analyzer
+    from kannot.analysis.analyzer import Analyzer
 
     analyzer = Analyzer(index)
     reach: dict[str, list[Reach]] = defaultdict(list)
@@ -72,8 +72,8 @@ def own_info(index: "Index", name: str) -> tuple[list[str], bool, bool]:
 
 
 def _protected(index: "Index") -> Iterable[tuple["FuncDef", list[str]]]:
-    from .checks import families_of
-    from .engine import protected_functions
+    from kannot.analysis.checks import families_of
+    from kannot.engine import protected_functions
 
     if getattr(index, "catalog", None) is not None:
         index.families = set(FAMILIES)
@@ -135,8 +135,8 @@ def _answer(name: str, own: tuple[list[str], bool, bool], reached: list[Reach]) 
 def answer(opts: "Options", name: str) -> dict:
     """``kannot why NAME`` for the tree of ``opts``: from the stored reverse map when nothing it
     depends on changed, else by building (and storing) the map."""
-    from . import memo
-    from .engine import build_index, close_index
+    from kannot.store import memo
+    from kannot.engine import build_index, close_index
 
     errors: list[FileError] = []
     looked = None

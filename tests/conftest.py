@@ -1,6 +1,6 @@
 """Shared helpers for kannot's tests.
 
-Every test runs the real CLI (``kannot.cli.main``) in-process on a small kernel-like tree under
+Every test runs the real CLI (``kannot.cli.main.main``) in-process on a small kernel-like tree under
 ``tests/fixtures/`` (or on a copy of one in ``tmp_path`` when the test changes files). Results of
 the read-only runs over the big ``mini`` tree are computed once per session.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from kannot.cli import main
+from kannot.cli.main import main
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MINI = FIXTURES / "mini"

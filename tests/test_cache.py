@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kannot.cli import main
+from kannot.cli.main import main
 
 MINI = Path(__file__).resolve().parents[1] / "examples" / "kernel-mini"
 
@@ -104,7 +104,7 @@ def test_killed_writer_leaves_a_usable_cache(tmp_path, capsys, in_side_files):
 def test_an_editors_first_check_writes_the_catalog_after_its_result(tmp_path):
     """The LSP's first (lazy) check hands its findings over before the new catalog is stored;
     the catalog is stored when the cache commits, from the disk's text, not the unsaved buffer."""
-    from kannot.cache import FactsCache
+    from kannot.store.cache import FactsCache
     from kannot.engine import Options, analyze
 
     root = tmp_path / "tree"
@@ -133,7 +133,7 @@ def test_an_editors_first_check_writes_the_catalog_after_its_result(tmp_path):
 def test_stored_name_indexes_answer_as_the_built_ones(monkeypatch):
     """The catalog's name indexes are stored frozen (sorted names, arrays of ranks); after
     reloading, lookups, additions and removals answer as the dict they were built from."""
-    from kannot.catalog import Postings
+    from kannot.index.catalog import Postings
 
     built = Postings()
     table = {"zeta": [4, 1], "alpha": [2], "mid": [0, 3, 5], "gone": [7]}
@@ -148,7 +148,7 @@ def test_stored_name_indexes_answer_as_the_built_ones(monkeypatch):
         assert stored.get(name) is None and stored.get(name, ()) == ()
     assert "mid" in stored and "gone" not in stored and "absent" not in stored
     # after many lookups the names are split once and searched as a list: the same answers
-    from kannot.catalog import _Names
+    from kannot.index.catalog import _Names
 
     monkeypatch.setattr(_Names, "SPLIT_AFTER", 2)
     many = Postings(built.freeze())
@@ -196,14 +196,14 @@ def test_an_edit_inside_a_function_rewrites_only_the_signatures(tmp_path, capsys
 @pytest.fixture
 def side_files(monkeypatch):
     """Every stored blob in a file beside the database, as a big tree's catalog is."""
-    import kannot.cache
+    import kannot.store.cache
 
-    monkeypatch.setattr(kannot.cache, "SIDE_FILE_MIN", 0)
-    monkeypatch.setattr(kannot.cache, "_SIDE_GRACE_S", -1)
+    monkeypatch.setattr(kannot.store.cache, "SIDE_FILE_MIN", 0)
+    monkeypatch.setattr(kannot.store.cache, "_SIDE_GRACE_S", -1)
 
 
 def test_blobs_in_side_files_answer_as_in_the_database(tmp_path, capsys, side_files):
-    from kannot.cache import cache_side_files
+    from kannot.store.cache import cache_side_files
 
     def catalog_files() -> list[Path]:
         return [f for f in cache_side_files(cache) if f.name.startswith("blob-catalog")]
@@ -243,11 +243,11 @@ def test_a_write_of_the_signatures_alone_keeps_the_index_file(tmp_path, capsys, 
     """An edit inside a function that loads the catalog rewrites only its signatures: the side
     file of its index, which that write does not name, stays (it was removed, and every later
     run scanned the whole tree again)."""
-    import kannot.cache
-    from kannot.cache import cache_side_files
+    import kannot.store.cache
+    from kannot.store.cache import cache_side_files
 
-    monkeypatch.setattr(kannot.cache, "SIDE_FILE_MIN", 1 << 10)  # the index in a file, the signatures not
-    monkeypatch.setattr(kannot.cache, "_SIDE_GRACE_S", -1)
+    monkeypatch.setattr(kannot.store.cache, "SIDE_FILE_MIN", 1 << 10)  # the index in a file, the signatures not
+    monkeypatch.setattr(kannot.store.cache, "_SIDE_GRACE_S", -1)
     root = tmp_path / "tree"
     shutil.copytree(MINI, root)
     cache = tmp_path / "cache"
@@ -267,7 +267,7 @@ def test_a_write_of_the_signatures_alone_keeps_the_index_file(tmp_path, capsys, 
 @pytest.mark.parametrize("kind", ["catalog", "result"])
 @pytest.mark.parametrize("damage", ["removed", "cut short", "overwritten"])
 def test_a_lost_or_damaged_side_file_is_said_and_made_again(tmp_path, capsys, side_files, damage, kind):
-    from kannot.cache import cache_side_files
+    from kannot.store.cache import cache_side_files
 
     root = tmp_path / "tree"
     shutil.copytree(MINI, root)

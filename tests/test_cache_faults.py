@@ -11,7 +11,7 @@ import sqlite3
 
 import pytest
 
-from kannot.cache import _digest
+from kannot.store.cache import _digest
 from robust_helpers import MINI, kannot, no_root_powers, permissions_apply, tmpfs
 
 

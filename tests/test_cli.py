@@ -236,7 +236,7 @@ def test_console_script_entry_point_exists():
     import importlib.metadata as md
 
     eps = [e for e in md.entry_points(group="console_scripts") if e.name == "kannot"]
-    assert eps and eps[0].value == "kannot.cli:main"
+    assert eps and eps[0].value == "kannot.cli.main:main"
 
 
 def test_user_space_copies_and_hidden_dirs_are_not_read(tmp_path):
@@ -277,7 +277,7 @@ def test_a_check_pauses_the_cyclic_collector_and_restores_it(mini_default, monke
     import gc
 
     import kannot.engine as engine
-    from kannot.cli import main
+    from kannot.cli.main import main
 
     seen = []
     real = engine.build_index

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from kannot.cache import decode
-from kannot.facts import extract_facts
-from kannot.sources import read_source
+from kannot.store.cache import decode
+from kannot.facts.extract import extract_facts
+from kannot.source.files import read_source
 from robust_helpers import REPO, generated_tree, kannot
 
 OPEN = "kernel/inline.c"

@@ -2,7 +2,7 @@
 import json
 from pathlib import Path
 
-from kannot.cli import main
+from kannot.cli.main import main
 
 TREE = Path(__file__).resolve().parent / "fixtures" / "configtree"
 
@@ -77,7 +77,7 @@ def test_missing_config_is_a_usage_error(capsys):
 
 
 def test_kconfig_evaluator():
-    from kannot.kconfig import KernelConfig
+    from kannot.build.dotconfig import KernelConfig
 
     c = KernelConfig(None, {"CONFIG_A": "y", "CONFIG_M": "m", "CONFIG_N": "32"})
     assert c.evaluate("defined(CONFIG_A) && !defined(CONFIG_B)") is True

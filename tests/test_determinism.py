@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from kannot.engine import Options, check_index, collect_facts
-from kannot.index import Index
+from kannot.index.core import Index
 from kannot.report.json import format_json
-from kannot.sources import list_sources, read_source
+from kannot.source.files import list_sources, read_source
 from robust_helpers import generated_tree, kannot, tmpfs
 
 LOCALES = {"C.UTF-8": {"LC_ALL": "C.UTF-8"},
@@ -103,7 +103,7 @@ def test_file_system_order(reference, tmp_path):
 
 def test_sources_are_listed_in_one_order(tree, monkeypatch):
     """list_sources sorts what os.walk gives, whatever order that is."""
-    import kannot.sources as sources
+    import kannot.source.files as sources
 
     expected = list_sources(tree, None, [])
     real_walk = os.walk

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-import kannot.cli as kcli
+import kannot.cli.main as kcli
 from conftest import BROKEN, CLEAN, FIXTURES, MINI, SUPPRESS, check, cli, copy_tree
 
 REPO = Path(__file__).resolve().parents[1]

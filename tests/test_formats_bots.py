@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 from conftest import BROKEN, MINI, check, cli
-from kannot.checks import Finding
+from kannot.analysis.checks import Finding
 from kannot.report.context import ReportContext
 from kannot.report.github import MAX_PER_KIND, escape_data, escape_property, format_github
 from patchrepo import SCENARIOS, commit, git, make_repo

@@ -209,9 +209,9 @@ def test_the_report_is_written_as_the_indenting_encoder_writes_it():
     characters, empty lists and nested notes included."""
     import json
 
-    from kannot.findings import Finding, Link
+    from kannot.analysis.findings import Finding, Link
     from kannot.report.json import format_json
-    from kannot.sources import FileError
+    from kannot.source.files import FileError
 
     finding = Finding("KN001", "a.c", 3, 2, 3, 9, "f", "g", "noinstr 'f' calls \"g\"", [Link("f", "a.c", 3)])
     odd = [FileError("dir/ü.c", 'a "quoted" \\ back\tslash \u2028 \x01 line'), FileError("b\udcff.h", "surrogate path"),

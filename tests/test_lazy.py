@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import FIXTURES
-from kannot.catalog import scan_text
+from kannot.index.catalog import scan_text
 from kannot.engine import Options, analyze, build_index, callees_of, close_index, why, WHY_FAMILIES
 
 TREES = sorted(p for p in FIXTURES.iterdir() if p.is_dir() and (p / "include").is_dir())

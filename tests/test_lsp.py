@@ -268,7 +268,7 @@ async def test_wrap_in_region_action_fixes_the_finding(vscode: LanguageClient, r
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestWarning")
 def test_wrap_in_region_braces_a_lone_if_body():
-    from kannot.lsp import apply_edits, wrap_in_region
+    from kannot.lsp.server import apply_edits, wrap_in_region
     src = b"noinstr void f(int x)\n{\n\tif (x)\n\t\tplain_after();\n}\n"
     edits = wrap_in_region("kernel/x.c", src, 4, 3)
     out = apply_edits(src, edits)
@@ -385,7 +385,7 @@ async def test_requests_answered_while_the_index_builds(slow_index: LanguageClie
 @pytest.mark.filterwarnings("ignore::pytest.PytestWarning")
 def test_results_for_a_superseded_version_are_dropped():
     """In-process: a check that finishes after the document moved on publishes nothing for it."""
-    from kannot.lsp import Doc, KannotServer, Published
+    from kannot.lsp.server import Doc, KannotServer, Published
 
     server = KannotServer()
     sent = []
@@ -435,7 +435,7 @@ def test_tcp_serves_on_loopback_only(tmp_path):
     import subprocess
     import sys
 
-    from kannot.lsp import parse_tcp
+    from kannot.lsp.server import parse_tcp
 
     assert parse_tcp("127.0.0.1:2087") == ("127.0.0.1", 2087)
     assert parse_tcp("localhost:2087")[1] == 2087

@@ -7,7 +7,7 @@ import pytest
 
 from conftest import MINI
 from kannot.engine import Options, build_index, check_index
-from kannot.facts import extract_facts
+from kannot.facts.extract import extract_facts
 
 
 def _findings(index, opts) -> list[str]:

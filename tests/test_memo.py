@@ -1,4 +1,4 @@
-"""Stored results (kannot.memo): a warm run answers from the last run only when nothing its
+"""Stored results (kannot.store.memo): a warm run answers from the last run only when nothing its
 findings depend on changed; every other case runs the check. Each answer is compared with a run
 without any cache."""
 import json
@@ -215,27 +215,28 @@ def test_a_record_stands_when_the_files_are_back_as_it_saw_them(tree, tmp_path):
     _same_as_without_cache(again, tree)
 
 
-def test_the_stamp_of_stored_results_covers_the_rules(monkeypatch):
-    """Editing a rule module (its message, its family) voids stored findings: the stamp changes."""
-    from kannot import memo
+def test_the_stamp_of_stored_things_covers_every_module(monkeypatch):
+    """Editing any module (a rule's message, a report, the facts extractor) voids everything
+    stored: the one stamp hashes the whole package."""
+    from kannot.store import stamp
 
-    monkeypatch.setattr(memo, "_FULL_STAMP", None)
-    before = memo.full_code_stamp()
+    before = stamp._compute()
     real = Path.read_bytes
+    for folder, prefix in (("rules", "kn001"), ("facts", "extract"), ("report", "text"), ("source", "limits")):
+        def edited(self, folder=folder, prefix=prefix):
+            data = real(self)
+            return data + b"# edited" if self.parent.name == folder and self.name.startswith(prefix) else data
 
-    def edited(self):
-        data = real(self)
-        return data + b"# edited" if self.parent.name == "rules" and self.name.startswith("kn001") else data
-
-    monkeypatch.setattr(Path, "read_bytes", edited)
-    monkeypatch.setattr(memo, "_FULL_STAMP", None)
-    assert memo.full_code_stamp() != before
+        monkeypatch.setattr(Path, "read_bytes", edited)
+        assert stamp._compute() != before, folder
+    monkeypatch.setattr(Path, "read_bytes", real)
+    assert stamp._compute() == before == stamp.CODE_STAMP
 
 
 def test_moved_positions_finds_each_changed_or_unstated_pair_across_blocks():
     from array import array
 
-    from kannot.sources import moved_positions
+    from kannot.source.files import moved_positions
 
     n = 5000  # pairs: the flat arrays span three 4096-element blocks
     old = array("q", [v for i in range(n) for v in (i, 1000 + i)])
@@ -255,7 +256,7 @@ def test_moved_positions_finds_each_changed_or_unstated_pair_across_blocks():
 def test_a_frozen_name_index_finds_every_name_and_no_other_with_few_or_many_lookups(mapped):
     import random
 
-    from kannot.catalog import Postings, _MappedText, _Names
+    from kannot.index.catalog import Postings, _MappedText, _Names
 
     rng = random.Random(7)
     names = sorted({"".join(rng.choice("abc_xyz") for _ in range(rng.randint(1, 9))) for _ in range(3000)})

@@ -203,7 +203,7 @@ def test_a_patch_checked_from_stored_results_reports_as_without_a_cache(series, 
     are checked again (kannot.engine._recheck); once the disk's result is stored, only the
     functions the patch can affect are compared (engine.analyze_affected). The report is the
     one without any cache."""
-    import kannot.patchflow as pf
+    import kannot.patch.flow as pf
 
     repo, files, mbox = series
     fresh = patch_check(repo, files[name], fmt="json")

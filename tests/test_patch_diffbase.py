@@ -164,7 +164,7 @@ def test_diff_base_touches_nothing(tmp_path):
 def test_no_source_change_analyses_nothing(tmp_path, monkeypatch):
     repo = make_repo(tmp_path)
     (repo / "Kbuild").write_text((repo / "Kbuild").read_text() + "# a build comment\n")
-    import kannot.patchflow as pf
+    import kannot.patch.flow as pf
 
     def boom(*a, **k):
         raise AssertionError("analysed although no source file changed")

@@ -211,7 +211,7 @@ def test_the_affected_functions_tell_what_a_change_adds_and_removes(tree, name):
     """analyze_affected (a patch's quick way): the findings of the functions an override can
     affect, on both sides, differ exactly as the two whole results do."""
     from kannot.engine import analyze_affected
-    from kannot.patchflow import LineChanges, new_findings
+    from kannot.patch.flow import LineChanges, new_findings
 
     root, cache = tree
     rel, old, new = AFFECTING_EDITS[name]

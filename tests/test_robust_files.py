@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import BROKEN, check, copy_tree
-from kannot import limits
+from kannot.source import limits
 from robust_helpers import REPO, generated_tree, kannot, no_root_powers, permissions_apply
 
 GOOD = ("KN001", "kernel/good.c", "good_caller", "plain_work")
@@ -136,7 +136,7 @@ def test_time_limit_names_itself(tmp_path, jobs):
 def test_a_parse_is_cancelled_in_any_thread_and_the_parser_stays_usable():
     """In a thread (the language server's workers) no timer can be armed: the parse's progress
     callback alone ends it. The next parse, of other text, must not resume the cancelled one."""
-    from kannot.parsing import parse
+    from kannot.facts.parsing import parse
 
     big = b"".join(b"void f%d(void) { g(); }\n" % i for i in range(300_000))
     small = b"void ok(void) { }\n"
@@ -174,7 +174,8 @@ def test_the_backstop_timer_never_fires_inside_the_parser(tmp_path):
     script = tmp_path / "timer.py"
     script.write_text(textwrap.dedent("""
         import signal
-        from kannot import limits, parsing
+        from kannot.source import limits
+        from kannot.facts import parsing
         big = b"".join(b"void f%d(void) { g(); }\\n" % i for i in range(40_000))
         hits = 0
         for attempt in range(8):
@@ -215,7 +216,7 @@ DRIVER = textwrap.dedent("""
     import json, os, sys
     from pathlib import Path
     from kannot.engine import Options, collect_facts
-    from kannot.sources import list_sources
+    from kannot.source.files import list_sources
     root = Path(sys.argv[1])
     errors = []
     rels = list_sources(root, None, errors)

@@ -2,7 +2,7 @@
 import json
 from pathlib import Path
 
-from kannot.cli import main
+from kannot.cli.main import main
 
 MINI = Path(__file__).resolve().parents[1] / "examples" / "kernel-mini"
 

@@ -78,7 +78,7 @@ def default_arch(root: Path, kconfig=None, paths: list[str] | None = None) -> st
             return got
     dot = root / ".config"
     if dot.is_file():
-        from ..kconfig import KernelConfig
+        from kannot.build.dotconfig import KernelConfig
 
         try:
             got = config_arch(KernelConfig.load(dot).values)

@@ -19,8 +19,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from . import logic as L
-from .logic import Formula
+from kannot.build import logic as L
+from kannot.build.logic import Formula
 
 _TOKEN_RE = re.compile(
     r"\s*(?:(0[xX][0-9a-fA-F]+|\d+)[uUlL]*|([A-Za-z_]\w*)|('(?:\\.|[^'\\])')|"
@@ -331,7 +331,7 @@ def parse(condition: str, arch: str) -> Formula:
 
 
 def parse_stack(condition: str, arch: str) -> Formula:
-    """A stored condition stack (``a && b && ...``, kannot.cpp's enclosing ``#if``s): its
+    """A stored condition stack (``a && b && ...``, kannot.facts.cpp's enclosing ``#if``s): its
     parts are parsed one by one (each is a whole expression), then joined."""
     if not condition:
         return L.TRUE

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import logic as L
-from .logic import Formula
+from kannot.build import logic as L
+from kannot.build.logic import Formula
 
 Expr = tuple
 YES: Expr = ("k", "y")

@@ -24,12 +24,12 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import cppcond, kbuild, kconfig
-from . import logic as L
-from .logic import Formula
-from .sat import Sat
+from kannot.build import cppcond, kbuild, kconfig
+from kannot.build import logic as L
+from kannot.build.logic import Formula
+from kannot.build.sat import Sat
+from kannot.store.stamp import CODE_STAMP
 
-MODEL_FORMAT = 1
 MAX_WITNESS_STEPS = 64
 
 
@@ -337,10 +337,8 @@ class BuildModel:
     # answers kept from run to run ----------------------------------------------------------------
     def answers_key(self) -> str:
         """The stored answers' row: of this model (its build files' digest) and these facts."""
-        from ..memo import full_code_stamp
-
         facts = hashlib.blake2b(repr(sorted(self.fixed.items())).encode(), digest_size=8).hexdigest()
-        return f"answers:{self.arch}:{self.digest}:{facts}:{self.complete}:{full_code_stamp()}"
+        return f"answers:{self.arch}:{self.digest}:{facts}:{self.complete}:{CODE_STAMP}"
 
     def load_answers(self, blob: bytes | None) -> None:
         """What earlier runs learned (a condition's answer is a fact of the Kconfig and the
@@ -660,9 +658,7 @@ def is_kernel_tree(root: Path) -> bool:
 
 
 def _keys(arch: str) -> tuple[str, str]:
-    from ..cache import code_stamp
-
-    stamp = f"{arch}:{MODEL_FORMAT}:{code_stamp()}"
+    stamp = f"{arch}:{CODE_STAMP}"
     return f"build:{stamp}", f"buildsig:{stamp}"
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pysat.solvers import Solver
 
-from .logic import FALSE, TRUE, Formula, neg
+from kannot.build.logic import FALSE, TRUE, Formula, neg
 
 MODELS_KEPT = 8
 

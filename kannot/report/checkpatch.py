@@ -10,11 +10,11 @@ format: b4 counts every stderr line of a check command as a failure.
 """
 from __future__ import annotations
 
-from ..classes import class_words
-from ..findings import Finding
-from ..rules import ALL_RULES
-from ..sources import FileError
-from .context import ReportContext
+from kannot.facts.classes import class_words
+from kannot.analysis.findings import Finding
+from kannot.rules import ALL_RULES
+from kannot.source.files import FileError
+from kannot.report.context import ReportContext
 
 
 def checkpatch_type(code: str) -> str:

@@ -1,8 +1,8 @@
 """One line per finding: `file:line:col: CODE message` (for editors' quickfix lists and grep)."""
 from __future__ import annotations
 
-from ..findings import Finding
-from ..sources import FileError
+from kannot.analysis.findings import Finding
+from kannot.source.files import FileError
 
 
 def format_concise(findings: list[Finding], errors: list[FileError]) -> str:

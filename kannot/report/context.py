@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from ..sources import read_source
+from kannot.source.files import read_source
 
 Reader = Callable[[str], "bytes | None"]
 

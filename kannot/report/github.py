@@ -12,12 +12,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..classes import class_words
-from ..findings import Finding
-from ..rules import ALL_RULES
-from ..sources import FileError
-from .context import ReportContext
-from .text import format_finding
+from kannot.facts.classes import class_words
+from kannot.analysis.findings import Finding
+from kannot.rules import ALL_RULES
+from kannot.source.files import FileError
+from kannot.report.context import ReportContext
+from kannot.report.text import format_finding
 
 MAX_PER_KIND = 10
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import json
 
-from ..findings import Finding
-from ..sources import FileError
+from kannot.analysis.findings import Finding
+from kannot.source.files import FileError
 
 _string = json.encoder.encode_basestring  # (the C one, as json.dumps uses with ensure_ascii=False)
 

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import json
 
-from ..classes import class_words
-from .. import __version__
-from ..findings import Finding
-from ..rules import ALL_RULES
-from ..sources import FileError
-from .context import ReportContext
+from kannot.facts.classes import class_words
+from kannot import __version__
+from kannot.analysis.findings import Finding
+from kannot.rules import ALL_RULES
+from kannot.source.files import FileError
+from kannot.report.context import ReportContext
 
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 SRCROOT = "%SRCROOT%"

@@ -1,10 +1,10 @@
 """gcc-style text: `file:line:col: warning: message [CODE]`, then `note:` lines for the chain."""
 from __future__ import annotations
 
-from ..classes import class_words
-from ..findings import Finding
-from ..rules import ALL_RULES
-from ..sources import FileError
+from kannot.facts.classes import class_words
+from kannot.analysis.findings import Finding
+from kannot.rules import ALL_RULES
+from kannot.source.files import FileError
 
 
 def format_finding(f: Finding) -> str:

@@ -1,8 +1,8 @@
 """Rule registry: one module per rule (code, message, rationale and fix live together)."""
 from __future__ import annotations
 
-from ._base import Rule
-from . import (
+from kannot.rules._base import Rule
+from kannot.rules import (
     kn001_noinstr_call,
     kn002_noinstr_inline_call,
     kn003_noinstr_indirect_call,
