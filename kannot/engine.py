@@ -17,14 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
 from kannot.facts import classes as C
-from kannot.source import limits
-from kannot.store.cache import FactsCache, content_hash, decode, encode
+from kannot.store.cache import FactsCache
 from kannot.source.settings import Config
-from kannot.analysis.findings import Finding
+from kannot.analysis.findings import CallerResult, Finding
+from kannot.store.loader import FactsLoader
 from kannot.analysis.inlining import MAX_INLINE_DEPTH, may_inline
 from kannot.rules import ALL_RULES, FAMILIES as FAMILY_NAMES, select_codes
-from kannot.source.files import FileError, Listing, fs_path, is_sorted, read_source, scan_tree
-from kannot.why import FAMILIES as WHY_FAMILIES, why  # noqa: F401  (the reverse question, kannot/why.py)
+from kannot.source.files import FileError, Listing, is_sorted, read_source, scan_tree
 
 if TYPE_CHECKING:  # the parser and the analysis are imported when a check runs, not before
     from kannot.build.model import BuildModel
@@ -123,153 +122,6 @@ class Result:
         }
 
 
-# facts --------------------------------------------------------------------------------------------
-
-def _facts_job(args: tuple[str, str, bytes | None, str | None]) -> tuple:
-    """Worker: (rel, facts, notes, size, mtime_ns, hash, blob). ``known_hash``: the cached one."""
-    root, rel, override, known_hash = args
-    size = mtime = 0
-    if override is not None:
-        data, note = override, None
-    else:
-        try:
-            st = os.stat(fs_path(Path(root), rel))  # bytes: the name is UTF-8 whatever the locale
-            size, mtime = st.st_size, st.st_mtime_ns
-        except OSError:
-            pass
-        data, note = read_source(Path(root), rel)
-    if data is None:
-        return rel, None, [note or "unreadable"], 0, 0, None, None
-    h = content_hash(data)
-    if known_hash is not None and h == known_hash:
-        return rel, None, [], size, mtime, h, b""  # unchanged content: the cached blob stands
-    notes = [note] if note else []
-    facts, problem = limits.guarded_extract(rel, data)  # the per-file boundary (time limit, crashes)
-    if facts is None:
-        return rel, None, notes + [problem], 0, 0, None, None
-    blob = encode(facts, notes) if override is None else None
-    return rel, facts, notes, size, mtime, h, blob
-
-
-def _crashed_job(args: tuple, reason: str) -> tuple:
-    """_facts_job's answer for a file whose worker died or hung on it."""
-    return args[1], None, [f"skipped: {reason} while reading this file"], 0, 0, None, None
-
-
-def _parse_notes(facts: FileFacts) -> list[str]:
-    if not facts.parse_errors:
-        return []
-    return [f"could not fully parse ({facts.parse_errors} syntax error region(s), first at line {facts.first_error_line}); functions outside them are still checked"]
-
-
-class FactsLoader:
-    """Facts of files, batch by batch: from the cache when unchanged, else parsed (in parallel
-    for big batches). One cache connection for the whole run; :meth:`close` commits."""
-
-    def __init__(self, opts: Options, errors: list[FileError], verify: bool = True):
-        self.opts = opts
-        self.errors = errors
-        self.jobs = opts.jobs or os.cpu_count() or 1
-        self.notices: list[str] = []
-        self.cache = FactsCache.open(opts.cache_dir, self.notices, verify) if opts.cache_dir is not None else None
-        self.cache_writable = self.cache is not None  # False after a failed write (a full disk)
-        self.total = 0  # files asked for so far (the progress bar's denominator)
-        self.done = 0
-        self.parsed = 0  # of those, read and parsed (the others came from the cache)
-        self.batches = 0
-        self.hashes: dict[str, str | None] = {}  # content hash of every file asked for (None: unreadable)
-        self.workers = None  # kannot.source.workers.Workers, once a batch is worth sending out
-        self.written_generation: int | None = None  # of the catalog this run stored, once closed
-
-    def load(self, rels: list[str]) -> dict[str, FileFacts]:
-        opts = self.opts
-        cache = self.cache
-        stored = cache.lookup(rels) if cache is not None else {}
-        facts: dict[str, FileFacts] = {}
-        notes_by_file: dict[str, list[str]] = {}
-        work = []
-        self.total += len(rels)
-        for rel in rels:
-            override = opts.overrides.get(rel)
-            row = stored.get(rel)
-            if override is None and row is not None:
-                try:
-                    st = os.stat(fs_path(opts.root, rel))
-                    if st.st_size == row[0] and st.st_mtime_ns == row[1]:
-                        facts[rel], notes_by_file[rel] = decode(row[3])
-                        self.hashes[rel] = row[2]
-                        continue
-                except (OSError, ValueError):
-                    pass
-            work.append((str(opts.root), rel, override, row[2] if row is not None and override is None else None))
-        self.done += len(rels) - len(work)
-        self.parsed += len(work)
-        self.batches += 1
-        if opts.status is not None and work:
-            opts.status.reading(self.done, self.total)
-
-        def take(item):
-            rel, ff, notes, size, mtime, h, blob = item
-            self.done += 1
-            if opts.progress is not None:
-                opts.progress(self.done, self.total)
-            if opts.status is not None:
-                opts.status.reading(self.done, self.total)
-            if ff is None and blob == b"" and rel in stored:
-                try:
-                    ff, notes = decode(stored[rel][3])  # content unchanged, only the mtime moved
-                    blob = stored[rel][3]
-                except ValueError:  # a damaged row: never trusted, the file is read again
-                    rel, ff, notes, size, mtime, h, blob = _facts_job((str(opts.root), rel, None, None))
-            self.hashes[rel] = h if ff is not None else None
-            if ff is not None:
-                facts[rel] = ff
-                notes_by_file[rel] = notes
-                if cache is not None and blob:
-                    cache.put(rel, size, mtime, h, blob)
-            else:
-                notes_by_file[rel] = notes
-
-        if self.jobs <= 1 or len(work) < 2:
-            for w in work:
-                take(_facts_job(w))
-        else:
-            for item in self._workers().map(_facts_job, work):
-                take(item)
-        if opts.progress is not None:
-            opts.progress(self.done, self.total)
-        for rel in rels:
-            for n in notes_by_file.get(rel, []):
-                self.errors.append(FileError(rel, n))
-            if rel in facts:
-                for n in _parse_notes(facts[rel]):
-                    self.errors.append(FileError(rel, n))
-        return facts
-
-    def _workers(self):
-        """The run's worker processes, started at the first batch that needs them."""
-        if self.workers is None:
-            from kannot.source import workers  # a worker that dies or hangs costs its file, not the run
-
-            self.workers = workers.Workers(self.jobs, _crashed_job, initializer=limits.configure,
-                                           initargs=(limits.current(),),
-                                           watchdog=workers.watchdog_seconds(limits.current().file_time_limit))
-        return self.workers
-
-    def close(self) -> None:
-        if self.workers is not None:
-            self.workers.close()
-            self.workers = None
-        if self.cache is not None:
-            self.cache.commit(self.notices)
-            self.written_generation = self.cache.written_generation
-            self.cache_writable = not getattr(self.cache, "_read_only", False)
-            self.cache.close()
-            self.cache = None
-        self.opts.notices.extend(self.notices)  # said on stderr: the JSON must not depend on the cache's state
-        self.notices = []
-
-
 def collect_facts(opts: Options, rels: list[str], errors: list[FileError]) -> dict[str, FileFacts]:
     """Facts of ``rels``: from the cache when the file is unchanged, else parsed in parallel."""
     loader = FactsLoader(opts, errors)
@@ -279,7 +131,7 @@ def collect_facts(opts: Options, rels: list[str], errors: list[FileError]) -> di
         loader.close()
 
 
-def _listed_with_signatures(opts: Options, errors: list[FileError]) -> Listing:
+def listed_with_signatures(opts: Options, errors: list[FileError]) -> Listing:
     """The files of this check, sorted, with their (size, mtime_ns) on disk ((-1, -1): none)."""
     # (one copy: changed below, before its packed form is first made)
     if opts.walked is not None:
@@ -327,7 +179,7 @@ def build_index(opts: Options, errors: list[FileError], families: set[str] | Non
     signatures, when the caller has already walked it. ``verify`` False: the cache's whole-file
     check is skipped (a recheck reads a few dozen rows, and any read error is a miss)."""
     if listed is None:
-        listed = _listed_with_signatures(opts, errors)
+        listed = listed_with_signatures(opts, errors)
     rels = list(listed)
     if not opts.lazy:
         facts = collect_facts(opts, rels, errors)
@@ -497,7 +349,7 @@ def _protected_under(index: Index, paths: list[str] | None, only: set[tuple[str,
             protected = [d for d in mine if families_of(d)]
         else:
             # every file that can hold a protected function is loaded first; their classes are final
-            index.protected_candidates(getattr(index, "families", set(FAMILY_NAMES)))
+            index.protected_candidates(index.families if index.families is not None else set(FAMILY_NAMES))
             protected = [d for defs in index.funcs.values() for d in defs if families_of(d) and wanted(d.path)]
         names = sorted({d.name for d in protected})
         for name in names:
@@ -543,19 +395,6 @@ def _few_files(index, paths: list[str] | None) -> list[str] | None:
         candidates = [r for r in every if wanted(r)]
     files = [r for r in candidates if r not in index.catalog.unreadable]
     return files if len(files) <= FEW_FILES_MAX else None
-
-
-@dataclass
-class CallerResult:
-    """What checking one protected function gave, before the tree-wide steps (dedupe,
-    suppressions, KN007, order, fingerprints): kept per function so that a stored result can
-    have a few functions checked again (kannot.store.memo)."""
-
-    order: tuple[str, int]  # (name, place among the definitions of that name): the check's order
-    path: str
-    findings: list[Finding]
-    errors: list[str]  # "skipped function ..." lines about this function
-    names: frozenset[str]  # every name its check looked up (the helpers' included)
 
 
 def check_functions(index: Index, opts: Options, only: set[tuple[str, str]] | None = None) -> list[CallerResult]:
@@ -755,7 +594,9 @@ def _analyze(opts: Options, before_close: Callable[[Result], None] | None) -> Re
     if opts.lazy and opts.cache_dir is not None and not opts.removed:
         ensure_build_digest(opts)
         # (with overrides, the record of the disk's tree, each differing override an edit of it)
-        looked = memo.lookup(opts, memo.result_key(opts, _families(opts)), partial=True)
+        listing_errors: list[FileError] = []
+        listed = listed_with_signatures(opts, listing_errors)
+        looked = memo.lookup(opts, memo.result_key(opts, _families(opts)), listed, listing_errors, partial=True)
         if opts.affected_only:
             rec = looked.record
             if rec is None or rec.disk_changed:
@@ -796,7 +637,7 @@ def _analyze(opts: Options, before_close: Callable[[Result], None] | None) -> Re
             callers: list[CallerResult] = []
             findings = check_index(index, opts, errors, callers)
             errors = sorted(set(errors), key=lambda e: (e.file, e.message))
-            catalog = getattr(index, "catalog", None)
+            catalog = index.catalog
             if catalog is not None:
                 n_listed, readable = len(catalog.files), len(catalog.files) - len(catalog.unreadable)
             else:
@@ -879,7 +720,7 @@ def _recheck(opts: Options, looked, index: Index, errors: list[FileError]) -> tu
         return None
     # what the whole check searched in vain among generated functions stays so: the edits
     # changed no file-scope invocation (a search reads every invocation naming a part of the name)
-    index._tried.update(tried)
+    index.tried.update(tried)
     checked = check_functions(index, replace(opts, paths=files), only=again) if again else []
 
     def store(findings, errors_, callers, allows_) -> None:
@@ -931,12 +772,12 @@ def _compared_edits(rec, files: dict[str, FileFacts]) -> dict[str, tuple] | None
     unchanged lines went) by kannot.store.lineshift.compare; None when a file's shape changed (its
     macros, prototypes, includes... reach further than its functions) or it could not be read."""
     from kannot.store import lineshift
-    from kannot.index.core import _file_shape
+    from kannot.index.core import file_shape
 
     out: dict[str, tuple] = {}
     for rel, (old, names) in rec.edited.items():
         new = files.get(rel)
-        if new is None or _file_shape(new) != _file_shape(old):
+        if new is None or file_shape(new) != file_shape(old):
             return None
         out[rel] = (new, *lineshift.compare(old, new, names))
     return out
@@ -1009,7 +850,7 @@ def _skip_of(rel: str, message: str, again: set[tuple[str, str]]) -> bool:
 
 def close_index(index: Index) -> None:
     """Commit what a lazy index parsed to the facts cache (and stop its worker pool)."""
-    loader = getattr(index, "facts_loader", None)
+    loader = index.facts_loader
     model = index.model
     if loader is not None and loader.cache is not None and model is not None and model.digest:
         blob = model.answers_blob()  # what the solver learned, for the next runs

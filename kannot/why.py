@@ -17,9 +17,13 @@ import marshal
 from collections import defaultdict
 from typing import TYPE_CHECKING, Iterable
 
-from kannot.facts import classes as C
+from kannot.analysis.analyzer import Analyzer
+from kannot.analysis.checks import families_of
 from kannot.analysis.findings import Link
+from kannot.engine import build_index, close_index, listed_with_signatures, protected_functions
+from kannot.facts import classes as C
 from kannot.source.files import FileError
+from kannot.store import memo
 
 if TYPE_CHECKING:
     from kannot.engine import Options, Status
@@ -33,8 +37,6 @@ Reach = tuple
 
 def why(index: "Index", name: str) -> dict:
     """The answer for ``name``, walking every protected function of ``index``."""
-    from kannot.analysis.analyzer import Analyzer
-
     analyzer = Analyzer(index)
     own = own_info(index, name)
     reached = [r for d, fams in _protected(index) if d.name != name
@@ -45,8 +47,6 @@ def why(index: "Index", name: str) -> dict:
 def why_map(index: "Index", status: "Status | None" = None) -> tuple[dict[str, list[Reach]], dict[str, tuple]]:
     """Every name any protected context reaches, with the reaching leaves; and the own classes
     of those names and of the protected functions. ``status``: told how far it got."""
-    from kannot.analysis.analyzer import Analyzer
-
     analyzer = Analyzer(index)
     reach: dict[str, list[Reach]] = defaultdict(list)
     protected: set[str] = set()
@@ -72,10 +72,7 @@ def own_info(index: "Index", name: str) -> tuple[list[str], bool, bool]:
 
 
 def _protected(index: "Index") -> Iterable[tuple["FuncDef", list[str]]]:
-    from kannot.analysis.checks import families_of
-    from kannot.engine import protected_functions
-
-    if getattr(index, "catalog", None) is not None:
+    if index.catalog is not None:
         index.families = set(FAMILIES)
     for d in list(protected_functions(index, None)):
         fams = families_of(d)
@@ -135,13 +132,14 @@ def _answer(name: str, own: tuple[list[str], bool, bool], reached: list[Reach]) 
 def answer(opts: "Options", name: str) -> dict:
     """``kannot why NAME`` for the tree of ``opts``: from the stored reverse map when nothing it
     depends on changed, else by building (and storing) the map."""
-    from kannot.store import memo
-    from kannot.engine import build_index, close_index
 
     errors: list[FileError] = []
     looked = None
     if opts.lazy and opts.cache_dir is not None and not opts.overrides and not opts.removed:
-        looked = memo.lookup(opts, "why:" + memo.result_key(opts, set(FAMILIES), paths=False), row_name=name)
+        listing_errors: list[FileError] = []
+        listed = listed_with_signatures(opts, listing_errors)
+        looked = memo.lookup(opts, "why:" + memo.result_key(opts, set(FAMILIES), paths=False), listed, listing_errors,
+                             row_name=name)
         if looked.record is not None and looked.row is not None:
             own, reached = marshal.loads(looked.row)
             return _answer(name, own, reached)

@@ -150,7 +150,8 @@ def test_the_stored_records_are_bounded(tree, tmp_path):
 # `kannot why`: the stored reverse map ----------------------------------------------------------
 
 from kannot import why as why_module  # noqa: E402
-from kannot.engine import WHY_FAMILIES, build_index, close_index, why  # noqa: E402
+from kannot.engine import build_index, close_index  # noqa: E402
+from kannot.why import FAMILIES as WHY_FAMILIES, why  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -83,3 +83,16 @@ class Finding:
             **({"causes": self.causes} if self.causes else {}),
             **({"arches": self.arches} if self.arches else {}),
         }
+
+
+@dataclass
+class CallerResult:
+    """What checking one protected function gave, before the tree-wide steps (dedupe,
+    suppressions, KN007, order, fingerprints): kept per function so that a stored result can
+    have a few functions checked again (kannot.store.memo)."""
+
+    order: tuple[str, int]  # (name, place among the definitions of that name): the check's order
+    path: str
+    findings: list[Finding]
+    errors: list[str]  # "skipped function ..." lines about this function
+    names: frozenset[str]  # every name its check looked up (the helpers' included)

@@ -6,6 +6,8 @@ import platform
 import re
 from pathlib import Path
 
+from kannot.build.dotconfig import KernelConfig, config_arch
+
 # `uname -m` -> the arch folder, as the top Makefile's SUBARCH mapping does
 _UNAME = [
     (r"i.86|x86_64|amd64", "x86"),
@@ -23,14 +25,6 @@ _UNAME = [
 ]
 
 # the symbol a .config of each arch sets (checked in order: UML also sets X86 on x86 hosts)
-CONFIG_ARCH_SYMBOLS = [
-    ("CONFIG_UML", "um"), ("CONFIG_X86", "x86"), ("CONFIG_ARM64", "arm64"), ("CONFIG_ARM", "arm"),
-    ("CONFIG_RISCV", "riscv"), ("CONFIG_PPC", "powerpc"), ("CONFIG_S390", "s390"),
-    ("CONFIG_LOONGARCH", "loongarch"), ("CONFIG_MIPS", "mips"), ("CONFIG_SPARC", "sparc"),
-    ("CONFIG_PARISC", "parisc"), ("CONFIG_M68K", "m68k"), ("CONFIG_SUPERH", "sh"), ("CONFIG_XTENSA", "xtensa"),
-    ("CONFIG_ALPHA", "alpha"), ("CONFIG_ARC", "arc"), ("CONFIG_CSKY", "csky"), ("CONFIG_HEXAGON", "hexagon"),
-    ("CONFIG_MICROBLAZE", "microblaze"), ("CONFIG_NIOS2", "nios2"), ("CONFIG_OPENRISC", "openrisc"),
-]
 
 
 def uname_arch(machine: str | None = None) -> str:
@@ -39,13 +33,6 @@ def uname_arch(machine: str | None = None) -> str:
         if re.fullmatch(pattern, m):
             return arch
     return m
-
-
-def config_arch(values: dict[str, str]) -> str | None:
-    for sym, arch in CONFIG_ARCH_SYMBOLS:
-        if values.get(sym) == "y":
-            return arch
-    return None
 
 
 def tree_arches(root: Path) -> list[str]:
@@ -78,8 +65,6 @@ def default_arch(root: Path, kconfig=None, paths: list[str] | None = None) -> st
             return got
     dot = root / ".config"
     if dot.is_file():
-        from kannot.build.dotconfig import KernelConfig
-
         try:
             got = config_arch(KernelConfig.load(dot).values)
         except OSError:

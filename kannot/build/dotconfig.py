@@ -18,6 +18,23 @@ _UNSET_RE = re.compile(r"^# (CONFIG_\w+) is not set$")
 _TOKEN_RE = re.compile(r"\s*(?:(\d+[uUlL]*|0[xX][0-9a-fA-F]+[uUlL]*)|([A-Za-z_]\w*)|(&&|\|\||==|!=|<=|>=|[()!<>,]))")
 
 
+CONFIG_ARCH_SYMBOLS = [
+    ("CONFIG_UML", "um"), ("CONFIG_X86", "x86"), ("CONFIG_ARM64", "arm64"), ("CONFIG_ARM", "arm"),
+    ("CONFIG_RISCV", "riscv"), ("CONFIG_PPC", "powerpc"), ("CONFIG_S390", "s390"),
+    ("CONFIG_LOONGARCH", "loongarch"), ("CONFIG_MIPS", "mips"), ("CONFIG_SPARC", "sparc"),
+    ("CONFIG_PARISC", "parisc"), ("CONFIG_M68K", "m68k"), ("CONFIG_SUPERH", "sh"), ("CONFIG_XTENSA", "xtensa"),
+    ("CONFIG_ALPHA", "alpha"), ("CONFIG_ARC", "arc"), ("CONFIG_CSKY", "csky"), ("CONFIG_HEXAGON", "hexagon"),
+    ("CONFIG_MICROBLAZE", "microblaze"), ("CONFIG_NIOS2", "nios2"), ("CONFIG_OPENRISC", "openrisc"),
+]
+
+
+def config_arch(values: dict[str, str]) -> str | None:
+    for sym, arch in CONFIG_ARCH_SYMBOLS:
+        if values.get(sym) == "y":
+            return arch
+    return None
+
+
 @dataclass
 class KernelConfig:
     path: Path | None
@@ -35,8 +52,6 @@ class KernelConfig:
     @property
     def arch(self) -> str | None:
         """The arch the .config is for (CONFIG_X86 -> x86, CONFIG_ARM64 -> arm64, ...)."""
-        from kannot.build.arches import config_arch
-
         return config_arch(self.values)
 
     def state(self, sym: str) -> str | None:

@@ -176,16 +176,16 @@ class _Reader:
                 self._source(child, dep, visible)
             elif t == "if":
                 cond = child.child_by_field_name("condition")
-                inner = _and(dep, self.expr(cond)) if cond is not None else dep
+                inner = conjoin(dep, self.expr(cond)) if cond is not None else dep
                 self.entries(child, inner, visible)
             elif t == "menu":
                 mdep = dep
                 mvis = visible
                 for c in child.named_children:
                     if c.type == "dependencies":
-                        mdep = _and(mdep, self._first_expr(c))
+                        mdep = conjoin(mdep, self._first_expr(c))
                     elif c.type == "limiting_menu_display":
-                        mvis = _and(mvis, self._first_expr(c))
+                        mvis = conjoin(mvis, self._first_expr(c))
                 self.entries(child, mdep, mvis)
             elif t == "choice":
                 self.choice(child, dep, visible)
@@ -198,12 +198,12 @@ class _Reader:
         optional = False
         for c in node.children:
             if c.type == "dependencies":
-                cdep = _and(cdep, self._first_expr(c))
+                cdep = conjoin(cdep, self._first_expr(c))
             elif c.type == "input_prompt":
                 prompts.append(self._cond_of(c))
             elif c.type == "optional":
                 optional = True
-        prompts = [_and(p, visible) for p in prompts]
+        prompts = [conjoin(p, visible) for p in prompts]
         idx = len(self.tree.choices)
         self.tree.choices.append(ChoiceDef(cdep, prompts, optional))
         self.choice_stack.append(idx)
@@ -246,7 +246,7 @@ class _Reader:
             if k.type == "modules":
                 self.tree.modules = name
         for e in own_deps:
-            d.dep = _and(d.dep, e)
+            d.dep = conjoin(d.dep, e)
         if self.choice_stack:
             d.choice = self.choice_stack[-1]
             members = self.tree.choices[d.choice].members
@@ -340,7 +340,7 @@ _EXPR_TYPES = frozenset({"symbol", "string", "macro_variable", "parenthesized_ex
                          "binary_expression", "name"})
 
 
-def _and(a: Expr, b: Expr) -> Expr:
+def conjoin(a: Expr, b: Expr) -> Expr:
     if a == YES:
         return b
     if b == YES:
@@ -513,7 +513,7 @@ class Encoder:
         ge, y = [], []
         for src, dd_expr, cond in self.reverse_deps(kind).get(name, ()):
             s = self.value(src)
-            c = self.tri(_and(dd_expr, cond))
+            c = self.tri(conjoin(dd_expr, cond))
             ge.append(s.ge & c.ge)
             y.append(s.y & c.y)
         return _Tri(L.disj(ge), L.disj(y))

@@ -479,7 +479,7 @@ class BuildModel:
         enc = self.encoder
         for kind in ("selects", "implies"):
             for src, dep, cond in enc.reverse_deps(kind).get(name, ()):
-                f = self.normalize(enc.value(src).ge & enc.tri(kconfig._and(dep, cond)).ge)
+                f = self.normalize(enc.value(src).ge & enc.tri(kconfig.conjoin(dep, cond)).ge)
                 if _evaluate(f, model):
                     return f
         for d in self.tree.symbols.get(name, ()):

@@ -17,7 +17,8 @@ from kannot.patch import flow as patchflow
 from kannot.engine import Options, Status, analyze, build_index, callees_of, close_index, cyclic_gc_paused
 from kannot.why import answer as why_answer
 from kannot.report.json import format_json
-from kannot.report.text import format_errors, format_text
+from kannot.lsp.arguments import lsp_arguments
+from kannot.report.text import format_errors, format_text, nothing_read
 from kannot.rules import ALL_RULES
 from kannot.store.cache import CACHE_DIR_NAME
 from kannot.build.dotconfig import KernelConfig
@@ -39,11 +40,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"kannot {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
-    def common(sp: argparse.ArgumentParser) -> None:
+    def common(sp: argparse.ArgumentParser, formats: tuple[str, ...] = ("text", "json")) -> None:
         sp.add_argument("--root", type=Path, help="kernel tree top (default: walk up from the current directory)")
         sp.add_argument("--arch", help="the arch whose Kconfig and Kbuild decide what exists, NAME or 'all' "
                         "(default: the .config's arch, else the host's; paths all under arch/NAME: NAME)")
-        sp.add_argument("--format", choices=["text", "json"], default="text")
+        sp.add_argument("--format", choices=list(formats), default="text",
+                        help="stdout format: " + ", ".join(formats) if len(formats) > 2 else None)
         sp.add_argument("-j", "--jobs", type=int, default=0, help="parallel parse jobs (default: all cores)")
         sp.add_argument("-q", "--quiet", action="store_true", help="no progress, no file errors on stderr")
         sp.add_argument("--show-errors", action="store_true",
@@ -65,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check", help="report unprotected calls")
     c.add_argument("--version", action="version", version=f"kannot {__version__}")
     c.add_argument("paths", nargs="*", help="files or folders whose functions are reported (default: the root)")
-    common(c)
+    common(c, tuple(patchflow.FORMATS))
     c.add_argument("--select", type=_codes, action="extend", default=[], help="enable codes, prefixes or families (KN101, nokprobe, ALL)")
     c.add_argument("--ignore", type=_codes, action="extend", default=[], help="disable codes, prefixes or families")
     patchflow.add_check_arguments(c)  # --diff-base, --patch, baselines, more formats, --output-FORMAT
@@ -436,14 +438,6 @@ def drop_arch_state() -> None:
     gc.collect()
 
 
-def nothing_read(errors: list[FileError]) -> str:
-    """Exit 2's message when no file gave facts: none found, or none readable (said which)."""
-    bad = sorted({e.file for e in errors})
-    if not bad:
-        return "no C files found under the root"
-    return f"none of the source files under the root could be read ({len(bad)} listed in errors)"
-
-
 def cmd_callees(args, opts: Options) -> int:
     errors: list[FileError] = []
     index = build_index(opts, errors)
@@ -477,7 +471,7 @@ def no_function(index, name: str) -> str:
     """'no function named NAME in the tree', with close names as git suggests commands."""
     import difflib
 
-    catalog = getattr(index, "catalog", None)  # a lazy index knows every head by its catalog
+    catalog = index.catalog  # a lazy index knows every head by its catalog
     names = list(catalog.heads_index.as_dict()) if catalog is not None else list(index.funcs)
     close = difflib.get_close_matches(name, names, n=3, cutoff=0.75)
     return f"no function named '{name}' in the tree" + (f"; did you mean {', '.join(close)}?" if close else "")
@@ -503,22 +497,6 @@ def cmd_why(args, opts: Options) -> int:
     if len(answer["reached_from"]) > 20:
         print(f"  ... and {len(answer['reached_from']) - 20} more (--format json lists all)")
     return EXIT_CLEAN
-
-
-def lsp_arguments(p: argparse.ArgumentParser) -> None:
-    """``kannot lsp``'s options (here, not in kannot.lsp.server: building the parser must not import
-    pygls, which would cost every `kannot check` a second)."""
-    p.add_argument("--tcp", metavar="HOST:PORT", help="serve one client over TCP on a loopback address (debugging); default: stdio")
-    p.add_argument("--root", type=Path, help="kernel tree top (default: the client's workspace folder, walking up to the tree's top)")
-    p.add_argument("--arch", help="keep only arch/NAME of the arch/ directories (default: all, or [check] arch)")
-    p.add_argument("--select", action="append", default=[], help="enable codes, prefixes or families (comma-separated)")
-    p.add_argument("--ignore", action="append", default=[], help="disable codes, prefixes or families")
-    p.add_argument("--diagnostics", choices=["auto", "push", "pull"], default="auto", help="publish diagnostics, or let the client pull them (default: pull when the client can pull and refresh)")
-    p.add_argument("-j", "--jobs", type=int, default=0, help="parallel parse jobs for the first index (default: all cores)")
-    p.add_argument("--cache-dir", type=Path, help="facts cache for the first index (default: ROOT/.kannot-cache)")
-    p.add_argument("--no-cache", action="store_true", help="neither read nor write the facts cache")
-    p.add_argument("--log-file", type=Path, help="write the server's log here")
-    limits.add_arguments(p)
 
 
 def cmd_lsp(args) -> int:

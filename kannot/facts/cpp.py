@@ -10,6 +10,7 @@
 """
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 
@@ -425,3 +426,28 @@ def _next_is_paste(tokens: list[str], i: int) -> bool:
     while j < len(tokens) and tokens[j].isspace():
         j += 1
     return j < len(tokens) and tokens[j] == "##"
+
+
+_INCLUDE_RE = re.compile(rb'#[ \t]*include[ \t]*([<"])([^>"\n]+)[>"]')
+
+
+def scan_includes(src: bytes) -> list[tuple[str, str, str]]:
+    """``#include`` lines: ``#`` first on its line (spaces and tabs before it allowed), as
+    (``<`` or ``"``, path, the ``#if`` conditions around the line: "" when none)."""
+    out = []
+    conds = None
+    for m in _INCLUDE_RE.finditer(src):
+        start = m.start()
+        line_start = src.rfind(b"\n", 0, start) + 1
+        if src[line_start:start].strip(b" \t"):
+            continue  # '#include' inside a comment or string, not a directive
+        if conds is None:
+            conds = condition_points(src) if b"#if" in src[:start] else []
+        out.append((m.group(1).decode(), m.group(2).decode("utf-8", "replace").strip(), condition_at(conds, start)))
+    return out
+
+
+def condition_at(points: list[tuple[int, str]], offset: int) -> str:
+    """The #if conditions around ``offset``, from :func:`condition_points`."""
+    i = bisect.bisect_left(points, (offset, "")) - 1
+    return points[i][1] if i >= 0 else ""

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from tree_sitter import Node
 
 from kannot.facts import cpp
-from kannot.index.catalog import scan_includes
+from kannot.source import limits
 from kannot.facts.ir import IRBuilder, declarator_name, param_names
 from kannot.facts.parsing import parse
 
@@ -86,7 +86,7 @@ def extract_facts(path: str, src: bytes) -> FileFacts:
     macros, names = cpp.scan_defines(src)
     facts.macros = macros
     facts.macro_names = names
-    facts.includes = scan_includes(src)  # the catalog's own reader: lazy and eager indexes agree
+    facts.includes = cpp.scan_includes(src)  # the catalog's own reader: lazy and eager indexes agree
     facts.allows = _allow_comments(src)
     if path.endswith((".S", ".s")):
         facts.asm_symbols = scan_asm(src)
@@ -98,7 +98,7 @@ def extract_facts(path: str, src: bytes) -> FileFacts:
     if root.has_error:
         facts.parse_errors, facts.first_error_line = _errors(root)
     items = _top_level(root)
-    facts.functions = _functions(src, root, items)
+    facts.functions = read_functions(src, root, items)
     if root.has_error:
         facts.functions += _recovered_functions(src, blanked.text, root, facts.functions)
         facts.functions.sort(key=lambda f: f.body_start)
@@ -170,7 +170,7 @@ def _recovered_functions(src: bytes, text: bytes, root: Node, known: list[Functi
             tries += 1
             blank = bytes(c if c == 0x0A else 0x20 for c in text[:at])
             sub = parse(blank + text[at:])
-            new = [fn for fn in _functions(src, sub.root_node)
+            new = [fn for fn in read_functions(src, sub.root_node)
                    if fn.body_start >= at and not any(a <= fn.body_start < b for a, b in spans)]
             found += new
             spans += [(fn.body_start, fn.body_end) for fn in new]
@@ -287,7 +287,7 @@ def header_start(src: bytes, node_start: int, limit: int = 600) -> int:
     return lo
 
 
-def _functions(src: bytes, root: Node, items: dict | None = None) -> list[FunctionFact]:
+def read_functions(src: bytes, root: Node, items: dict | None = None) -> list[FunctionFact]:
     """Definitions found by the file-scope walk."""
     defs = (items if items is not None else _top_level(root))["function_definition"]
     out: list[FunctionFact] = []
@@ -443,3 +443,25 @@ def scan_asm(src: bytes) -> list[tuple[str, int, str]]:
             if m:
                 out.append((m.group(1), lineno, section))
     return out
+
+
+# the per-file boundary ----------------------------------------------------------------------------
+
+def guarded_extract(rel: str, data: bytes):
+    """``(facts, None)`` or ``(None, message)``: facts extraction that never raises.
+
+    Everything a file can make the extractor do (time out, recurse too deep, hit a bug) ends here
+    as one message for ``errors``; the run goes on with the other files.
+    """
+    seconds = limits.current().file_time_limit
+    try:
+        with limits.file_deadline(seconds):
+            return extract_facts(rel, data), None
+    except limits.FileTimeLimit as exc:
+        return None, str(exc)
+    except RecursionError:
+        return None, "skipped: nesting too deep to parse"
+    except MemoryError:
+        return None, "skipped: out of memory while reading facts"
+    except Exception as exc:  # noqa: BLE001 - the per-file boundary: one odd file never loses the run
+        return None, f"internal error while reading facts: {type(exc).__name__}: {exc}"

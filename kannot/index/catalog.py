@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Callable
 
 from kannot.source import limits
-from kannot.facts.cpp import condition_points
+from kannot.facts.cpp import scan_includes
 from kannot.source.files import FileError, fs_path, is_sorted, moved_positions, read_source
 from kannot.store.stamp import FORMAT
 
@@ -66,7 +66,6 @@ _POINTER_DECL_RE = re.compile(rb"\(\s*\*\s*([A-Za-z_]\w*)\s*\)")  # void (*handl
 # inside the regex engine: a tree has millions of register constants, nothing calls them.
 _DEFINE_TAIL = rb"define[ \t]+([a-z]\w*|[A-Z_]\w*+(?=\(|[ \t]+[A-Za-z_]))"
 _DEFINE_RE = re.compile(rb"#[ \t]*" + _DEFINE_TAIL)
-_INCLUDE_RE = re.compile(rb'#[ \t]*include[ \t]*([<"])([^>"\n]+)[>"]')
 _WORD_TABLE = bytes(c if (48 <= c <= 57 or 65 <= c <= 90 or 97 <= c <= 122 or c == 95) else 32 for c in range(256))
 # Frequent column-0 words that never name what a call looks up: left out to keep the index small.
 _STOP = frozenset(
@@ -75,27 +74,6 @@ _STOP = frozenset(
     EXPORT_SYMBOL EXPORT_SYMBOL_GPL MODULE_LICENSE MODULE_AUTHOR MODULE_DESCRIPTION module_param
     MODULE_PARM_DESC pr_fmt out err err_out fail done""".split()
 )
-
-
-def scan_includes(src: bytes) -> list[tuple[str, str, str]]:
-    """``#include`` lines: ``#`` first on its line (spaces and tabs before it allowed), as
-    (``<`` or ``"``, path, the ``#if`` conditions around the line: "" when none)."""
-    out = []
-    conds = None
-    for m in _INCLUDE_RE.finditer(src):
-        start = m.start()
-        line_start = src.rfind(b"\n", 0, start) + 1
-        if src[line_start:start].strip(b" \t"):
-            continue  # '#include' inside a comment or string, not a directive
-        if conds is None:
-            conds = condition_points(src) if b"#if" in src[:start] else []
-        out.append((m.group(1).decode(), m.group(2).decode("utf-8", "replace").strip(), _condition_at(conds, start)))
-    return out
-
-
-def _condition_at(points: list[tuple[int, str]], offset: int) -> str:
-    i = bisect.bisect_left(points, (offset, "")) - 1
-    return points[i][1] if i >= 0 else ""
 
 
 def _split_condition(text: str) -> tuple[str, str]:
@@ -171,7 +149,7 @@ def _read(root: str, rel: str) -> tuple[bytes | None, str | None]:
     return data, None
 
 
-def _scan_job(args: tuple[str, str, int]) -> tuple[str, bytes]:
+def scan_job(args: tuple[str, str, int]) -> tuple[str, bytes]:
     """A file's catalog entry as it is stored (marshal of ``(fields or None, note)``): made in
     the worker, so the main process neither unpickles objects nor marshals them again."""
     root, rel, families = args
@@ -620,7 +598,7 @@ def _stored_blobs(cat: "Catalog", now: bool, with_index: bool = True) -> list[tu
     return [(_INDEX_KEY, index() if now else index), (_SIGS_KEY, sigs)]
 
 
-def _same_entry(a: TextFacts | None, b: TextFacts | None) -> bool:
+def same_entry(a: TextFacts | None, b: TextFacts | None) -> bool:
     if a is None or b is None:
         return a is b
     return (set(a.heads) == set(b.heads) and a.defines == b.defines and a.includes == b.includes
@@ -702,7 +680,7 @@ def load_or_build(root: Path, rels: list[str], jobs: int, errors: list[FileError
             i = cat.rank[rel]
             tf = scanned.entry(scanned.rank[rel])
             note = scanned.notes.get(rel) if tf is not None else scanned.notes.get(rel, "unreadable")
-            if (rel in old_entries and rel not in cat.unreadable and _same_entry(cat.entries.get(i), tf)
+            if (rel in old_entries and rel not in cat.unreadable and same_entry(cat.entries.get(i), tf)
                     and cat.notes.get(rel) == note):
                 continue  # an edit inside a function: the names it has stay where they are
             rewritten.append(rel)
@@ -838,7 +816,7 @@ def build_catalog(root: Path, rels: list[str], jobs: int, errors: list[FileError
     try:
         if jobs <= 1 or len(work) < 256:
             for w in work:
-                take(_scan_job(w))
+                take(scan_job(w))
         else:
             from concurrent.futures import ProcessPoolExecutor  # (only a scan of many files needs it)
 
@@ -846,7 +824,7 @@ def build_catalog(root: Path, rels: list[str], jobs: int, errors: list[FileError
 
             with ProcessPoolExecutor(max_workers=jobs, initializer=worker_init,
                                      initargs=(os.getpid(), limits.configure, limits.current())) as pool:
-                for item in pool.map(_scan_job, work, chunksize=128):
+                for item in pool.map(scan_job, work, chunksize=128):
                     take(item)
     finally:
         if gc_was_on:

@@ -16,20 +16,22 @@ import posixpath
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from kannot.facts import classes as C
 from kannot.facts import cpp
 from kannot.build import cppcond
 from kannot.build import logic as L
 from kannot.build.logic import Formula
-from kannot.facts.extract import FileFacts, FunctionFact, _functions, function_ir
+from kannot.facts.extract import FileFacts, FunctionFact, read_functions, function_ir
 from kannot.facts.ir import IRBuilder
 from kannot.facts.parsing import parse
 
-if False:  # typing only
-    from kannot.build.model import BuildModel
+if TYPE_CHECKING:
     from kannot.build.dotconfig import KernelConfig
+    from kannot.build.model import BuildModel
+    from kannot.index.catalog import Catalog
+    from kannot.store.loader import FactsLoader
 
 
 @dataclass(eq=False)
@@ -44,6 +46,9 @@ class FuncDef:
     generated_by: str | None = None  # the definer macro
     asm_section: str | None = None  # for assembly symbols
     condition: str = ""  # the #if conditions around the definition in its file ("" at top level)
+    # a lazy index's place for it among the definitions of its name (kannot.index.lazy): the
+    # order the eager index would have given; None in an eager index
+    lazy_order: tuple | None = None
 
     @property
     def static(self) -> bool:
@@ -59,6 +64,7 @@ class MacroRef:
     name: str
     path: str
     macro: cpp.MacroDef
+    lazy_order: tuple | None = None  # as FuncDef.lazy_order
 
 
 @dataclass
@@ -81,10 +87,16 @@ class Index:
     _invocations_by_arg: dict[str, list] = field(default_factory=dict)
     _defined_names: set[str] = field(default_factory=set)
     _expanded: set = field(default_factory=set)
-    _tried: set[str] = field(default_factory=set)
+    tried: set[str] = field(default_factory=set)
     # the IR of macro expansions, a pure function of their text: kept across checks on one index
     # (the language server checks the same files again after every edit)
     expansion_ir: dict[bytes, list] = field(default_factory=dict)
+    # a run's lazy index (kannot.index.lazy): its catalog, the loader of files' facts, the
+    # families it looks for and the catalog generation it read; None/0 for an eager index
+    catalog: "Catalog | None" = None
+    facts_loader: "FactsLoader | None" = None
+    families: set[str] | None = None
+    catalog_generation: int = 0
 
     # building ---------------------------------------------------------------------------------
     @classmethod
@@ -138,7 +150,7 @@ class Index:
             for inv in facts.invocations:
                 # expanded lazily, when a call names a function nothing else defines
                 for arg in cpp.split_args(inv[1])[:2]:
-                    if _IDENT_RE.fullmatch(arg):
+                    if IDENT_RE.fullmatch(arg):
                         idx._invocations_by_arg.setdefault(arg, []).append((path, inv))
             for name, line, section in facts.asm_symbols:
                 cl = frozenset({C.NOINSTR}) if section in C.NOINSTR_SECTIONS or section.startswith(".text..__x86.") else frozenset()
@@ -495,7 +507,7 @@ class Index:
         src = text.encode() + b"\n{ }"
         blanked = cpp.blank_attributes(src)
         tree = parse(blanked.text)
-        facts = _functions(src, tree.root_node)
+        facts = read_functions(src, tree.root_node)
         if not facts:
             return []
         user = max(facts, key=lambda f: f.body_start)
@@ -533,7 +545,7 @@ class Index:
                 if "{" in body:
                     result = True
                     break
-                if _IDENT_RE.fullmatch(body) and self.may_define(body, depth + 1):
+                if IDENT_RE.fullmatch(body) and self.may_define(body, depth + 1):
                     result = True
                     break
                 head = _LEADING_CALL_RE.match(body)
@@ -548,7 +560,7 @@ class Index:
         if depth > 6:
             return []
         refs = self.macros_for(name, path)
-        alias = [r for r in refs if not r.macro.function_like and _IDENT_RE.fullmatch(r.macro.body)]
+        alias = [r for r in refs if not r.macro.function_like and IDENT_RE.fullmatch(r.macro.body)]
         if alias and alias[0].macro.body != name:  # #define TRACE_EVENT_RCU TRACE_EVENT
             return self.expand_invocation(path, alias[0].macro.body, args, line, col, depth + 1)
         if not self.may_define(name):
@@ -564,7 +576,7 @@ class Index:
         out: list[FuncDef] = []
         pos = (line, col, line, col + len(name))
         from kannot.facts.extract import invocations as _invocations
-        for f in _functions(src, tree.root_node):
+        for f in read_functions(src, tree.root_node):
             if f.head_macro:
                 continue
             body = _find_body(tree.root_node, f.body_start)
@@ -582,9 +594,9 @@ class Index:
     # resolution -------------------------------------------------------------------------------
     def generate_for(self, name: str) -> None:
         """Expand the file-scope invocations that may define ``name`` (``trace_##event``)."""
-        if name in self._tried:
+        if name in self.tried:
             return
-        self._tried.add(name)
+        self.tried.add(name)
         for key in generate_keys(name):
             for path, inv in self._invocations_by_arg.get(key, ()):
                 if id(inv) in self._expanded:
@@ -796,12 +808,12 @@ class Index:
         old = self.files.get(path)
         if old is None:
             return False
-        if _file_shape(old) != _file_shape(facts) and not self._replace_c_shape(path, old, facts):
+        if file_shape(old) != file_shape(facts) and not self._replace_c_shape(path, old, facts):
             return False
         self.files[path] = facts
         self._src.pop(path, None)
         # same macros, new line numbers: swap the refs in place (their order decides refs[0])
-        for m_old, m_new in zip(old.macros, facts.macros) if _file_shape(old)[0] == _file_shape(facts)[0] else ():
+        for m_old, m_new in zip(old.macros, facts.macros) if file_shape(old)[0] == file_shape(facts)[0] else ():
             refs = self.macros.get(m_old.name, [])
             for i, r in enumerate(refs):
                 if r.macro is m_old:
@@ -810,7 +822,7 @@ class Index:
         # lazily generated definitions from this file's invocations are generated again on demand
         old_invs = {id(inv) for inv in old.invocations}
         self._expanded -= old_invs
-        self._tried.clear()
+        self.tried.clear()
         for inv in old.invocations:
             for arg in cpp.split_args(inv[1])[:2]:
                 lst = self._invocations_by_arg.get(arg)
@@ -818,7 +830,7 @@ class Index:
                     lst[:] = [(p, i) for p, i in lst if p != path]
         for inv in facts.invocations:
             for arg in cpp.split_args(inv[1])[:2]:
-                if _IDENT_RE.fullmatch(arg):
+                if IDENT_RE.fullmatch(arg):
                     self._invocations_by_arg.setdefault(arg, []).append((path, inv))
         heads = self.__dict__.get("_head_macro_paths")
         if heads is not None:
@@ -1018,7 +1030,7 @@ def generate_keys(name: str) -> set[str]:
     return keys
 
 
-def _file_shape(f: FileFacts) -> tuple:
+def file_shape(f: FileFacts) -> tuple:
     """What of a file's facts reaches beyond its own definitions, without line numbers."""
     return (
         [(m.name, m.params, m.body, m.condition) for m in f.macros],
@@ -1050,7 +1062,7 @@ def _bisect_points(points: list[tuple[int, str]], offset: int) -> int:
 
 
 _LEADING_CALL_RE = re.compile(r"\s*([A-Za-z_]\w*)\s*\(")
-_IDENT_RE = re.compile(r"[A-Za-z_]\w*")
+IDENT_RE = re.compile(r"[A-Za-z_]\w*")
 
 
 def _prefer_arch(items: list) -> list:

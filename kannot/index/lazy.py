@@ -22,7 +22,7 @@ from kannot.facts import classes as C
 from kannot.facts import cpp
 from kannot.index.catalog import Catalog
 from kannot.facts.extract import FileFacts
-from kannot.index.core import _IDENT_RE, FuncDef, Index, MacroRef, generate_keys
+from kannot.index.core import IDENT_RE, FuncDef, Index, MacroRef, generate_keys
 
 Loader = Callable[[list[str]], dict[str, FileFacts]]
 _WORD_RE = re.compile(r"[A-Za-z_]\w*")
@@ -128,7 +128,7 @@ class LazyIndex(Index):
             if self.dead(m.condition):
                 continue
             ref = MacroRef(m.name, path, m)
-            ref._order = (rank, i)
+            ref.lazy_order = (rank, i)
             _insert(self.macros.setdefault(m.name, []), ref)
             self._alias.pop(m.name, None)
             self.__dict__.get("_may_define", {}).pop(m.name, None)
@@ -140,7 +140,7 @@ class LazyIndex(Index):
             self._protos_pending.extend(facts.prototypes)
         for i, inv in enumerate(facts.invocations):
             for arg in cpp.split_args(inv[1])[:2]:
-                if _IDENT_RE.fullmatch(arg):
+                if IDENT_RE.fullmatch(arg):
                     lst = self._invocations_by_arg.setdefault(arg, [])
                     bisect.insort(lst, (path, inv), key=lambda item, self=self: (self._rank(item[0]), item[1][2], item[1][3]))
         for name in facts.nokprobe:
@@ -186,7 +186,7 @@ class LazyIndex(Index):
             seq = [0]
 
             def add(d: FuncDef, rank=rank, seq=seq) -> None:
-                d._order = (0, rank, seq[0])
+                d.lazy_order = (0, rank, seq[0])
                 seq[0] += 1
                 self._add(d)
 
@@ -221,9 +221,9 @@ class LazyIndex(Index):
             self.ensure_files(sorted(want))
 
     def _add(self, d: FuncDef) -> None:
-        if not hasattr(d, "_order"):
+        if d.lazy_order is None:
             self._gen_seq += 1
-            d._order = (_GENERATED, self._gen_seq, 0)
+            d.lazy_order = (_GENERATED, self._gen_seq, 0)
         _insert(self.funcs.setdefault(d.name, []), d)
         self._finished.discard(d.name)
         by_path = self.__dict__.get("_by_path")
@@ -242,13 +242,13 @@ class LazyIndex(Index):
         if not defs:
             return
         proto = self.proto_classes.get(name, frozenset())
-        built = [d for d in defs if d._order[0] == 0]
+        built = [d for d in defs if d.lazy_order[0] == 0]
         elsewhere = any(not any(d.path == q for d in built) for q in self._nokprobe_files.get(name, ()))
         for d in defs:
             if d.asm_section is not None:
                 continue
             cl = d.classes | proto if d.generated_by is not None or d.fact is not None else d.classes
-            if elsewhere and d._order[0] == 0 and built:
+            if elsewhere and d.lazy_order[0] == 0 and built:
                 cl |= {C.NOKPROBE}
             d.classes = cl
 
@@ -269,7 +269,7 @@ class LazyIndex(Index):
         return self.funcs.get(name, [])
 
     def _prepare_generate(self, name: str) -> None:
-        if name in self._tried or name in self._prepared:
+        if name in self.tried or name in self._prepared:
             return
         self._prepared.add(name)
         for key in generate_keys(name):
@@ -281,7 +281,7 @@ class LazyIndex(Index):
         """Can ``MACRO(...)`` at file scope define a function? (expand_invocation's test,
         following ``#define TRACE_EVENT_RCU TRACE_EVENT`` aliases the same way)"""
         refs = self.macros_for(macro, "")
-        alias = [r for r in refs if not r.macro.function_like and _IDENT_RE.fullmatch(r.macro.body)]
+        alias = [r for r in refs if not r.macro.function_like and IDENT_RE.fullmatch(r.macro.body)]
         if alias and alias[0].macro.body != macro and depth < 6:
             got = self._may_generate(alias[0].macro.body, depth + 1)
         else:
@@ -484,7 +484,7 @@ def heads_names(facts: FileFacts) -> set[str]:
     names.update(facts.nokprobe)
     names.update(n for n, _line, _section in facts.asm_symbols)
     for inv in facts.invocations:
-        names.update(a for a in cpp.split_args(inv[1])[:2] if _IDENT_RE.fullmatch(a))
+        names.update(a for a in cpp.split_args(inv[1])[:2] if IDENT_RE.fullmatch(a))
     return names
 
 
@@ -501,8 +501,8 @@ _PLACEHOLDER = _Placeholder(path="")
 
 
 def _insert(lst: list, item) -> None:
-    """Keep ``lst`` in the eager index's order (``_order``): appends unless it belongs earlier."""
-    if not lst or lst[-1]._order <= item._order:
+    """Keep ``lst`` in the eager index's order (``lazy_order``): appends unless it belongs earlier."""
+    if not lst or lst[-1].lazy_order <= item.lazy_order:
         lst.append(item)
     else:
-        bisect.insort(lst, item, key=lambda x: x._order)
+        bisect.insort(lst, item, key=lambda x: x.lazy_order)

@@ -42,6 +42,8 @@ from kannot import __version__
 from kannot.facts import classes as C
 from kannot.facts import cpp
 from kannot.source import limits
+from kannot.lsp.arguments import lsp_arguments
+from kannot.facts.extract import guarded_extract
 from kannot.analysis.checks import Finding
 from kannot.store.cache import CACHE_DIR_NAME
 from kannot.source.settings import Config, ConfigError, find_config, load_config
@@ -596,7 +598,7 @@ class KannotServer(LanguageServer):
                 return
         else:
             self.applied[rel] = data
-        facts, problem = limits.guarded_extract(rel, data)  # time limit and crashes end here
+        facts, problem = guarded_extract(rel, data)  # time limit and crashes end here
         if facts is None:
             log.warning("%s: cannot read facts: %s", rel, problem)
             return
@@ -904,9 +906,9 @@ class KannotServer(LanguageServer):
         return "\n".join(lines)
 
     def _why(self, name: str, compute: bool = True) -> dict | None:
-        from kannot import engine
-        why = getattr(engine, "why", None)
-        if why is None or self.index is None:
+        from kannot.why import why
+
+        if self.index is None:
             return None
         got = self._why_cache.get(name)
         if got is None and compute:
@@ -1091,8 +1093,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from kannot.cli.main import lsp_arguments
-
     p = argparse.ArgumentParser(prog="kannot lsp")
     lsp_arguments(p)
     return run(p.parse_args(argv))

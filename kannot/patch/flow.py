@@ -33,7 +33,7 @@ from kannot.report.context import ReportContext
 from kannot.report.github import format_github
 from kannot.report.json import format_json
 from kannot.report.sarif import format_sarif
-from kannot.report.text import format_errors, format_text
+from kannot.report.text import format_errors, format_text, nothing_read
 from kannot.source.files import SKIP_DIRS, SOURCE_SUFFIXES, FileError, arch_allowed, read_source, scan_tree
 
 if TYPE_CHECKING:
@@ -52,10 +52,6 @@ class WorkflowError(ValueError):
 # arguments ----------------------------------------------------------------------------------------
 
 def add_check_arguments(c: argparse.ArgumentParser) -> None:
-    for action in c._actions:
-        if "--format" in action.option_strings:
-            action.choices = FORMATS
-            action.help = "stdout format: " + ", ".join(FORMATS)
     g = c.add_argument_group("patch workflows")
     g.add_argument("--diff-base", metavar="REV", help="report only findings that are new compared to git revision REV")
     g.add_argument("--patch", metavar="FILE", help="apply a unified diff or mbox (FILE, or - for stdin) in memory and report what it introduces")
@@ -531,7 +527,6 @@ def cmd_check(args, opts: Options) -> int:
         for n in notes:
             print(n, file=sys.stderr)
     if not n_files:
-        from kannot.cli.main import nothing_read
 
         print(f"kannot: error: {nothing_read(errors)}", file=sys.stderr)
         return EXIT_FATAL

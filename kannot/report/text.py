@@ -106,3 +106,11 @@ def error_kind(message: str) -> str:
         if ch in "(:;,":
             return message[:i].strip()
     return message.strip()
+
+
+def nothing_read(errors: list[FileError]) -> str:
+    """Exit 2's message when no file gave facts: none found, or none readable (said which)."""
+    bad = sorted({e.file for e in errors})
+    if not bad:
+        return "no C files found under the root"
+    return f"none of the source files under the root could be read ({len(bad)} listed in errors)"

@@ -1,7 +1,7 @@
 """Rule registry: one module per rule (code, message, rationale and fix live together)."""
 from __future__ import annotations
 
-from kannot.rules._base import Rule
+from kannot.rules.base import Rule
 from kannot.rules import (
     kn001_noinstr_call,
     kn002_noinstr_inline_call,

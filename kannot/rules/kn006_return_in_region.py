@@ -1,4 +1,4 @@
-from kannot.rules._base import Rule
+from kannot.rules.base import Rule
 
 RULE = Rule(
     code="KN006",

@@ -140,30 +140,6 @@ def timer_blocked() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {TIMER_SIGNAL})
 
 
-# the per-file boundary ----------------------------------------------------------------------------
-
-def guarded_extract(rel: str, data: bytes):
-    """``(facts, None)`` or ``(None, message)``: facts extraction that never raises.
-
-    Everything a file can make the extractor do (time out, recurse too deep, hit a bug) ends here
-    as one message for ``errors``; the run goes on with the other files.
-    """
-    from kannot.facts.extract import extract_facts  # late: keeps this module import-light for the CLI
-
-    seconds = _current.file_time_limit
-    try:
-        with file_deadline(seconds):
-            return extract_facts(rel, data), None
-    except FileTimeLimit as exc:
-        return None, str(exc)
-    except RecursionError:
-        return None, "skipped: nesting too deep to parse"
-    except MemoryError:
-        return None, "skipped: out of memory while reading facts"
-    except Exception as exc:  # noqa: BLE001 - the per-file boundary: one odd file never loses the run
-        return None, f"internal error while reading facts: {type(exc).__name__}: {exc}"
-
-
 # command line -------------------------------------------------------------------------------------
 
 def parse_size(value: str) -> int:

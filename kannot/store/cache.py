@@ -120,6 +120,7 @@ class FactsCache:
     def __init__(self, conn: sqlite3.Connection, path: Path, notices: list[str] | None = None):
         self.conn = conn
         self.path = path
+        self.read_only = False  # set after a failed write (a full disk): nothing more is written
         self._pending: list[tuple] = []
         self.later: list[Callable[[], None]] = []  # writes put off until commit (see put_catalog)
         self._writer: threading.Thread | None = None  # put_catalog's, when in the background
@@ -224,7 +225,7 @@ class FactsCache:
                conn: sqlite3.Connection | None = None) -> None:
         """``write`` in one transaction: a run killed mid-write leaves the previous, consistent
         state; a failed write (a full disk) is said once and the cache is only read after it."""
-        if getattr(self, "_read_only", False):
+        if self.read_only:
             return
         conn = conn if conn is not None else self.conn
         try:
@@ -303,7 +304,7 @@ class FactsCache:
             # one goes to a file of its own beside the database, which the row names
             made[:] = [(key, side_file(folder, key, blob() if callable(blob) else blob)) for key, blob in blobs]
 
-        if when == "background" and not getattr(self, "_read_only", False):
+        if when == "background" and not self.read_only:
             def make_then_write(conn: sqlite3.Connection) -> None:
                 make()
                 self._write(notices, write, conn)
@@ -363,7 +364,7 @@ class FactsCache:
         and paths: a developer checking file after file must not grow the cache forever). A big
         one (the record of a whole kernel tree, 6 MB) goes to a side file the row names: SQLite
         took 0.11 s to write it, a tenth of a recheck."""
-        if getattr(self, "_read_only", False):
+        if self.read_only:
             return
         value = side_file(self.path.parent, "result", blob)
 
@@ -387,8 +388,8 @@ class FactsCache:
 
     def _write_failed(self, notices: list[str], exc: BaseException) -> None:
         """Said once per run: after one failed write (a full disk) the cache is only read."""
-        if not getattr(self, "_read_only", False):
-            self._read_only = True
+        if not self.read_only:
+            self.read_only = True
             notices.append(f"cache {self.path}: could not be written ({_describe(exc)}); results are unaffected")
 
     def put(self, rel: str, size: int, mtime_ns: int, h: str, blob: bytes) -> None:

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Callable
 from kannot.source import limits
 from kannot.store.cache import FactsCache, content_hash
 from kannot.store.stamp import CODE_STAMP, FORMAT
-from kannot.analysis.findings import Finding, Link
+from kannot.analysis.findings import CallerResult, Finding, Link
 from kannot.source.files import FileError, Listing, moved_positions, read_source
 
 if TYPE_CHECKING:
@@ -236,7 +236,6 @@ class StoredCallers:
 
     def results(self, entries: list[tuple], only: set[tuple[str, str]]) -> list:
         """The CallerResults of ``entries`` (stored ones) of the functions ``only``, in order."""
-        from kannot.engine import CallerResult
 
         return [CallerResult((name, place), self.keys[i][0], [_finding(t) for t in found], errs, frozenset())
                 for name, place, i, found, errs in entries if self.keys[i] in only]
@@ -248,7 +247,6 @@ class StoredCallers:
         stores its result needs it, and rebuilding the name index costs). ``only``: the
         results of those functions only (the packed form is then of no use)."""
         from kannot.index.catalog import Postings
-        from kannot.engine import CallerResult
 
         index = {k: i for i, k in enumerate(self.keys)}
         gone = {index[k] for k in replaced if k in index}
@@ -410,10 +408,10 @@ def reusable(cache: FactsCache, key: str, root: Path, listed: dict[str, tuple[in
 
 def _scanned(root: Path, rel: str, data: bytes | None) -> tuple:
     """(catalog entry state, note) of ``rel``: of ``data`` when given, else of the disk's file."""
-    from kannot.index.catalog import _scan_job, scan_text
+    from kannot.index.catalog import scan_job, scan_text
 
     if data is None:
-        return marshal.loads(_scan_job((str(root), rel, 0xFF))[1])
+        return marshal.loads(scan_job((str(root), rel, 0xFF))[1])
     tf = scan_text(data.replace(b"\0", b" "))
     return (tf.heads, tf.defines, tf.includes, tf.invocations, tf.marks), None
 
@@ -424,7 +422,7 @@ def _edit(cache: FactsCache, loaded: dict[str, str | None], root: Path, rel: str
     its catalog entry has) when the edit left that entry as it was (the same names, includes,
     marks: an edit inside functions), else None."""
     from kannot.store.cache import decode
-    from kannot.index.catalog import TextFacts, _same_entry
+    from kannot.index.catalog import TextFacts, same_entry
 
     if old_text is None:
         return None
@@ -443,7 +441,7 @@ def _edit(cache: FactsCache, loaded: dict[str, str | None], root: Path, rel: str
     if old_state is None or new_state is None or old_note != new_note:
         return None
     old, new = TextFacts(*old_state), TextFacts(*new_state)
-    if not _same_entry(old, new):
+    if not same_entry(old, new):
         return None
     names = frozenset(old.heads) | frozenset(old.defines) | frozenset(arg for arg, _m in old.invocations)
     return old_facts, names
@@ -493,13 +491,11 @@ class Lookup:
     digest: str | None = None  # of ``listed``
 
 
-def lookup(opts, key: str, row_name: str | None = None, partial: bool = False) -> Lookup:
-    """Walk the tree and look for a stored result that still stands (``opts.cache_dir`` set).
-    ``partial``: also one that stands but for functions an edit can reach (``record.edited``)."""
-    from kannot.engine import _listed_with_signatures
-
-    listing_errors: list[FileError] = []
-    listed = _listed_with_signatures(opts, listing_errors)
+def lookup(opts, key: str, listed: dict[str, tuple[int, int]], listing_errors: list[FileError],
+           row_name: str | None = None, partial: bool = False) -> Lookup:
+    """Look for a stored result of the tree ``listed`` (its files and their signatures) that
+    still stands (``opts.cache_dir`` set). ``partial``: also one that stands but for functions an
+    edit can reach (``record.edited``)."""
     said: list[str] = []
     cache = FactsCache.open(opts.cache_dir, said, verify=False)
     if cache is None:
@@ -523,14 +519,14 @@ def save(opts, looked: Lookup, index, findings: list[Finding], errors: list[File
     started from, whose dependencies stay). Not when some file could not be parsed this time
     (a crashed or stuck worker, a race: the next run may parse it with the same signature) or
     the cache could not be written."""
-    loader = getattr(index, "facts_loader", None)
+    loader = index.facts_loader
     if looked.key is None or loader is None or not loader.cache_writable or None in loader.hashes.values():
         return
     cat = index.catalog
     asked = (cat.asked_heads, cat.asked_defines, cat.asked_invocations, index.non_generating)
     loaded = dict(loader.hashes)
     # names searched in vain among generated functions: a recheck need not search again
-    tried = {n for n in getattr(index, "_tried", ()) if not index.funcs.get(n)}
+    tried = {n for n in index.tried if not index.funcs.get(n)}
     if base is not None:
         loaded = {**base.loaded(), **loaded}
         before = base.asked()
