@@ -20,6 +20,7 @@ import re
 from functools import lru_cache
 
 from kannot.build import logic as L
+from kannot.build.dotconfig import defined_operand
 from kannot.build.logic import Formula
 
 _TOKEN_RE = re.compile(
@@ -243,12 +244,7 @@ class _Parser:
             body = tok[1:-1]
             return _Value(num=ord(body[-1]) if body else 0)
         if tok == "defined":
-            paren = self.peek() == "("
-            if paren:
-                self.take("(")
-            name = self.take()
-            if paren:
-                self.take(")")
+            name = defined_operand(self)
             return _Value(formula=self.defined(name), text=f"defined({name})")
         if tok in ("IS_ENABLED", "IS_BUILTIN", "IS_MODULE", "IS_REACHABLE"):
             self.take("(")

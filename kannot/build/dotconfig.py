@@ -10,6 +10,7 @@ Nothing read from the sources is ever evaluated by Python: this is a parser, not
 from __future__ import annotations
 
 import re
+from typing import Protocol
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,15 +63,7 @@ class KernelConfig:
 
         ``macro_known(name)``: True/False when the tree says whether a non-CONFIG macro such as
         ``arch_atomic_add_return_relaxed`` can be defined, None when it cannot tell."""
-        try:
-            tokens = _tokenize(condition)
-            parser = _Parser(tokens, self, macro_known)
-            value = parser.expr()
-            if parser.pos != len(tokens):
-                return None
-            return None if value is None else bool(value)
-        except (ValueError, IndexError, RecursionError):
-            return None
+        return _evaluate(condition, self, macro_known)
 
 
 def _tokenize(text: str) -> list[str]:
@@ -157,13 +150,7 @@ class _Parser:
         if tok[0].isdigit():
             return int(tok.rstrip("uUlL"), 0)
         if tok == "defined":
-            paren = self.peek() == "("
-            if paren:
-                self.take("(")
-            name = self.take()
-            if paren:
-                self.take(")")
-            return self._defined(name)
+            return self._defined(defined_operand(self))
         if tok in ("IS_ENABLED", "IS_BUILTIN", "IS_MODULE", "IS_REACHABLE"):
             self.take("(")
             name = self.take()
@@ -212,12 +199,33 @@ class _Parser:
 
 def evaluate_without_config(condition: str, macro_known) -> bool | None:
     """Like :meth:`KernelConfig.evaluate` with every CONFIG_ symbol unknown."""
+    return _evaluate(condition, None, macro_known)
+
+
+def _evaluate(condition: str, cfg: "KernelConfig | None", macro_known) -> bool | None:
     try:
         tokens = _tokenize(condition)
-        parser = _Parser(tokens, None, macro_known)
+        parser = _Parser(tokens, cfg, macro_known)
         value = parser.expr()
         if parser.pos != len(tokens):
             return None
         return None if value is None else bool(value)
     except (ValueError, IndexError, RecursionError):
         return None
+
+
+class TokenReader(Protocol):
+    def peek(self) -> str | None: ...
+
+    def take(self, want: str | None = None) -> str: ...
+
+
+def defined_operand(p: TokenReader) -> str:
+    """The name of ``defined NAME`` or ``defined(NAME)``, after the ``defined`` token."""
+    paren = p.peek() == "("
+    if paren:
+        p.take("(")
+    name = p.take()
+    if paren:
+        p.take(")")
+    return name

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from typing import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -544,25 +545,17 @@ def _outside_parens(text: str) -> str:
 
 def _assignment(line: str) -> tuple[str, str, str] | None:
     """(name, operator, value) of ``NAME OP VALUE``, the operator found outside ``$(...)``."""
-    depth = 0
-    i = 0
-    n = len(line)
-    while i < n:
-        ch = line[i]
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif depth == 0:
-            if ch == "=":
-                return line[:i].strip(), "=", line[i + 1 :].strip()
-            for op in _ASSIGN_OPS[:-1]:
-                if line.startswith(op, i):
-                    name = line[:i].strip()
-                    return (name, op, line[i + len(op) :].strip()) if name else None
-            if ch == ":" :
-                return None  # a rule (``a: b``); ``:=`` was taken above
-        i += 1
+    for i, ch, depth in _paren_depths(line, 0):
+        if depth or ch in "()":
+            continue
+        if ch == "=":
+            return line[:i].strip(), "=", line[i + 1 :].strip()
+        for op in _ASSIGN_OPS[:-1]:
+            if line.startswith(op, i):
+                name = line[:i].strip()
+                return (name, op, line[i + len(op) :].strip()) if name else None
+        if ch == ":":
+            return None  # a rule (``a: b``); ``:=`` was taken above
     return None
 
 
@@ -570,17 +563,17 @@ def _unknown(line: str) -> str:
     return "__kbuild_unknown(" + re.sub(r"[^A-Za-z0-9_]", "_", line)[:80] + ")"
 
 
-def _close_paren(text: str, open_pos: int) -> int:
+def _paren_depths(text: str, start: int) -> Iterator[tuple[int, str, int]]:
+    """(offset, character, parenthesis depth after it) from ``start`` on."""
     depth = 0
-    for i in range(open_pos, len(text)):
+    for i in range(start, len(text)):
         ch = text[i]
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-            if depth == 0:
-                return i
-    return -1
+        depth += (ch == "(") - (ch == ")")
+        yield i, ch, depth
+
+
+def _close_paren(text: str, open_pos: int) -> int:
+    return next((i for i, ch, depth in _paren_depths(text, open_pos) if ch == ")" and depth == 0), -1)
 
 
 def _split_words(text: str) -> list[str]:

@@ -12,11 +12,13 @@ are expanded from the macro's ``#define`` found in the tree.
 """
 from __future__ import annotations
 
+import bisect
 import posixpath
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from kannot.facts import classes as C
 from kannot.facts import cpp
@@ -97,6 +99,26 @@ class Index:
     facts_loader: "FactsLoader | None" = None
     families: set[str] | None = None
     catalog_generation: int = 0
+    # memos of derived answers (dropped or updated when a file is replaced)
+    _cond_memo: dict = field(default_factory=dict, repr=False)
+    _dead_memo: dict = field(default_factory=dict, repr=False)
+    _def_cond_memo: dict = field(default_factory=dict, repr=False)
+    _defines_memo: dict = field(default_factory=dict, repr=False)
+    _eval_memo: dict = field(default_factory=dict, repr=False)
+    _generic_memo: dict = field(default_factory=dict, repr=False)
+    _inc_memo: dict = field(default_factory=dict, repr=False)
+    _incl_memo: dict = field(default_factory=dict, repr=False)
+    _may_define: dict = field(default_factory=dict, repr=False)
+    _presence_memo: dict = field(default_factory=dict, repr=False)
+    _targets_memo: dict = field(default_factory=dict, repr=False)
+    _tu_defined_memo: dict = field(default_factory=dict, repr=False)
+    _by_path: Any = field(default=None, repr=False)  # built on first use
+    _c_includers: Any = field(default=None, repr=False)  # built on first use
+    _head_macro_paths: Any = field(default=None, repr=False)  # built on first use
+    _included_c_files: Any = field(default=None, repr=False)  # built on first use
+    _kn007_files: Any = field(default=None, repr=False)  # built on first use
+    _name_counts_memo: Any = field(default=None, repr=False)  # built on first use
+    _nokprobe_by_name: Any = field(default=None, repr=False)  # built on first use
 
     # building ---------------------------------------------------------------------------------
     @classmethod
@@ -119,44 +141,19 @@ class Index:
             idx.pointer_vars.update(facts.pointer_vars)
         # gcc merges attributes across declarations: a prototype in a kernel header applies to
         # every definition of the name; one in a .c file or a host-tool header only to its file.
-        local_protos: dict[str, dict[str, frozenset[str]]] = {}
         for path, facts in files.items():
-            shared = path.startswith("include/") or "/include/" in path
-            for p in facts.prototypes:
-                cl = idx.classes_of(p.words) - {C.STATIC, C.INLINE, C.ALWAYS_INLINE}
-                if not cl:
-                    continue
-                if shared:
-                    idx.proto_classes[p.name] = idx.proto_classes.get(p.name, frozenset()) | cl
-                else:
-                    mine = local_protos.setdefault(path, {})
-                    mine[p.name] = mine.get(p.name, frozenset()) | cl
+            if path.startswith("include/") or "/include/" in path:
+                for p in facts.prototypes:
+                    cl = idx.classes_of(p.words) - {C.STATIC, C.INLINE, C.ALWAYS_INLINE}
+                    if cl:
+                        idx.proto_classes[p.name] = idx.proto_classes.get(p.name, frozenset()) | cl
         for path, facts in files.items():
-            nokprobe = set(facts.nokprobe)
-            for fn in facts.functions:
-                if idx.dead(fn.condition):
-                    continue
-                if fn.head_macro and idx.is_function_macro(fn.head_macro):
-                    generated = idx.expand_definer(path, fn)
-                    if generated is not None:
-                        for g in generated:
-                            idx._add(g)
-                        continue
-                cl = idx.classes_of(fn.words) | idx.proto_classes.get(fn.name, frozenset())
-                cl |= local_protos.get(path, {}).get(fn.name, frozenset())
-                if fn.name in nokprobe:
-                    cl |= {C.NOKPROBE}
-                idx._add(FuncDef(fn.name, path, fn.line, fn.column, cl, fact=fn, condition=fn.condition))
+            idx._add_file_defs(path, facts, idx._add)  # (a .c file's own prototypes: there)
             for inv in facts.invocations:
                 # expanded lazily, when a call names a function nothing else defines
                 for arg in cpp.split_args(inv[1])[:2]:
                     if IDENT_RE.fullmatch(arg):
                         idx._invocations_by_arg.setdefault(arg, []).append((path, inv))
-            for name, line, section in facts.asm_symbols:
-                cl = frozenset({C.NOINSTR}) if section in C.NOINSTR_SECTIONS or section.startswith(".text..__x86.") else frozenset()
-                if section == ".kprobes.text":
-                    cl = frozenset({C.KPROBES})
-                idx._add(FuncDef(name, path, line, 1, cl, events=[], asm_section=section))
         # NOKPROBE_SYMBOL(f) naming a function defined elsewhere (a header's static inline)
         for path, facts in files.items():
             for name in facts.nokprobe:
@@ -172,10 +169,10 @@ class Index:
         (``#ifdef arch_atomic_add_return_relaxed``) that no file of the tree can define."""
         if not condition:
             return False
-        memo = self.__dict__.setdefault("_dead_memo", {})
+        memo = self._dead_memo
         got = memo.get(condition)
         if got is None:
-            known = self.__dict__.get("_eval_memo", {}).get(condition, self)
+            known = self._eval_memo.get(condition, self)
             if known is not self:
                 got = known is False
             else:  # (one solver question, not evaluate's two)
@@ -186,7 +183,7 @@ class Index:
     def evaluate(self, condition: str) -> bool | None:
         """True when ``condition`` holds in every configuration, False in none, else None
         (a macro that is not a ``CONFIG_`` symbol counts as possible both ways here)."""
-        memo = self.__dict__.setdefault("_eval_memo", {})
+        memo = self._eval_memo
         if condition in memo:
             return memo[condition]
         value = self.model.decide(self.cond_of(condition)) if self.model is not None else None
@@ -208,7 +205,7 @@ class Index:
         macro no file defines is false."""
         if not text:
             return L.TRUE
-        memo = self.__dict__.setdefault("_cond_memo", {})
+        memo = self._cond_memo
         got = memo.get(text)
         if got is None:
             arch = self.model.arch if self.model is not None else (self.arch or "")
@@ -228,7 +225,7 @@ class Index:
         but other ``.c`` files include is there with them; headers always."""
         if self.model is None or not path.endswith((".c", ".S")):
             return L.TRUE
-        memo = self.__dict__.setdefault("_presence_memo", {})
+        memo = self._presence_memo
         got = memo.get(path)
         if got is not None:
             return got
@@ -242,7 +239,7 @@ class Index:
 
     def c_includers(self, path: str) -> list[str]:
         """The ``.c`` files whose ``#include`` lines name ``path`` (a ``.c`` file)."""
-        rev = self.__dict__.get("_c_includers")
+        rev = self._c_includers
         if rev is None:
             rev = {}
             for p in self._all_paths():
@@ -252,7 +249,7 @@ class Index:
                     if inc.endswith(".c"):
                         for t in self.resolve_include(p, kind, inc):
                             rev.setdefault(t, []).append(p)
-            self.__dict__["_c_includers"] = rev
+            self._c_includers = rev
         return rev.get(path, [])
 
     def _all_paths(self) -> list[str]:
@@ -260,7 +257,7 @@ class Index:
 
     def def_cond(self, d: FuncDef) -> Formula:
         """When definition ``d`` exists: its file is in the image and its #if conditions hold."""
-        memo = self.__dict__.setdefault("_def_cond_memo", {})
+        memo = self._def_cond_memo
         got = memo.get(id(d))
         if got is None:
             got = self.file_presence(d.path) & self.cond_of(d.condition)
@@ -316,7 +313,7 @@ class Index:
         from the command line included), with the condition of its #include lines on the way."""
         if arches is None or path.startswith("arch/"):
             arches = tuple(self._arch_dirs(path))
-        memo = self.__dict__.setdefault("_incl_memo", {})
+        memo = self._incl_memo
         key = (path, arches)
         got = memo.get(key)
         if got is not None:
@@ -367,7 +364,7 @@ class Index:
         includes (under that line's conditions and those of the #include lines on the way). A
         default definition (``#ifndef NAME`` / ``#define NAME``) counts only where no other does,
         which is what its condition says once ``defined(NAME)`` is read as false inside it."""
-        memo = self.__dict__.setdefault("_tu_defined_memo", {})
+        memo = self._tu_defined_memo
         key = (tu, name, exclude)
         got = memo.get(key)
         if got is not None:
@@ -409,7 +406,7 @@ class Index:
 
     def defines_in(self, path: str) -> dict[str, list[tuple[int, str]]]:
         """Every ``#define`` of ``path`` by name: its line and the #if conditions around it."""
-        memo = self.__dict__.setdefault("_defines_memo", {})
+        memo = self._defines_memo
         got = memo.get(path)
         if got is None:
             got = {}
@@ -427,7 +424,7 @@ class Index:
 
     def _add(self, d: FuncDef) -> None:
         self.funcs.setdefault(d.name, []).append(d)
-        by_path = self.__dict__.get("_by_path")
+        by_path = self._by_path
         if by_path is not None:
             by_path.setdefault(d.path, []).append(d)
 
@@ -534,7 +531,7 @@ class Index:
 
     def may_define(self, name: str, depth: int = 0) -> bool:
         """Can an invocation of macro ``name`` at file scope produce a function definition?"""
-        memo = self.__dict__.setdefault("_may_define", {})
+        memo = self._may_define
         if name in memo:
             return memo[name]
         memo[name] = False
@@ -673,7 +670,7 @@ class Index:
     def _include_targets(self, path: str, arches: tuple[str, ...]) -> list[str]:
         """The files ``path``'s ``#include`` lines resolve to, kept per file: a closure walks
         the same headers for every file that includes them."""
-        memo = self.__dict__.setdefault("_targets_memo", {})
+        memo = self._targets_memo
         key = (path, arches)
         got = memo.get(key)
         if got is None:
@@ -685,7 +682,7 @@ class Index:
         if arch_dirs is None or from_path.startswith("arch/"):
             arch_dirs = self._arch_dirs(from_path)
         key = (posixpath.dirname(from_path) if kind == '"' else "", kind, inc, tuple(arch_dirs))
-        memo = self.__dict__.setdefault("_inc_memo", {})
+        memo = self._inc_memo
         got = memo.get(key)
         if got is None:
             got = memo[key] = self._resolve_include(from_path, kind, inc, arch_dirs)
@@ -719,7 +716,7 @@ class Index:
     def _generic_headers(self, arch: str, uapi: str) -> frozenset[str]:
         """The asm headers arch ``arch`` takes from asm-generic: its ``generic-y`` lines and the
         ``mandatory-y`` ones of include/asm-generic/Kbuild it does not have itself."""
-        memo = self.__dict__.setdefault("_generic_memo", {})
+        memo = self._generic_memo
         key = (arch, uapi)
         got = memo.get(key)
         if got is None:
@@ -832,7 +829,7 @@ class Index:
             for arg in cpp.split_args(inv[1])[:2]:
                 if IDENT_RE.fullmatch(arg):
                     self._invocations_by_arg.setdefault(arg, []).append((path, inv))
-        heads = self.__dict__.get("_head_macro_paths")
+        heads = self._head_macro_paths
         if heads is not None:
             for fn in old.functions:
                 if fn.head_macro:
@@ -913,10 +910,10 @@ class Index:
                 c[n] = c.get(n, 0) + 1
                 target.add(n)
         self._alias.clear()
-        self.__dict__.pop("_may_define", None)
+        self._may_define.clear()
         for key in [k for k in self._closure if (k[0] if isinstance(k, tuple) else k) == path]:
             del self._closure[key]
-        targets = self.__dict__.get("_targets_memo", {})
+        targets = self._targets_memo
         for key in [k for k in targets if k[0] == path]:
             del targets[key]
         after_status = status(names)
@@ -928,65 +925,45 @@ class Index:
         return True
 
     def _included_c(self) -> set[str]:
-        got = self.__dict__.get("_included_c_files")
-        if got is None:
-            got = set()
-            for p, ff in self.files.items():
-                for kind, inc, _c in ff.includes:
-                    if inc.endswith(".c"):
-                        got.update(self.resolve_include(p, kind, inc))
-            self.__dict__["_included_c_files"] = got
-        return got
+        if self._included_c_files is None:
+            self._included_c_files = {t for p, ff in self.files.items() for kind, inc, _c in ff.includes
+                                      if inc.endswith(".c") for t in self.resolve_include(p, kind, inc)}
+        return self._included_c_files
 
     def _head_macros(self) -> dict[str, set[str]]:
-        got = self.__dict__.get("_head_macro_paths")
-        if got is None:
-            got = {}
-            for p, ff in self.files.items():
-                for fn in ff.functions:
-                    if fn.head_macro:
-                        got.setdefault(fn.head_macro, set()).add(p)
-            self.__dict__["_head_macro_paths"] = got
-        return got
+        if self._head_macro_paths is None:
+            self._head_macro_paths = _grouped((fn.head_macro, p) for p, ff in self.files.items()
+                                              for fn in ff.functions if fn.head_macro)
+        return self._head_macro_paths
 
     def _name_counts(self) -> dict[str, dict[str, int]]:
-        got = self.__dict__.get("_name_counts_memo")
-        if got is None:
-            got = {"macro_names": {}, "pointer_vars": {}}
-            for ff in self.files.values():
-                for key, names in (("macro_names", ff.macro_names), ("pointer_vars", ff.pointer_vars)):
-                    c = got[key]
-                    for n in names:
-                        c[n] = c.get(n, 0) + 1
-            self.__dict__["_name_counts_memo"] = got
-        return got
+        if self._name_counts_memo is None:
+            self._name_counts_memo = {
+                "macro_names": Counter(n for ff in self.files.values() for n in ff.macro_names),
+                "pointer_vars": Counter(n for ff in self.files.values() for n in ff.pointer_vars)}
+        return self._name_counts_memo
 
     def defs_in(self, path: str) -> list[FuncDef]:
         """The definitions in file ``path`` (functions, generated ones, assembly symbols)."""
         return list(self._defs_by_path().get(path, ()))
 
     def _defs_by_path(self) -> dict[str, list[FuncDef]]:
-        got = self.__dict__.get("_by_path")
-        if got is None:
-            got = {}
+        if self._by_path is None:
+            by_path: dict[str, list[FuncDef]] = {}
             for defs in self.funcs.values():
                 for d in defs:
-                    got.setdefault(d.path, []).append(d)
-            self.__dict__["_by_path"] = got
-        return got
+                    by_path.setdefault(d.path, []).append(d)
+            self._by_path = by_path
+        return self._by_path
 
     def _nokprobe_names(self) -> dict[str, set[str]]:
-        got = self.__dict__.get("_nokprobe_by_name")
-        if got is None:
-            got = {}
-            for p, ff in self.files.items():
-                for name in ff.nokprobe:
-                    got.setdefault(name, set()).add(p)
-            self.__dict__["_nokprobe_by_name"] = got
-        return got
+        if self._nokprobe_by_name is None:
+            self._nokprobe_by_name = _grouped((name, p) for p, ff in self.files.items() for name in ff.nokprobe)
+        return self._nokprobe_by_name
 
     def _add_file_defs(self, path: str, facts: FileFacts, add: Callable[[FuncDef], None]) -> None:
-        """build()'s definitions of one file (functions, definer expansions, assembly symbols)."""
+        """The definitions of one file (functions, definer expansions, assembly symbols), with the
+        classes of the kernel headers' prototypes and of the file's own."""
         local: dict[str, frozenset[str]] = {}
         if not (path.startswith("include/") or "/include/" in path):
             for p in facts.prototypes:
@@ -1056,8 +1033,6 @@ def _tests_name(condition: str, name: str) -> bool:
 
 
 def _bisect_points(points: list[tuple[int, str]], offset: int) -> int:
-    import bisect
-
     return bisect.bisect_left(points, (offset, "")) - 1
 
 
@@ -1122,4 +1097,12 @@ def relocate(events: list, pos: tuple) -> list:
             out.append((k, relocate(ev[1], pos), pos))
         else:
             out.append(ev)
+    return out
+
+
+def _grouped(pairs: Iterable[tuple[str, str]]) -> dict[str, set[str]]:
+    """key -> the set of its values."""
+    out: dict[str, set[str]] = {}
+    for key, value in pairs:
+        out.setdefault(key, set()).add(value)
     return out

@@ -131,7 +131,7 @@ class LazyIndex(Index):
             ref.lazy_order = (rank, i)
             _insert(self.macros.setdefault(m.name, []), ref)
             self._alias.pop(m.name, None)
-            self.__dict__.get("_may_define", {}).pop(m.name, None)
+            self._may_define.pop(m.name, None)
         self.macro_names.update(facts.macro_names)
         self.pointer_vars.update(facts.pointer_vars)
         if path.startswith("include/") or "/include/" in path:
@@ -226,7 +226,7 @@ class LazyIndex(Index):
             d.lazy_order = (_GENERATED, self._gen_seq, 0)
         _insert(self.funcs.setdefault(d.name, []), d)
         self._finished.discard(d.name)
-        by_path = self.__dict__.get("_by_path")
+        by_path = self._by_path
         if by_path is not None:
             by_path.setdefault(d.path, []).append(d)
 
@@ -420,7 +420,7 @@ class LazyIndex(Index):
                 names.update(p.name for p in facts.prototypes if p.name in self.proto_classes)
         for n in sorted(names):
             self._finish(n)
-        if self.__dict__.get("_kn007_files") is None:
+        if self._kn007_files is None:
             from kannot.index.catalog import ALLOW_BIT
             self.ensure_files(self.catalog.marked(ALLOW_BIT))
 

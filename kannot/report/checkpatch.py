@@ -10,11 +10,10 @@ format: b4 counts every stderr line of a check command as a failure.
 """
 from __future__ import annotations
 
-from kannot.facts.classes import class_words
 from kannot.analysis.findings import Finding
 from kannot.rules import ALL_RULES
 from kannot.source.files import FileError
-from kannot.report.context import ReportContext
+from kannot.report.context import ReportContext, plain_notes
 
 
 def checkpatch_type(code: str) -> str:
@@ -47,13 +46,7 @@ def format_checkpatch(findings: list[Finding], errors: list[FileError], ctx: Rep
             # files); ' ' for an unchanged line whose call the patch made new (a callee changed)
             added = not ctx.patch_lines or (f.file, f.line) in ctx.patch_lines
             out.append(("+" if added else " ") + text)
-        for c in f.candidates:
-            if len(f.candidates) > 1 or c["class"] != "noinstr":
-                out.append(f"NOTE: '{c['function']}' is defined at {c['file']}:{c['line']} ({class_words(c['class'])})")
-        if f.witness:
-            out.append(f"NOTE: for example with {' '.join(f.witness)}")
-        for cause in getattr(f, "causes", None) or []:
-            out.append(f"NOTE: {cause['file']}:{cause['line']}: {cause['message']}")
+        out += [f"NOTE: {note}" for note in plain_notes(f)]
         out.append("")
     if not ctx.terse:
         checked = ctx.lines_checked if ctx.lines_checked is not None else 0

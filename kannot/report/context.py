@@ -5,6 +5,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from kannot.analysis.findings import Finding
+from kannot.facts.classes import class_words
 from kannot.source.files import read_source
 
 Reader = Callable[[str], "bytes | None"]
@@ -43,3 +45,14 @@ class ReportContext:
         if line > len(lines):
             return None
         return lines[line - 1].rstrip(b"\r").decode("utf-8", "replace")
+
+
+def plain_notes(f: Finding) -> list[str]:
+    """The notes of a finding for formats without a place per note (checkpatch, GitHub): the
+    callee's definitions when they say more than the message, a witness, what made it new."""
+    out = [f"'{c['function']}' is defined at {c['file']}:{c['line']} ({class_words(c['class'])})"
+           for c in f.candidates if len(f.candidates) > 1 or c["class"] != "noinstr"]
+    if f.witness:
+        out.append(f"for example with {' '.join(f.witness)}")
+    out += [f"{cause['file']}:{cause['line']}: {cause['message']}" for cause in f.causes]
+    return out

@@ -12,11 +12,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from kannot.facts.classes import class_words
 from kannot.analysis.findings import Finding
 from kannot.rules import ALL_RULES
 from kannot.source.files import FileError
-from kannot.report.context import ReportContext
+from kannot.report.context import ReportContext, plain_notes
 from kannot.report.text import format_finding
 
 MAX_PER_KIND = 10
@@ -47,14 +46,7 @@ def _prefix(ctx: ReportContext) -> str:
 
 
 def _message(f: Finding) -> str:
-    lines = [f.message]
-    for c in f.candidates:
-        if len(f.candidates) > 1 or c["class"] != "noinstr":
-            lines.append(f"'{c['function']}' is defined at {c['file']}:{c['line']} ({class_words(c['class'])})")
-    if f.witness:
-        lines.append(f"for example with {' '.join(f.witness)}")
-    for cause in getattr(f, "causes", None) or []:
-        lines.append(f"{cause['file']}:{cause['line']}: {cause['message']}")
+    lines = [f.message, *plain_notes(f)]
     lines.append(f"`kannot explain {f.code}` says why and how to fix it")
     return "\n".join(lines)
 
