@@ -1,6 +1,7 @@
 """Stored results (kannot.store.memo): a warm run answers from the last run only when nothing its
 findings depend on changed; every other case runs the check. Each answer is compared with a run
 without any cache."""
+import marshal
 import json
 import os
 import shutil
@@ -277,3 +278,24 @@ def test_a_frozen_name_index_finds_every_name_and_no_other_with_few_or_many_look
     for probe in (*names, *absent) * 2:  # many: the whole string is split once
         assert stored.get(probe) == ([names.index(probe)] if probe in names else None)
     assert stored._names._list is not None
+
+
+def test_stored_records_mirror_the_dataclasses_they_store():
+    """A stored finding is read by field name: its view has Finding's fields, in order, and a
+    finding survives packing whole (links and structured notes included)."""
+    from dataclasses import fields
+
+    from kannot.analysis.findings import Finding, Link, Note
+    from kannot.store import records
+
+    assert records.StoredFinding._fields == tuple(f.name for f in fields(Finding))
+    assert records.StoredLink._fields == tuple(f.name for f in fields(Link))
+    assert records.StoredNote._fields == tuple(f.name for f in fields(Note))
+    f = Finding("KN001", "a.c", 3, 1, 3, 9, "f", "g", "m", [Link("f", "a.c", 3), Link("g", "b.h", 7, "callee")],
+                [{"function": "g", "file": "b.h", "line": 7, "class": "plain"}],
+                [Note("defined", "'g' is defined at {at} (plain)", "b.h", 7), Note("inlined", "gcc may inline")],
+                witness=["CONFIG_X=y"])
+    packed = records.pack_finding(f)
+    assert marshal.loads(marshal.dumps(packed)) == packed
+    assert records.unpack_finding(packed) == f
+    assert f.to_json()["notes"] == ["'g' is defined at b.h:7 (plain)", "gcc may inline"]

@@ -135,7 +135,7 @@ def test_a_callee_moved_down_its_file_carries_the_notes_that_name_its_line(tree)
     _edit(root, "kernel/plain.c", "void plain(void)", "/* plain\n * moved\n */\nvoid plain(void)")
     warm = _warm_and_fresh(root, cache)
     assert warm.rechecked == []
-    assert any("kernel/plain.c:6 " in n for f in warm.findings for n in f.notes)
+    assert any("kernel/plain.c:6 " in n.render() for f in warm.findings for n in f.notes)
 
 
 def test_a_function_no_longer_noinstr_takes_its_findings_with_it(tree):
@@ -267,5 +267,5 @@ def test_a_recheck_loads_only_the_files_a_whole_check_found_defining_a_name(tree
     noise.write_text("int noise_level;\nvoid plain(void)\n{\n}\n")
     whole = _warm_and_fresh(root, cache)
     assert whole.rechecked is None and "drivers/noise.c" in whole.index.files
-    assert any("drivers/noise.c" in (f.candidates or ()) or any("noise.c" in n for n in f.notes)
+    assert any("drivers/noise.c" in (f.candidates or ()) or any("noise.c" in n.render() for n in f.notes)
                for f in whole.findings if f.callee == "plain"), [f.message for f in whole.findings]

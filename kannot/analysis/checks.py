@@ -14,7 +14,7 @@ from kannot.facts import classes as C
 from kannot.analysis.analyzer import Analyzer, Leaf, Link
 from kannot.build import logic as L
 from kannot.build.logic import Formula
-from kannot.analysis.findings import Finding  # noqa: F401  (re-exported)
+from kannot.analysis.findings import Finding, Note  # noqa: F401  (Finding re-exported)
 from kannot.index.core import FuncDef, Index
 from kannot.analysis.inlining import may_inline
 from kannot.rules import ALL_RULES
@@ -176,7 +176,7 @@ class Checker:
             self._trivial[id(c)] = got
         return got
 
-    def _inlined_notes(self, d: FuncDef, helpers: list[FuncDef]) -> list[str]:
+    def _inlined_notes(self, d: FuncDef, helpers: list[FuncDef]) -> list[Note]:
         """What the build calls from ``d`` when gcc inlines the helper (objtool names those)."""
         notes = []
         for c in helpers:
@@ -195,8 +195,9 @@ class Checker:
                 self.analyzer.names_by_def[id(d)] = mine | asked
             if inner:
                 shown = ", ".join(f"{n}()" for n in inner[:6]) + (f" and {len(inner) - 6} more" if len(inner) > 6 else "")
-                notes.append(f"gcc may inline '{c.name}' into '{d.name}' ({'same file' if c.path == d.path else 'header inline'}); "
-                             f"the build then calls from '{d.name}': {shown} (not noinstr)")
+                notes.append(Note("inlined", f"gcc may inline '{c.name}' into '{d.name}' "
+                                  f"({'same file' if c.path == d.path else 'header inline'}); "
+                                  f"the build then calls from '{d.name}': {shown} (not noinstr)"))
         return notes
 
     # advisory -----------------------------------------------------------------------------------
@@ -237,11 +238,12 @@ class Checker:
             {"function": c.name, "file": c.path, "line": c.line, "class": C.describe(c.classes)}
             for c in leaf.candidates
         ]
-        notes = []
+        notes: list[Note] = []
         if callee is not None and leaf.candidates and code in ("KN001", "KN002", "KN101", "KN201"):
             bad = [c for c, _cc in chosen or ()]
             if bad:
-                notes.append(f"'{callee}' is defined at {bad[0].path}:{bad[0].line} ({C.class_words(C.describe(bad[0].classes))})")
+                notes.append(Note("defined", f"'{callee}' is defined at {{at}} ({C.class_words(C.describe(bad[0].classes))})",
+                                  bad[0].path, bad[0].line))
             notes += self._inlined_notes(d, bad)
         shown = self.model.simplify(total) if self.model is not None else L.simplify(total)
         conditions = [] if shown is L.TRUE else [L.to_text(shown)]

@@ -24,6 +24,20 @@ class Link:
         return d
 
 
+@dataclass(frozen=True, slots=True)
+class Note:
+    """A note on a finding. ``file``/``line``: the place it names (written where ``{at}`` stands
+    in ``text``), so that a stored note follows its place when lines move; "" and 0 if none."""
+
+    kind: str  # "defined": where the callee is defined; "inlined": what gcc may inline
+    text: str
+    file: str = ""
+    line: int = 0
+
+    def render(self) -> str:
+        return self.text.replace("{at}", f"{self.file}:{self.line}") if self.file else self.text
+
+
 @dataclass
 class Finding:
     code: str
@@ -37,7 +51,7 @@ class Finding:
     message: str
     chain: list[Link]
     candidates: list[dict] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
     fingerprint: str = ""
     detail: str = ""  # what is called when callee is None (pointer expression, region call)
     conditions: list[str] = field(default_factory=list)  # CONFIG_ conditions of macros on the chain
@@ -74,7 +88,7 @@ class Finding:
             "message": self.message,
             "chain": [l.to_json() for l in self.chain],
             "candidates": self.candidates,
-            "notes": self.notes,
+            "notes": [n.render() for n in self.notes],
             "conditions": self.conditions,
             "witness": self.witness,
             "group": self.group,

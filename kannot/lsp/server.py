@@ -129,8 +129,8 @@ def finding_notes(f: Finding) -> list[tuple[str, int, str]]:
         if len(f.candidates) > 1 or c["class"] != "noinstr":
             out.append((c["file"], c["line"], f"'{c['function']}' is defined here ({class_words(c['class'])})"))
     for n in f.notes:  # what the build calls once gcc inlines a static helper (as the text report)
-        if not n.startswith(f"'{f.callee}' is defined at"):
-            out.append((f.file, f.line, n))
+        if n.kind != "defined":
+            out.append((f.file, f.line, n.render()))
     if f.witness:
         out.append((f.file, f.line, f"for example with {' '.join(f.witness)}"))
     return out

@@ -19,8 +19,8 @@ def format_finding(f: Finding) -> str:
         if len(f.candidates) > 1 or c["class"] != "noinstr":
             lines.append(f"{c['file']}:{c['line']}: note: '{c['function']}' is defined here ({class_words(c['class'])})")
     for n in f.notes:
-        if not n.startswith(f"'{f.callee}' is defined at"):  # (the candidates say that)
-            lines.append(f"{f.file}:{f.line}: note: {n}")
+        if n.kind != "defined":  # (the candidates say that)
+            lines.append(f"{f.file}:{f.line}: note: {n.render()}")
     if f.witness:
         lines.append(f"{f.file}:{f.line}: note: for example with {' '.join(f.witness)}" + _arch_words(f))
     for cause in f.causes:

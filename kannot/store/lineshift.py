@@ -11,10 +11,10 @@ makes its function be checked again instead.
 from __future__ import annotations
 
 import bisect
-import re
 from dataclasses import dataclass
 
 from kannot.facts.extract import FileFacts
+from kannot.store.records import StoredFinding, StoredLink, StoredNote
 
 
 @dataclass
@@ -112,37 +112,30 @@ def _merged(spans: list[tuple[int, int, int]], points: list[tuple[int, int]]) ->
     return out
 
 
-def mentions(t: tuple, files) -> bool:
-    """Does the stored finding ``t`` name one of ``files`` (its own, a chain link's, a
-    candidate's, in a note)? Plain loops: it is asked of every stored finding."""
-    if t[1] in files:
+def mentions(f: StoredFinding, files) -> bool:
+    """Does the stored finding ``f`` name one of ``files`` (its own, a chain link's, a
+    candidate's, a note's place)? Plain loops: it is asked of every stored finding."""
+    if f.file in files:
         return True
-    for link in t[9]:
-        if link[1] in files:
+    for link in f.chain:
+        if StoredLink._make(link).file in files:
             return True
-    for c in t[10]:
+    for c in f.candidates:
         if c.get("file") in files:
             return True
-    for n in t[11]:
-        for rel in files:
-            if rel in n:
-                return True
+    for note in f.notes:
+        if StoredNote._make(note).file in files:
+            return True
     return False
 
 
-def _located(rel: str) -> re.Pattern[str]:
-    """``FILE:LINE`` in a note (``'f' is defined at FILE:LINE (class)``)"""
-    return re.compile(r"(?<![\w/.-])" + re.escape(rel) + r":(\d+)")
-
-
 def remap_finding(t: tuple, maps: dict[str, LineMap | None]) -> tuple | None:
-    """A stored finding (kannot.store.memo's tuple) with its positions in the edited files carried to
-    their new lines; the same tuple when it has none there; None when one cannot be carried."""
-    if not mentions(t, maps):
+    """A stored finding (a kannot.store.records.StoredFinding tuple) with its positions in the
+    edited files carried to their new lines; the same tuple when it has none there; None when
+    one cannot be carried."""
+    f = StoredFinding._make(t)
+    if not mentions(f, maps):
         return t
-    (code, file, line, column, end_line, end_column, caller, callee, message, chain, candidates, notes,
-     *rest) = t
-    in_notes = [rel for rel in maps if any(rel + ":" in n for n in notes)]
     unmapped = False
 
     def moved(rel: str, at: int) -> int:
@@ -156,14 +149,12 @@ def remap_finding(t: tuple, maps: dict[str, LineMap | None]) -> tuple | None:
             return at
         return got
 
-    line2, end2 = moved(file, line), moved(file, end_line)
-    chain2 = [(function, rel, moved(rel, at), kind, cond) for function, rel, at, kind, cond in chain]
-    cands2 = [{**c, "line": moved(c.get("file", ""), c.get("line", 0))} if c.get("file") in maps else c
-              for c in candidates]
-    notes2 = list(notes)
-    for rel in in_notes:
-        pattern = _located(rel)
-        notes2 = [pattern.sub(lambda m: f"{rel}:{moved(rel, int(m.group(1)))}", n) for n in notes2]
-    if unmapped:
-        return None
-    return (code, file, line2, column, end2, end_column, caller, callee, message, chain2, cands2, notes2, *rest)
+    links = [StoredLink._make(link) for link in f.chain]
+    notes = [StoredNote._make(note) for note in f.notes]
+    carried = f._replace(
+        line=moved(f.file, f.line), end_line=moved(f.file, f.end_line),
+        chain=[tuple(link._replace(line=moved(link.file, link.line))) for link in links],
+        candidates=[{**c, "line": moved(c.get("file", ""), c.get("line", 0))} if c.get("file") in maps else c
+                    for c in f.candidates],
+        notes=[tuple(note._replace(line=moved(note.file, note.line))) if note.file else tuple(note) for note in notes])
+    return None if unmapped else tuple(carried)

@@ -36,7 +36,16 @@ from typing import TYPE_CHECKING, Callable
 from kannot.source import limits
 from kannot.store.cache import FactsCache, content_hash
 from kannot.store.stamp import CODE_STAMP, FORMAT
-from kannot.analysis.findings import CallerResult, Finding, Link
+from kannot.analysis.findings import Finding
+from kannot.store.records import (
+    StoredEntry,
+    StoredFinding,
+    StoredLink,
+    pack_entry,
+    pack_finding,
+    unpack_entry,
+    unpack_finding,
+)
 from kannot.source.files import FileError, Listing, moved_positions, read_source
 
 if TYPE_CHECKING:
@@ -134,7 +143,7 @@ class Record:
         return self._asked
 
     def result_parts(self) -> tuple[list[Finding], list[FileError]]:
-        return [_finding(t) for t in marshal.loads(self.packed["findings"])], [FileError(f, m) for f, m in self.errors]
+        return [unpack_finding(t) for t in marshal.loads(self.packed["findings"])], [FileError(f, m) for f, m in self.errors]
 
     def callers(self) -> "StoredCallers":
         """Each protected function's result (raises ValueError when the record has none); a
@@ -178,7 +187,7 @@ class StoredCallers:
     definitions of one name in one file (#ifdef branches) are checked again together."""
 
     keys: list[tuple[str, str]]
-    entries: list[tuple]  # (name, place, key index, [finding tuples], [error lines]) in order
+    entries: list[tuple]  # kannot.store.records.StoredEntry tuples, in check order
     asking: "object"  # kannot.index.catalog.Postings: name -> indexes of the keys whose check asked it
     frozen_asking: tuple | None = None  # ``asking`` as it was stored
     uncarried: list[tuple] | None = None  # ``entries`` before carry() moved their lines
@@ -214,31 +223,31 @@ class StoredCallers:
         if not maps:
             return stuck
         self.uncarried, self.entries = self.entries, list(self.entries)  # (a patch compares both)
-        for n, (name, place, i, found, errs) in enumerate(self.entries):
-            moved = [remap_finding(t, maps) for t in found]
+        for n, e in enumerate(map(StoredEntry._make, self.entries)):
+            moved = [remap_finding(t, maps) for t in e.findings]
             if None in moved:
-                stuck.add(self.keys[i])
-            elif any(m is not t for m, t in zip(moved, found)):
-                self.entries[n] = (name, place, i, moved, errs)
+                stuck.add(self.keys[e.key])
+            elif any(m is not t for m, t in zip(moved, e.findings)):
+                self.entries[n] = tuple(e._replace(findings=moved))
         return stuck
 
     def touching(self, files: set[str], entries: list[tuple]) -> set[tuple[str, str]]:
         """The functions of ``entries`` with a result in one of ``files``, or with a finding there
         (its line, or an always-inline helper's call on its chain: where a marker can suppress it)."""
         out: set[tuple[str, str]] = set()
-        for _name, _place, i, found, _errs in entries:
-            key = self.keys[i]
+        for e in map(StoredEntry._make, entries):
+            key = self.keys[e.key]
             if key in out:
                 continue
-            if key[0] in files or any(_sited_in(t, files) for t in found):
+            if key[0] in files or any(_sited_in(StoredFinding._make(t), files) for t in e.findings):
                 out.add(key)
         return out
 
     def results(self, entries: list[tuple], only: set[tuple[str, str]]) -> list:
         """The CallerResults of ``entries`` (stored ones) of the functions ``only``, in order."""
 
-        return [CallerResult((name, place), self.keys[i][0], [_finding(t) for t in found], errs, frozenset())
-                for name, place, i, found, errs in entries if self.keys[i] in only]
+        return [unpack_entry(e, self.keys[e.key][0]) for e in map(StoredEntry._make, entries)
+                if self.keys[e.key] in only]
 
     def merged(self, checked: list, replaced: set[tuple[str, str]],
                only: set[tuple[str, str]] | None = None) -> tuple[list, Callable[[], bytes]]:
@@ -251,7 +260,7 @@ class StoredCallers:
         index = {k: i for i, k in enumerate(self.keys)}
         gone = {index[k] for k in replaced if k in index}
         keys = list(self.keys)
-        entries = [e for e in self.entries if e[2] not in gone]
+        entries = [e for e in self.entries if StoredEntry._make(e).key not in gone]
         new_names: list[tuple[int, frozenset[str]]] = []
         for c in checked:
             key = (c.path, c.order[0])
@@ -259,11 +268,11 @@ class StoredCallers:
             if i is None:
                 i = index[key] = len(keys)
                 keys.append(key)
-            entries.append((c.order[0], c.order[1], i, [_finding_tuple(f) for f in c.findings], list(c.errors)))
+            entries.append(pack_entry(c, i))
             new_names.append((i, c.names))
-        entries.sort(key=lambda e: (e[0], e[1]))
-        results = [CallerResult((name, place), keys[i][0], [_finding(t) for t in found], errs, frozenset())
-                   for name, place, i, found, errs in entries if only is None or keys[i] in only]
+        entries.sort(key=lambda e: StoredEntry._make(e)[:2])  # (name, place): the check's order
+        results = [unpack_entry(e, keys[e.key][0]) for e in map(StoredEntry._make, entries)
+                   if only is None or keys[e.key] in only]
 
         def packed() -> bytes:
             if not checked and not gone and self.frozen_asking is not None:
@@ -281,14 +290,10 @@ class StoredCallers:
         return results, packed
 
 
-def _sited_in(t: tuple, files) -> bool:
-    """Is the stored finding ``t`` in one of ``files``, or an always-inline call on its chain?"""
-    if t[1] in files:
-        return True
-    for link in t[9]:
-        if link[3] == "always_inline" and link[1] in files:
-            return True
-    return False
+def _sited_in(f: StoredFinding, files) -> bool:
+    """Is the stored finding ``f`` in one of ``files``, or an always-inline call on its chain?"""
+    return f.file in files or any(link.kind == "always_inline" and link.file in files
+                                  for link in map(StoredLink._make, f.chain))
 
 
 def _packed(listed: dict[str, tuple[int, int]]) -> tuple[str, array]:
@@ -310,27 +315,13 @@ def listing_digest(listed: dict[str, tuple[int, int]]) -> str:
     return h.hexdigest()
 
 
-def _finding_tuple(f: Finding) -> tuple:
-    return (f.code, f.file, f.line, f.column, f.end_line, f.end_column, f.caller, f.callee, f.message,
-            [(l.function, l.file, l.line, l.kind, l.condition) for l in f.chain], f.candidates, f.notes,
-            f.fingerprint, f.detail, f.conditions, f.baseline_state, f.causes, f.witness, f.group, f.arches)
-
-
-def _finding(t: tuple) -> Finding:
-    (code, file, line, column, end_line, end_column, caller, callee, message, chain, candidates, notes,
-     fingerprint, detail, conditions, baseline_state, causes, witness, group, arches) = t
-    return Finding(code, file, line, column, end_line, end_column, caller, callee, message,
-                   [Link(*l) for l in chain], candidates, notes, fingerprint, detail, conditions,
-                   baseline_state, causes, witness, group, arches)
-
-
 def make_record(listed: dict[str, tuple[int, int]], listing_errors: list[FileError], generation: int,
                 loaded: dict[str, str | None], asked: tuple | bytes, findings: list[Finding],
                 errors: list[FileError], counts: tuple[int, int, int], callers: bytes,
                 allows: dict[str, list[tuple]], tried: set[str] | frozenset[str] = frozenset(),
                 known: bytes = b"") -> Record:
     return Record.make(_pack_listing(listed), [(e.file, e.message) for e in listing_errors],
-                       generation, dict(loaded), asked, [_finding_tuple(f) for f in findings],
+                       generation, dict(loaded), asked, [pack_finding(f) for f in findings],
                        [(e.file, e.message) for e in errors], counts, callers, marshal.dumps(allows),
                        marshal.dumps("\0".join(sorted(tried))), known)
 
