@@ -32,7 +32,7 @@ from kannot.facts.parsing import parse
 if TYPE_CHECKING:
     from kannot.build.dotconfig import KernelConfig
     from kannot.build.model import BuildModel
-    from kannot.index.catalog import Catalog
+    from kannot.index.catalog import Catalog, Postings
     from kannot.store.loader import FactsLoader
 
 
@@ -86,8 +86,8 @@ class Index:
     _alias: dict[str, frozenset[str] | None] = field(default_factory=dict)
     _ir: dict[int, list] = field(default_factory=dict)
     _src: dict[str, bytes | None] = field(default_factory=dict)
-    _invocations_by_arg: dict[str, list] = field(default_factory=dict)
-    _defined_names: set[str] = field(default_factory=set)
+    _invocations_by_arg: dict[str, list[tuple[str, tuple[str, str, int, int]]]] = field(default_factory=dict)
+    _defined_names: "set[str] | Postings" = field(default_factory=set)  # (a lazy index's: the catalog's)
     _expanded: set = field(default_factory=set)
     tried: set[str] = field(default_factory=set)
     # the IR of macro expansions, a pure function of their text: kept across checks on one index
@@ -129,9 +129,11 @@ class Index:
         files = dict(sorted(files.items()))
         idx = cls(root=root, arch=arch, files=files, read=read, kconfig=kconfig, model=model)
         # every name any file #defines, before any condition is judged (macro_known needs them all)
+        defined: set[str] = set()
         for facts in files.values():
-            idx._defined_names.update(m.name for m in facts.macros)
-            idx._defined_names.update(facts.macro_names)
+            defined.update(m.name for m in facts.macros)
+            defined.update(facts.macro_names)
+        idx._defined_names = defined
         for path, facts in files.items():
             for m in facts.macros:
                 if idx.dead(m.condition):
@@ -911,8 +913,8 @@ class Index:
                 target.add(n)
         self._alias.clear()
         self._may_define.clear()
-        for key in [k for k in self._closure if (k[0] if isinstance(k, tuple) else k) == path]:
-            del self._closure[key]
+        for ckey in [k for k in self._closure if (k[0] if isinstance(k, tuple) else k) == path]:
+            del self._closure[ckey]
         targets = self._targets_memo
         for key in [k for k in targets if k[0] == path]:
             del targets[key]
@@ -1078,7 +1080,7 @@ def _find_body(node, start: int):
 
 def relocate(events: list, pos: tuple) -> list:
     """Give every event of a macro-generated body the position of the macro's use."""
-    out = []
+    out: list[tuple] = []
     for ev in events:
         k = ev[0]
         if k == "call":

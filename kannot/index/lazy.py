@@ -16,12 +16,12 @@ from __future__ import annotations
 import bisect
 import re
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, cast
 
 from kannot.facts import classes as C
 from kannot.facts import cpp
 from kannot.index.catalog import Catalog
-from kannot.facts.extract import FileFacts
+from kannot.facts.extract import FileFacts, PrototypeFact
 from kannot.index.core import IDENT_RE, FuncDef, Index, MacroRef, generate_keys
 
 Loader = Callable[[list[str]], dict[str, FileFacts]]
@@ -38,6 +38,26 @@ _GENERATED = 1  # order class of definitions made later by generate_for (after e
 class LazyIndex(Index):
     """An :class:`Index` whose files are parsed on demand (see the module docstring)."""
 
+    # set by create()
+    catalog: Catalog  # (never None here)
+    loader: Loader
+    _file_set: set[str]
+    _heads_done: set[str]
+    _defines_done: set[str]
+    _finished: set[str]
+    _nokprobe_files: dict[str, set[str]]
+    _pending: list[str]
+    _words_loaded: set[str]
+    _words_seen: set[str]  # words whose definers a load already asked for
+    _gen_seq: int
+    _prepared: set[str]
+    _protos_pending: list[PrototypeFact]
+    _flushing: bool
+    _draining: bool
+    _protected_words: set[str]
+    non_generating: set[str]
+    known: KnownAnswers | None
+
     @classmethod
     def create(cls, root: Path, arch: str | None, catalog: Catalog, loader: Loader,
                read: Callable[[str], bytes | None], kconfig=None, model=None) -> "LazyIndex":
@@ -46,21 +66,21 @@ class LazyIndex(Index):
         idx.loader = loader
         idx._defined_names = catalog.defined_names()
         idx._file_set = set(catalog.files)
-        idx._heads_done: set[str] = set()
-        idx._defines_done: set[str] = set()
-        idx._finished: set[str] = set()
-        idx._nokprobe_files: dict[str, set[str]] = {}
-        idx._pending: list[str] = []
-        idx._words_loaded: set[str] = set()
-        idx._words_seen: set[str] = set()  # words whose definers a load already asked for
+        idx._heads_done = set()
+        idx._defines_done = set()
+        idx._finished = set()
+        idx._nokprobe_files = {}
+        idx._pending = []
+        idx._words_loaded = set()
+        idx._words_seen = set()
         idx._gen_seq = 0
-        idx._prepared: set[str] = set()
-        idx._protos_pending: list = []
+        idx._prepared = set()
+        idx._protos_pending = []
         idx._flushing = False
         idx._draining = False
-        idx._protected_words: set[str] = set()
-        idx.non_generating: set[str] = set()
-        idx.known: KnownAnswers | None = None
+        idx._protected_words = set()
+        idx.non_generating = set()
+        idx.known = None
         return idx
 
     # loading ------------------------------------------------------------------------------------
@@ -142,10 +162,14 @@ class LazyIndex(Index):
             for arg in cpp.split_args(inv[1])[:2]:
                 if IDENT_RE.fullmatch(arg):
                     lst = self._invocations_by_arg.setdefault(arg, [])
-                    bisect.insort(lst, (path, inv), key=lambda item, self=self: (self._rank(item[0]), item[1][2], item[1][3]))
+                    bisect.insort(lst, (path, inv), key=self._invocation_order)
         for name in facts.nokprobe:
             self._nokprobe_files.setdefault(name, set()).add(path)
             self._finished.discard(name)
+
+    def _invocation_order(self, item: tuple[str, tuple[str, str, int, int]]) -> tuple[int, int, int]:
+        """An invocation's place among those of its argument: the eager index's (file, then place)."""
+        return (self._rank(item[0]), item[1][2], item[1][3])
 
     def _flush_protos(self) -> None:
         """Classes of the kernel-header prototypes registered so far (gcc merges them into
@@ -242,13 +266,14 @@ class LazyIndex(Index):
         if not defs:
             return
         proto = self.proto_classes.get(name, frozenset())
-        built = [d for d in defs if d.lazy_order[0] == 0]
+        # (every definition of a lazy index has its lazy_order: _add and _drain_loop give it)
+        built = [d for d in defs if cast(tuple, d.lazy_order)[0] == 0]
         elsewhere = any(not any(d.path == q for d in built) for q in self._nokprobe_files.get(name, ()))
         for d in defs:
             if d.asm_section is not None:
                 continue
             cl = d.classes | proto if d.generated_by is not None or d.fact is not None else d.classes
-            if elsewhere and d.lazy_order[0] == 0 and built:
+            if elsewhere and cast(tuple, d.lazy_order)[0] == 0 and built:
                 cl |= {C.NOKPROBE}
             d.classes = cl
 
