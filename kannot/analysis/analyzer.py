@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass, field
+from typing import Callable
 
 from kannot.facts import classes as C
 from kannot.facts import cpp
@@ -349,6 +350,7 @@ class Analyzer:
             bound = self._bindings(d, args, unit)
             key = ("fn", id(d), unit.arches, bound)
             sub_unit = Unit(d.name, d.path, "always_inline", d.line, _shown(self.index.cond_of(d.condition)), unit.arches)
+            events_fn: Callable[..., list]
             if bound:
                 events_fn = lambda d=d, bound=bound: self.index.bound_events_of(d, bound)  # noqa: E731
             else:

@@ -128,7 +128,7 @@ class BuildModel:
         if got is not None:
             if got.op != "a":
                 return got
-            a = got.args  # type: ignore[assignment]
+            a = got.args
         kind, _, sym = a.partition(":")
         if kind in ("y", "m"):
             return L.const(self.fixed.get(sym, "n") == kind)
@@ -276,7 +276,7 @@ class BuildModel:
         f = L.simplify(self.normalize(f))
         if f.op != "&":
             return f
-        parts = sorted(f.args, key=lambda c: (-len(L.to_text(c)), L.to_text(c)))  # type: ignore[arg-type]
+        parts = sorted(f.args, key=lambda c: (-len(L.to_text(c)), L.to_text(c)))
         kept = list(parts)
         for c in parts:
             rest = L.conj(k for k in kept if k is not c)
@@ -308,7 +308,11 @@ class BuildModel:
         for model_gen, model in self.sat.models:
             if model_gen < gen:
                 continue
-            if L.evaluate(f, lambda a, model=model: value_in(model, a) if a[:2] in ("y:", "m:") else None) is True:
+
+            def value(a: str, model=model) -> bool | None:
+                return value_in(model, a) if a[:2] in ("y:", "m:") else None
+
+            if L.evaluate(f, value) is True:
                 return True
         return False
 
@@ -671,7 +675,7 @@ def load(root: Path, arch: str, files: set[str] | None = None, cache=None, notic
     if cache is not None:
         digest = stored_digest(root, arch, cache)
         blob = cache.get_result(key) if digest is not None else None
-        if blob is not None:
+        if blob is not None and digest is not None:  # (a blob is read only with a digest)
             try:
                 tpack, kpack = marshal.loads(bytes(blob))
                 return LoadedModel(kconfig.KconfigTree.unpack(tpack), kbuild.KbuildModel.unpack(kpack), digest)

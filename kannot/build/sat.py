@@ -53,12 +53,12 @@ class Pool:
                 continue
             op = node.op
             if op == "a":
-                self.lits[node] = self.var(node.args)  # type: ignore[arg-type]
+                self.lits[node] = self.var(node.args)
             elif not ready:
                 stack.append((node, True))
                 stack.extend((c, False) for c in reversed(node.ordered_children()) if c not in self.lits)
             elif op == "!":
-                self.lits[node] = -self.lits[node.args]  # type: ignore[index]
+                self.lits[node] = -self.lits[node.args]
             else:
                 kids = [self.lits[c] for c in node.ordered_children()]
                 v = self._new()
@@ -84,7 +84,7 @@ class Pool:
             if node.op in "01a":
                 continue
             if node.op == "!":
-                stack.append((node.args, False))  # type: ignore[arg-type]
+                stack.append((node.args, False))
                 continue
             v = self.lits[node]
             if v in seen:
@@ -228,7 +228,7 @@ class Sat:
 
 
 def _is_literal(f: Formula) -> bool:
-    return f.op == "a" or (f.op == "!" and f.args.op == "a")  # type: ignore[union-attr]
+    return f.op == "a" or (f.op == "!" and f.args.op == "a")
 
 
 def _small_cnf(f: Formula, limit: int = 8) -> list[list[Formula]] | None:
@@ -237,8 +237,8 @@ def _small_cnf(f: Formula, limit: int = 8) -> list[list[Formula]] | None:
     None otherwise."""
     if _is_literal(f):
         return [[f]]
-    if f.op == "!" and f.args.op == "|":  # type: ignore[union-attr]
-        kids = f.args.ordered_children()  # type: ignore[union-attr]
+    if f.op == "!" and f.args.op == "|":
+        kids = f.args.ordered_children()
         if all(_is_literal(k) for k in kids):
             return [[neg(k)] for k in kids]
         return None
@@ -249,7 +249,7 @@ def _small_cnf(f: Formula, limit: int = 8) -> list[list[Formula]] | None:
         if _is_literal(kid):
             for c in clauses:
                 c.append(kid)
-        elif kid.op == "&" and all(_is_literal(k) for k in kid.args):  # type: ignore[union-attr]
+        elif kid.op == "&" and all(_is_literal(k) for k in kid.args):
             parts = kid.ordered_children()
             if len(clauses) * len(parts) > limit:
                 return None

@@ -112,8 +112,8 @@ class IRBuilder:
             self.expr(node.child_by_field_name("condition"), cond)
             cases: list[list[Event]] = []
             has_default = False
-            body = node.child_by_field_name("body")
-            for child in body.named_children if body is not None else ():
+            body_node = node.child_by_field_name("body")
+            for child in body_node.named_children if body_node is not None else ():
                 if child.type == "case_statement":
                     events: list[Event] = []
                     value = child.child_by_field_name("value")
@@ -203,7 +203,7 @@ class IRBuilder:
     def preproc(self, node: Node) -> Event:
         branches: list[tuple[str, list[Event]]] = []
         has_else = False
-        cur = node
+        cur: Node | None = node
         while cur is not None:
             cond_node = cur.child_by_field_name("condition") or cur.child_by_field_name("name")
             cond = self.text(cond_node) if cond_node is not None else ""
@@ -354,10 +354,10 @@ def _is_cast(fn: Node, text: str, src: bytes) -> bool:
         return text in _TYPE_WORDS or (text.endswith("_t") and text not in ("__x86_indirect_thunk_t",))
     if fn.type != "parenthesized_expression":
         return False
-    inner = text[1:-1].strip()
-    head = inner.split("(", 1)[0].split()  # empty for "((x))" or "(\n(x))"
+    inside = text[1:-1].strip()
+    head = inside.split("(", 1)[0].split()  # empty for "((x))" or "(\n(x))"
     first = head[0] if head else ""
-    return first in _TYPE_WORDS or inner.endswith("*") or first.endswith("_t") and " " in inner
+    return first in _TYPE_WORDS or inside.endswith("*") or first.endswith("_t") and " " in inside
 
 
 _CONST_RE = re.compile(r"[\s()!0-9&|=<>]*")

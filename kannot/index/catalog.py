@@ -31,7 +31,7 @@ import struct
 from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Any, Callable, cast
 
 from kannot.source import limits
 from kannot.facts.cpp import scan_includes
@@ -120,8 +120,8 @@ def scan_text(src: bytes, families: int = 0xFF) -> TextFacts:
     heads = [w for w in {w.decode("latin-1") for w in set(words)} if not w[0].isdigit() and w not in _STOP]
     defines = [n.decode() for n in _DEFINE_RE.findall(src)]
     marks = 0
-    for fam, words in FAMILY_MARKS.items():
-        if _FAMILY_BITS[fam] & families and any(w in src for w in words):
+    for fam, fam_words in FAMILY_MARKS.items():
+        if _FAMILY_BITS[fam] & families and any(w in src for w in fam_words):
             marks |= _FAMILY_BITS[fam]
     if ALLOW_MARK in src:
         marks |= ALLOW_BIT
@@ -228,6 +228,9 @@ class _Names:
             return i if i < len(self._list) and self._list[i] == name else None
         starts, n = self._starts, len(self._starts) - 1
         text = self._text
+        # str, or bytes when text is the mapped buffer (and so are the slices of text)
+        key: str | bytes
+        nl: Any
         if isinstance(text, _MappedText):  # compared as bytes, undecoded (UTF-8 keeps the order)
             text, base, key, nl = text.buf, text.start, name.encode("utf-8", "surrogateescape"), b"\n"
         else:
@@ -258,19 +261,22 @@ class Postings:
     def __init__(self, frozen: tuple[str, bytes, bytes, bytes, bytes] | None = None):
         self.frozen = frozen  # as given (what a caller that changed nothing stores again)
         self._live: dict[str, list[int]] = {}
+        self._perm: array[int] | memoryview
+        self._offsets: array[int] | memoryview
+        self._ranks: array[int] | memoryview
         self._perm, self._offsets, self._ranks = array("i"), array("i", [0]), array("i")
-        self._names: list[str] = []
+        self._names: _Names | list[str] = []
         if frozen is not None:
             names, starts, perm, offsets, ranks = frozen
             self._names = _Names(names, starts) if names else []
             self._perm, self._offsets, self._ranks = _ints(perm), _ints(offsets), _ints(ranks)
             if not (len(self._perm) == len(self._names) == len(self._offsets) - 1
                     and self._offsets[-1] == len(self._ranks)
-                    and (not names or self._names._starts[-1] == len(names) + 1)):
+                    and (not names or cast(_Names, self._names)._starts[-1] == len(names) + 1)):
                 raise ValueError("inconsistent stored index")
 
     def _frozen(self, name: str) -> list[int] | None:
-        i = self._names.find(name) if self._names else None  # (no frozen part: an empty list)
+        i = cast(_Names, self._names).find(name) if self._names else None  # (no frozen part: an empty list)
         if i is None:
             return None
         k = self._perm[i]
@@ -359,7 +365,7 @@ class Catalog:
     """Every listed file's text facts, indexed by name."""
 
     files: list[str]  # sorted: the order an eager index walks them in
-    rank: dict[str, int] = field(default_factory=dict)
+    rank: dict[str, int] | _Ranks = field(default_factory=dict)
     includes: dict[str, list[tuple[str, str, str]]] = field(default_factory=dict)
     heads_index: Postings = field(default_factory=Postings)
     defines_index: Postings = field(default_factory=Postings)
@@ -382,6 +388,9 @@ class Catalog:
     # changes to it meanwhile, applied when it is unpacked: (rank, its invocations, added?)
     # (a patch's override of traps.c replaced its entry, which unpacked it: 0.15 s)
     invocation_changes: list[tuple[int, list, bool]] = field(default_factory=list)
+    if TYPE_CHECKING:  # set on some catalogs only (read with getattr): not dataclass fields
+        sigs: list[tuple[int, int]] | array = field(init=False)  # the files' (size, mtime_ns)
+        _packed_includes: list[str | None] = field(init=False)  # a stored catalog's, per rank
 
     def _invocations(self) -> dict[str, list[tuple[int, str]]]:
         if self.invocations_packed is not None:
@@ -594,7 +603,7 @@ def _stored_blobs(cat: "Catalog", now: bool, with_index: bool = True) -> list[tu
     sigs = _pack_sigs(getattr(cat, "sigs", [(-1, -1)] * len(cat.files)))
     if not with_index:
         return [(_SIGS_KEY, sigs)]
-    index: bytes | Callable[[], bytes] = cat.to_blob
+    index = cat.to_blob
     return [(_INDEX_KEY, index() if now else index), (_SIGS_KEY, sigs)]
 
 
@@ -662,6 +671,7 @@ def load_or_build(root: Path, rels: list[str], jobs: int, errors: list[FileError
             cache.put_catalog(_stored_blobs(cat, now), [(rel, cat.entry_row(i)) for i, rel in enumerate(cat.files)],
                               notices, write)
         return _with_overrides(cat, overrides)
+    assert state is not None  # (cat came from it)
     changed = [rels[i] for i in moved_positions(state[2], flat)]
     rewritten: list[str] = []  # changed files whose entry changed too
     if changed:
@@ -690,6 +700,7 @@ def load_or_build(root: Path, rels: list[str], jobs: int, errors: list[FileError
                 if i in cat.entries:
                     cat._remove(i)
                 cat.unreadable.add(rel)
+                assert note is not None  # (the get above has a default when tf is None)
                 cat.notes[rel] = note
             else:
                 cat.add(rel, tf)
@@ -776,7 +787,8 @@ def _rebuild(root: Path, rels: list[str], sigs: array, jobs: int, errors: list[F
 
 
 def _with_overrides(cat: Catalog, overrides: dict[str, bytes] | None) -> Catalog:
-    for rel in sorted(overrides or {}):  # an editor's unsaved buffer, not the disk
+    overrides = overrides or {}
+    for rel in sorted(overrides):  # an editor's unsaved buffer, not the disk
         if rel in cat.rank:
             cat.add(rel, scan_text(overrides[rel].replace(b"\0", b" ")))
     return cat

@@ -106,12 +106,12 @@ def git_change(root: Path, rev: str) -> Change:
     status: dict[str, str] = {}
     out = _git(top, "diff", "--name-status", "--no-renames", "-z", commit, "--")
     items = out.split(b"\0")
-    for st, path in zip(items[0::2], items[1::2]):
-        if st:
-            status[path.decode("utf-8", "surrogateescape")] = st.decode()[:1]
-    for path in _git(top, "ls-files", "--others", "--exclude-standard", "-z").split(b"\0"):
-        if path:
-            status.setdefault(path.decode("utf-8", "surrogateescape"), "A")
+    for kind, raw in zip(items[0::2], items[1::2]):
+        if kind:
+            status[raw.decode("utf-8", "surrogateescape")] = kind.decode()[:1]
+    for raw in _git(top, "ls-files", "--others", "--exclude-standard", "-z").split(b"\0"):
+        if raw:
+            status.setdefault(raw.decode("utf-8", "surrogateescape"), "A")
 
     from kannot.patch.apply import Change
 
@@ -272,7 +272,7 @@ def new_findings(work: list[Finding], base: list[Finding], lc: LineChanges) -> l
     return out
 
 
-def add_causes(findings: list[Finding], index: Index, lc: LineChanges, read) -> None:
+def add_causes(findings: list[Finding], index: Index | _CauseIndex, lc: LineChanges, read) -> None:
     """A note on each new finding whose own line did not change: the changed line that made it new."""
     for f in findings:
         f.baseline_state = "new"
@@ -283,7 +283,7 @@ def add_causes(findings: list[Finding], index: Index, lc: LineChanges, read) -> 
             f.causes.append(cause)
 
 
-def _cause(f: Finding, index: Index, lc: LineChanges, read) -> dict | None:
+def _cause(f: Finding, index: Index | _CauseIndex, lc: LineChanges, read) -> dict | None:
     spots: list[tuple[str, str]] = []  # (function, file) of what the chain goes through
     for link in f.chain[1:]:
         spots.append((link.function, link.file))
@@ -405,6 +405,10 @@ def cmd_check(args, opts: Options) -> int:
     after: dict[str, bytes | None] = {}
     lc = LineChanges()
     skipped = False
+    findings: list[Finding]
+    errors: list[FileError]
+    all_findings: list[Finding]
+    index: Index | _CauseIndex
     if change is not None and not any(_listed(r, opts.arch) and change.before.get(r) != change.after.get(r)
                                       for r in change.source_files()):
         # no C, header or assembly file differs: nothing can be new, and nothing is analysed
@@ -428,6 +432,8 @@ def cmd_check(args, opts: Options) -> int:
             # stored result of the disk's tree (a baseline's stale entries need every finding)
             quick = analyze_affected(sides[1]) if not sides[0].overrides and not args.baseline else None
             if quick is not None:
+                # (analyze_affected gives both states' findings and errors)
+                assert quick.disk_findings is not None and quick.disk_errors is not None
                 work, base = ((quick.findings, quick.disk_findings) if sides[1] is work_opts
                               else (quick.disk_findings, quick.findings))
                 errors = quick.errors if sides[1] is work_opts else quick.disk_errors

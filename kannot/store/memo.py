@@ -49,6 +49,8 @@ from kannot.store.records import (
 from kannot.source.files import FileError, Listing, moved_positions, read_source
 
 if TYPE_CHECKING:
+    from mmap import mmap
+
     from kannot.index.catalog import Postings
 
 MAX_CHANGED = 64  # more changed files than this: just run the check
@@ -112,12 +114,14 @@ class Record:
         return marshal.dumps((FORMAT, digest, self.packed))
 
     @classmethod
-    def from_blob(cls, blob: bytes, digest: str) -> "Record | None":
+    def from_blob(cls, blob: "bytes | mmap", digest: str) -> "Record | None":
         try:
             fmt, stored_digest, packed = marshal.loads(blob)
             if fmt != FORMAT or not isinstance(packed, dict):
                 return None
-            rec = cls(*marshal.loads(packed["head"]), packed)
+            # (listing_errors, catalog_generation, errors, counts), as make() stores it
+            head: tuple[list, int, list, tuple] = marshal.loads(packed["head"])
+            rec = cls(*head, packed)
         except (ValueError, EOFError, TypeError, KeyError):
             return None
         rec.unchanged = digest == stored_digest
@@ -188,7 +192,7 @@ class StoredCallers:
 
     keys: list[tuple[str, str]]
     entries: list[tuple]  # kannot.store.records.StoredEntry tuples, in check order
-    asking: "object"  # kannot.index.catalog.Postings: name -> indexes of the keys whose check asked it
+    asking: "Postings"  # name -> indexes of the keys whose check asked it
     frozen_asking: tuple | None = None  # ``asking`` as it was stored
     uncarried: list[tuple] | None = None  # ``entries`` before carry() moved their lines
 
@@ -418,9 +422,10 @@ def _edit(cache: FactsCache, loaded: dict[str, str | None], root: Path, rel: str
     if old_text is None:
         return None
     row = cache.lookup([rel]).get(rel)
-    blob = row[3] if row is not None and row[2] == loaded[rel] else None
-    if blob is None and loaded[rel] is not None:  # another run parsed a newer version since
-        blob = cache.previous(rel, loaded[rel])
+    seen = loaded[rel]
+    blob = row[3] if row is not None and row[2] == seen else None
+    if blob is None and seen is not None:  # another run parsed a newer version since
+        blob = cache.previous(rel, seen)
     if blob is None:
         return None  # the facts the record saw are gone
     try:
@@ -456,6 +461,7 @@ def _unaffected(loaded: dict[str, str | None], asked: Callable[[], tuple], root:
         return False
     if old is None:
         return True
+    assert new is not None  # (both are None or neither: above)
     heads, defines, includes, invocations, marks = old
     if marks != new.marks or [tuple(i) for i in includes] != [tuple(i) for i in new.includes]:
         return False
@@ -514,7 +520,7 @@ def save(opts, looked: Lookup, index, findings: list[Finding], errors: list[File
     if looked.key is None or loader is None or not loader.cache_writable or None in loader.hashes.values():
         return
     cat = index.catalog
-    asked = (cat.asked_heads, cat.asked_defines, cat.asked_invocations, index.non_generating)
+    asked: tuple | bytes = (cat.asked_heads, cat.asked_defines, cat.asked_invocations, index.non_generating)
     loaded = dict(loader.hashes)
     # names searched in vain among generated functions: a recheck need not search again
     tried = {n for n in index.tried if not index.funcs.get(n)}
@@ -543,7 +549,7 @@ def _known_part(index, base: Record | None) -> bytes:
 
     rank = index.catalog.rank
     learned = known_answers(index)
-    parts: list[tuple] = []
+    parts: list[tuple | None] = []
     try:
         stored = base.known() if base is not None else None
     except (ValueError, EOFError, TypeError):
@@ -552,6 +558,7 @@ def _known_part(index, base: Record | None) -> bytes:
         old = stored[k] if stored is not None else Postings()
         changes: dict[str, list[int]] = {}
         if stored is not None:
+            assert base is not None  # (stored came from it)
             for rel, (old_facts, _names) in base.edited.items():
                 facts, i = index.files.get(rel), rank.get(rel)
                 if facts is None or i is None:
@@ -593,6 +600,7 @@ def save_edited(opts, looked: Lookup, loader, findings: list[Finding], errors: l
 def _put(opts, looked: Lookup, rec: Record, rows: list[tuple[str, bytes]] | None = None) -> None:
     # (writes only: a damaged database fails the write, which is said, and a later reading run
     # finds the damage with its check)
+    assert looked.key is not None  # (save returns before without one)
     cache = FactsCache.open(opts.cache_dir, opts.notices, verify=False)
     if cache is not None:
         try:
