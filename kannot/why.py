@@ -115,13 +115,13 @@ def _answer(name: str, own: tuple[list[str], bool, bool], reached: list[Reach]) 
         verdict = f"cannot be kprobed or traced on its own: '{name}' is __always_inline (no symbol of its own){where}"
     elif blacklisted:
         verdict = f"cannot be kprobed: '{name}' is itself {blacklisted[0]} (on the kprobe blacklist)"
-    elif (r := first["noinstr"]) is not None:
-        via = " -> ".join([r["caller"], *r["via"], name])
-        verdict = f"unsafe to kprobe or trace: reached from noinstr '{r['caller']}' outside an instrumentation region ({via}, {r['file']}:{r['line']})"
-    elif (r := first["nokprobe"]) is not None:
-        verdict = f"unsafe to kprobe (advisory): called from NOKPROBE '{r['caller']}' ({r['file']}:{r['line']}); a probe there can recurse on the kprobe path"
-    elif (r := first["notrace"]) is not None:
-        verdict = f"safe to kprobe; tracing it is advisory-unsafe: called from notrace '{r['caller']}' ({r['file']}:{r['line']})"
+    elif (hit := first["noinstr"]) is not None:
+        via = " -> ".join([hit["caller"], *hit["via"], name])
+        verdict = f"unsafe to kprobe or trace: reached from noinstr '{hit['caller']}' outside an instrumentation region ({via}, {hit['file']}:{hit['line']})"
+    elif (hit := first["nokprobe"]) is not None:
+        verdict = f"unsafe to kprobe (advisory): called from NOKPROBE '{hit['caller']}' ({hit['file']}:{hit['line']}); a probe there can recurse on the kprobe path"
+    elif (hit := first["notrace"]) is not None:
+        verdict = f"safe to kprobe; tracing it is advisory-unsafe: called from notrace '{hit['caller']}' ({hit['file']}:{hit['line']})"
     else:
         verdict = f"safe to kprobe and trace: no noinstr, NOKPROBE or notrace context reaches '{name}' without a region"
     return {"function": name, "class": classes, "verdict": verdict, "reached_from": unique}

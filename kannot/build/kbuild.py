@@ -588,6 +588,8 @@ def _split_args(text: str) -> list[str]:
 
 def _split_top(text: str, is_sep) -> list[str]:
     """``text`` split at the characters ``is_sep`` accepts outside parentheses."""
+    out: list[str]
+    cur: list[str]
     out, depth, cur = [], 0, []
     for ch in text:
         if ch == "(":

@@ -292,6 +292,7 @@ class _Reader:
 
     def expr(self, node) -> Expr:
         t = node.type
+        s: str | None  # (a symbol's text, or a string's expansion: None when it cannot be expanded)
         if t == "symbol":
             s = self.text(node).strip()
             if s in ("y", "m", "n"):

@@ -290,7 +290,7 @@ def _arch_folders(root: Path) -> list[str]:
 class BarStatus(Status):
     """One tqdm bar per phase on stderr, shown once the phase has lasted a second."""
 
-    def __init__(self, stream=None):
+    def __init__(self, stream=None) -> None:
         self.stream = stream if stream is not None else sys.stderr
         self.name: str | None = None
         self.bar = None
@@ -395,9 +395,10 @@ def analyze_every_arch(opts: Options):
 
     from kannot.build.arches import tree_arches
     from kannot.analysis.checks import assign_fingerprints
+    from kannot.analysis.findings import Finding
 
     arches = tree_arches(opts.root) or _arch_folders(opts.root)
-    merged: dict[tuple, object] = {}
+    merged: dict[tuple, Finding] = {}
     errors: dict[tuple[str, str], FileError] = {}
     last = None
     checked: int | None = 0
@@ -413,14 +414,14 @@ def analyze_every_arch(opts: Options):
                 f.arches = [arch]
                 merged[key] = f
             else:
-                kept.arches.append(arch)  # type: ignore[attr-defined]
+                kept.arches.append(arch)
         for e in result.errors:
             errors.setdefault((e.file, e.message), e)
         last = replace(result, index=None)
         del result
         drop_arch_state()
-    findings = sorted(merged.values(), key=lambda f: (f.file, f.line, f.column, f.code, f.callee or "", f.message))  # type: ignore[attr-defined]
-    assign_fingerprints(findings)  # type: ignore[arg-type]
+    findings = sorted(merged.values(), key=lambda f: (f.file, f.line, f.column, f.code, f.callee or "", f.message))
+    assign_fingerprints(findings)
     assert last is not None
     return replace(last, findings=findings, errors=sorted(errors.values(), key=lambda e: (e.file, e.message)), index=None,
                    functions_checked=checked)

@@ -235,7 +235,9 @@ def _guard_index(src: bytes, matches: list) -> int:
     if not name or not _IS_IDENT.fullmatch(name):
         return -1
     line_end = src.find(b"\n", first.end())
-    after = _COMMENTS_AND_SPACE_RE.match(src, line_end + 1 if line_end >= 0 else len(src)).end()
+    spaces = _COMMENTS_AND_SPACE_RE.match(src, line_end + 1 if line_end >= 0 else len(src))
+    assert spaces is not None  # (the pattern matches the empty string)
+    after = spaces.end()
     if not re.match(rb"#[ \t]*define[ \t]+" + re.escape(name.encode()) + rb"\b", src[after : after + 200]):
         return -1
     depth = 0

@@ -303,6 +303,7 @@ def read_functions(src: bytes, root: Node, items: dict | None = None) -> list[Fu
         start = header_start(src, node.start_byte)
         head_macro = head_args = None
         params = None
+        name: str | None
         type_node = node.child_by_field_name("type")
         if decl.type == "parenthesized_declarator" and type_node is not None and type_node.type in ("type_identifier", "macro_type_specifier"):
             # DEFINE_IDTENTRY_RAW(exc_int3) { ... }

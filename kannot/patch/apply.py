@@ -17,6 +17,7 @@ import email.policy
 import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import cast
 
 import unidiff
 from unidiff.constants import RE_HUNK_HEADER, LINE_TYPE_ADDED, LINE_TYPE_CONTEXT, LINE_TYPE_EMPTY, LINE_TYPE_NO_NEWLINE, LINE_TYPE_REMOVED
@@ -81,7 +82,7 @@ def _decoded_text(msg_bytes: bytes) -> str:
         ctype = part.get_content_type()
         if ctype not in ("text/plain", "text/x-patch", "text/x-diff", "application/octet-stream"):
             continue
-        payload = part.get_payload(decode=True) or b""
+        payload = cast(bytes, part.get_payload(decode=True) or b"")  # (decode=True: bytes or None)
         parts.append(payload.decode("utf-8", "surrogateescape"))
     return "\n".join(parts)
 
@@ -116,7 +117,7 @@ def parse_patch(data: bytes) -> tuple[list[PatchedFile], int, int]:
                 for h in pf:
                     for line in h:
                         if line.diff_line_no is not None:
-                            line.diff_line_no_input = base + line.diff_line_no
+                            line.diff_line_no_input = base + line.diff_line_no  # type: ignore[attr-defined]  # ours, on unidiff's Line
             files.append(PatchedFile(src, dst, list(pf), len(files), copy=copy, named=named))
     if not files:
         raise PatchError("no diff found in the input (expected a unified diff or an mbox of patches)")
@@ -188,7 +189,7 @@ def _hunk_sides(hunk, reverse: bool) -> tuple[list[str], list[str], list]:
     old: list[str] = []
     new: list[str] = []
     added_lines: list = []  # unidiff lines on the "new" side, in order, None for context
-    last = None
+    last: tuple[list[str], ...] | None = None
     for line in hunk:
         t = line.line_type
         if t == LINE_TYPE_NO_NEWLINE:
@@ -277,13 +278,16 @@ def _apply_all(root: Path, files: list[PatchedFile], reverse: bool) -> tuple[dic
             original[rel] = text
         return current[rel]
 
+    content: str | None
     for pf in order:
         src, dst = (pf.target, pf.source) if reverse else (pf.source, pf.target)
         if src is None:  # a new file
-            if load(dst) is not None:
+            # (dst is None only for a diff of /dev/null to /dev/null, which fails below as it did)
+            created = cast(str, dst)
+            if load(created) is not None:
                 raise PatchError(f"patch does not apply: {dst}: the patch creates it, but it already exists")
-            content = _apply_file(dst, "", pf, reverse, None if reverse else patch_lines)
-            current[dst] = content
+            content = _apply_file(created, "", pf, reverse, None if reverse else patch_lines)
+            current[created] = content
             continue
         content = load(src)
         if content is None:

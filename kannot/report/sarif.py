@@ -164,7 +164,7 @@ def _uri(rel: str) -> str:
 
 
 def _result(f: Finding, ctx: ReportContext, rule_index: dict[str, int], hashes: dict[str, dict[int, str]]) -> dict:
-    related = []
+    related: list[dict] = []
     link_texts = []
     for c in f.candidates:
         if len(f.candidates) > 1 or c["class"] != "noinstr":

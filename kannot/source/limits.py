@@ -104,6 +104,8 @@ def file_deadline(seconds: float) -> Iterator[None]:
              and hasattr(signal, "setitimer"))
     old_handler = None
     if timer:
+        assert TIMER_SIGNAL is not None  # (timer needs one)
+
         def on_timer(signum, frame):  # pure-Python loops cannot check a clock themselves
             raise FileTimeLimit("reading facts", seconds)
 
@@ -120,6 +122,7 @@ def file_deadline(seconds: float) -> Iterator[None]:
         _local.deadline = None
         _local.timer = False
         if timer:
+            assert TIMER_SIGNAL is not None  # (timer needs one)
             signal.setitimer(signal.ITIMER_VIRTUAL, 0)
             signal.signal(TIMER_SIGNAL, old_handler if old_handler is not None else signal.SIG_DFL)
 
@@ -133,6 +136,7 @@ def timer_blocked() -> Iterator[None]:
     if not timer_armed():
         yield
         return
+    assert TIMER_SIGNAL is not None  # (the timer is armed only with one)
     signal.pthread_sigmask(signal.SIG_BLOCK, {TIMER_SIGNAL})
     try:
         yield

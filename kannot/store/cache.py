@@ -399,8 +399,8 @@ class FactsCache:
         """One transaction: a run killed mid-write leaves the previous, consistent state."""
         self.wait_for_writer()
         later, self.later = self.later, []
-        for write in later:
-            write()
+        for queued in later:
+            queued()
         pending, self._pending = self._pending, []
         if pending:
             def write(conn: sqlite3.Connection) -> None:

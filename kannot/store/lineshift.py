@@ -57,10 +57,10 @@ def compare(old: FileFacts, new: FileFacts, entry_names: frozenset[str]) -> tupl
     if any(o[3] != n[3] for o, n in zip(old.invocations, new.invocations)):
         return _everything(old, new, entry_names), None
     points += [(o[2], n[2]) for o, n in zip(old.invocations, new.invocations)]
-    spans = _merged(spans, points)
-    if spans is None:
+    merged = _merged(spans, points)
+    if merged is None:
         return _everything(old, new, entry_names), None
-    return changed, LineMap(spans)
+    return changed, LineMap(merged)
 
 
 def def_changed(d, new: FileFacts, changed: set[str]) -> bool:

@@ -13,15 +13,23 @@ from kannot.store.cache import FactsCache, content_hash, decode, encode
 
 
 class LoaderSettings(Protocol):
-    """What the loader reads of a run's options (kannot.engine.Options)."""
+    """What the loader reads of a run's options (kannot.engine.Options). Read-only members:
+    options whose fields are narrower (``jobs`` always an int) still are settings."""
 
-    root: Path
-    jobs: int | None
-    cache_dir: Path | None
-    overrides: dict[str, bytes]
-    status: "StatusLike | None"
-    progress: Callable[[int, int], None] | None
-    notices: list[str]
+    @property
+    def root(self) -> Path: ...
+    @property
+    def jobs(self) -> int | None: ...
+    @property
+    def cache_dir(self) -> Path | None: ...
+    @property
+    def overrides(self) -> dict[str, bytes]: ...
+    @property
+    def status(self) -> "StatusLike | None": ...
+    @property
+    def progress(self) -> Callable[[int, int], None] | None: ...
+    @property
+    def notices(self) -> list[str]: ...
 
 
 class StatusLike(Protocol):
@@ -32,6 +40,7 @@ def _facts_job(args: tuple[str, str, bytes | None, str | None]) -> tuple:
     """Worker: (rel, facts, notes, size, mtime_ns, hash, blob). ``known_hash``: the cached one."""
     root, rel, override, known_hash = args
     size = mtime = 0
+    data: bytes | None
     if override is not None:
         data, note = override, None
     else:
