@@ -10,10 +10,9 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kannot.source import limits
 from kannot.store.cache import decode, encode
 from kannot.engine import Options, check_index
-from kannot.facts.extract import FileFacts
+from kannot.facts.extract import FileFacts, guarded_extract
 from kannot.index.core import Index
 from kannot.source.files import FileError
 
@@ -103,7 +102,7 @@ class Context:
 def context(rels_and_data: list[tuple[str, bytes]]) -> Context:
     ctx = Context()
     for rel, data in rels_and_data:
-        facts, problem = limits.guarded_extract(rel, data)
+        facts, problem = guarded_extract(rel, data)
         if facts is not None:
             ctx.facts[rel], ctx.src[rel] = facts, data
     return ctx
@@ -113,7 +112,7 @@ def check_one(rel: str, data: bytes, ctx: Context | None = None) -> Outcome:
     """Everything one file goes through in a run. ``crash``: an exception got out of a boundary
     (facts, cache round trip, index build, checks) or a boundary caught an internal error."""
     try:
-        facts, problem = limits.guarded_extract(rel, data)  # the per-file boundary
+        facts, problem = guarded_extract(rel, data)  # the per-file boundary
     except BaseException as exc:  # noqa: BLE001 - this is what the fuzzer looks for
         return Outcome("crash", f"escaped the per-file boundary: {type(exc).__name__}: {exc}", traceback.format_exc())
     if facts is None:
