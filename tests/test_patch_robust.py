@@ -74,6 +74,7 @@ BAD = {
                                         + hunk("a/../../etc/passwd.c", "b/../../etc/passwd.c"), "'..'"),
     "NUL in a path": (hunk("a/kernel/con\0text.c", "b/kernel/con\0text.c"), "refusing path"),
     "not a patch at all": ("\x00\xff\xfe binary junk \x89PNG\r\n", "no diff found"),
+    "/dev/null to /dev/null": ("--- /dev/null\n+++ /dev/null\n@@ -0,0 +1 @@\n+int x;\n", "names no file"),
 }
 
 

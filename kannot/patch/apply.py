@@ -282,8 +282,9 @@ def _apply_all(root: Path, files: list[PatchedFile], reverse: bool) -> tuple[dic
     for pf in order:
         src, dst = (pf.target, pf.source) if reverse else (pf.source, pf.target)
         if src is None:  # a new file
-            # (dst is None only for a diff of /dev/null to /dev/null, which fails below as it did)
-            created = cast(str, dst)
+            if dst is None:
+                raise PatchError("malformed patch: a diff of /dev/null to /dev/null names no file")
+            created = dst
             if load(created) is not None:
                 raise PatchError(f"patch does not apply: {dst}: the patch creates it, but it already exists")
             content = _apply_file(created, "", pf, reverse, None if reverse else patch_lines)
