@@ -39,7 +39,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import kannot
-from kannot.facts import classes as C
+from kannot.rules import classes as C
 from kannot.source import files as sources
 from kannot.engine import Options, build_index, callees_of, check_index
 from kannot.index.core import Index

@@ -16,13 +16,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from kannot.facts import classes as C
+from kannot.rules import classes as C
 from kannot.store.cache import FactsCache
-from kannot.source.settings import Config
+from kannot.settings import Config
 from kannot.analysis.findings import CallerResult, Finding
 from kannot.store.loader import FactsLoader
 from kannot.analysis.inlining import MAX_INLINE_DEPTH, may_inline
-from kannot.rules import ALL_RULES, FAMILIES as FAMILY_NAMES, select_codes
+from kannot.rules import UNUSED_MARKER, Family, Rule, Site
 from kannot.source.files import FileError, Listing, is_sorted, read_source, scan_tree
 
 if TYPE_CHECKING:  # the parser and the analysis are imported when a check runs, not before
@@ -68,7 +68,8 @@ class Options:
     build_digest: str | None = None
 
     def enabled_codes(self) -> set[str]:
-        return select_codes((self.config.select or []) + (self.select or []), (self.config.ignore or []) + (self.ignore or []))
+        return self.config.rules.select((self.config.select or []) + (self.select or []),
+                                        (self.config.ignore or []) + (self.ignore or []))
 
 
 class Status:
@@ -186,7 +187,7 @@ def build_index(opts: Options, errors: list[FileError], families: set[str] | Non
         from kannot.index.core import Index
 
         return Index.build(opts.root, opts.arch, facts, _reader(opts, errors), opts.kconfig,
-                           _build_model(opts, rels, None))
+                           _build_model(opts, rels, None), rules=opts.config.rules)
     from kannot.index.catalog import load_or_build
     from kannot.index.lazy import LazyIndex
 
@@ -201,7 +202,7 @@ def build_index(opts: Options, errors: list[FileError], families: set[str] | Non
                             sigs=(listed if isinstance(listed, Listing) else Listing(listed)).packed()[1],
                             write="later" if opts.write_catalog_later else "background")
     index = LazyIndex.create(opts.root, opts.arch, catalog, loader.load, _reader(opts, errors), opts.kconfig,
-                             _build_model(opts, rels, loader.cache))
+                             _build_model(opts, rels, loader.cache), rules=opts.config.rules)
     index.facts_loader = loader
     index.families = families
     index.catalog_generation = loader.cache.catalog_generation() if loader.cache is not None else 0
@@ -305,7 +306,8 @@ def ensure_build_digest(opts: Options) -> None:
 
 
 def _families(opts: Options) -> set[str]:
-    return {ALL_RULES[c].family for c in opts.enabled_codes() if c in ALL_RULES}
+    rules = opts.config.rules
+    return {rules.rules[c].family for c in opts.enabled_codes() if c in rules.rules}
 
 
 # rules --------------------------------------------------------------------------------------------
@@ -346,11 +348,11 @@ def _protected_under(index: Index, paths: list[str] | None, only: set[tuple[str,
             mine = [d for r in few for d in index.defs_in(r) if only is None or (d.path, d.name) in only]
             for name in sorted({d.name for d in mine}):
                 index.defs_named(name)
-            protected = [d for d in mine if families_of(d)]
+            protected = [d for d in mine if families_of(d, index.rules)]
         else:
             # every file that can hold a protected function is loaded first; their classes are final
-            index.protected_candidates(index.families if index.families is not None else set(FAMILY_NAMES))
-            protected = [d for defs in index.funcs.values() for d in defs if families_of(d) and wanted(d.path)]
+            index.protected_candidates(index.families if index.families is not None else set(index.rules.family_names))
+            protected = [d for defs in index.funcs.values() for d in defs if families_of(d, index.rules) and wanted(d.path)]
         names = sorted({d.name for d in protected})
         for name in names:
             for d in list(index.defs_named(name)):
@@ -503,7 +505,9 @@ def apply_suppressions(findings: list[Finding], allows_of, allow_files: list[str
             allowed = True
         if not allowed:
             kept.append(f)
-    if "KN007" in enabled:
+    rules = opts.config.rules
+    marker = rules.rule_for("marker", UNUSED_MARKER)
+    if marker is not None and marker.code in enabled:
         from kannot.analysis.analyzer import Link
         wanted = path_filter(opts.paths)
         for rel in allow_files:
@@ -511,19 +515,19 @@ def apply_suppressions(findings: list[Finding], allows_of, allow_files: list[str
                 continue
             for a in allows_of(rel):
                 for code in a.codes:
-                    if code in enabled and code in ALL_RULES and (rel, a.line, code) not in used:
-                        kept.append(Finding("KN007", rel, a.line, 1, a.line, 1, "", None,
-                            f"'kannot: allow {code}' comment suppresses nothing on this line or the next",
+                    if code in enabled and code in rules.rules and (rel, a.line, code) not in used:
+                        kept.append(Finding(marker.code, rel, a.line, 1, a.line, 1, "", None,
+                            marker.message_of(Site("", "", text=code, variant="comment")),
                             [Link("", rel, a.line)], detail=code))
-                    elif code not in ALL_RULES and "KN007" in enabled:
-                        kept.append(Finding("KN007", rel, a.line, 1, a.line, 1, "", None,
-                            f"'kannot: allow {code}' names no kannot rule", [Link("", rel, a.line)], detail=code))
+                    elif code not in rules.rules:
+                        kept.append(Finding(marker.code, rel, a.line, 1, a.line, 1, "", None,
+                            marker.message_of(Site("", "", text=code, variant="unknown")), [Link("", rel, a.line)], detail=code))
         if opts.paths is None and not opts.affected_only and checked_callers is not None:
-            kept += _unused_allow_entries(opts, used_pairs, checked_callers)
+            kept += _unused_allow_entries(opts, used_pairs, checked_callers, marker)
     return kept
 
 
-def _unused_allow_entries(opts: Options, used: set[int], checked_callers: set[str]) -> list[Finding]:
+def _unused_allow_entries(opts: Options, used: set[int], checked_callers: set[str], marker: Rule) -> list[Finding]:
     from kannot.analysis.analyzer import Link
 
     cfg = opts.config
@@ -544,8 +548,8 @@ def _unused_allow_entries(opts: Options, used: set[int], checked_callers: set[st
             continue
         line = heads[i] if i < len(heads) else 1
         what = f"caller '{a.caller}'" + (f", callee '{a.callee}'" if a.callee else "") + (f", code {a.code}" if a.code else "")
-        out.append(Finding("KN007", rel, line, 1, line, 1, "", None,
-                           f"[[allow]] entry ({what}) suppresses nothing", [Link("", rel, line)],
+        out.append(Finding(marker.code, rel, line, 1, line, 1, "", None,
+                           marker.message_of(Site("", "", text=what, variant="entry")), [Link("", rel, line)],
                            detail=f"allow {a.caller} {a.callee or ''} {a.code or ''}".strip()))
     return out
 
@@ -876,7 +880,7 @@ def callees_of(index: Index, name: str, gcc_inlined: bool = True) -> list[dict]:
     from kannot.analysis.checks import Checker
 
     analyzer = Analyzer(index)
-    checker = Checker(index, analyzer, set(ALL_RULES))
+    checker = Checker(index, analyzer, set(index.rules.rules))
     out: list[dict] = []
     for d in index.defs_named(name):
         if d.asm_section is not None:
@@ -886,6 +890,10 @@ def callees_of(index: Index, name: str, gcc_inlined: bool = True) -> list[dict]:
 
 
 def _callees_into(out, analyzer, checker, top, d, through: tuple, seen: set, budget: int) -> None:
+    from kannot.analysis.checks import families_of
+
+    own = [checker.rules.family(f) for f in families_of(top, checker.rules)]
+    family = next((f for f in own if not f.builtin), None)  # a family of .kannot.toml judges its own
     summ = analyzer.analyze_function(d)
     for leaf in sorted(summ.leaves, key=lambda l: (l.pos, l.callee or l.text)):
         if leaf.kind == "end":
@@ -894,6 +902,7 @@ def _callees_into(out, analyzer, checker, top, d, through: tuple, seen: set, bud
         if when is None:
             continue  # no configuration makes this call
         chain = [l.to_json() for l in leaf.chain]
+        verdict = _verdict(checker, leaf) if family is None else _family_verdict(family, leaf, bool(through))
         out.append({
             "condition": when[0],
             "witness": when[1],
@@ -906,7 +915,7 @@ def _callees_into(out, analyzer, checker, top, d, through: tuple, seen: set, bud
             "chain": chain,
             "candidates": [{"function": c.name, "file": c.path, "line": c.line, "class": C.describe(c.classes)}
                            for c in leaf.candidates],
-            "verdict": _verdict(checker, leaf) + (f" (inside {' -> '.join(through)}, which gcc may inline)" if through else ""),
+            "verdict": verdict + (f" (inside {' -> '.join(through)}, which gcc may inline)" if through else ""),
             **({"inlined_from": list(through)} if through else {}),
         })
         if budget <= 0 or leaf.kind != "call":
@@ -915,6 +924,22 @@ def _callees_into(out, analyzer, checker, top, d, through: tuple, seen: set, bud
             if may_inline(top.path, c) and id(c) not in seen:
                 seen.add(id(c))
                 _callees_into(out, analyzer, checker, top, c, through + (c.name,), seen, budget - 1)
+
+
+def _family_verdict(family: Family, leaf, through: bool) -> str:
+    """The verdict on a call of a function of a .kannot.toml family, by that family's data."""
+    region = " (in instrumentation region)" if family.regions and leaf.rel > 0 else ""
+    helper = not family.transitive and (through or any(l.kind == "always_inline" for l in leaf.chain[1:]))
+    own = f" (made by an always-inline helper: not judged, {family.name} is checked on direct calls)" if helper else ""
+    if leaf.kind == "static_call":
+        return "safe: static_call/ubsan (accepted by objtool)"
+    if leaf.kind == "icall":
+        return "indirect" + region + own
+    if leaf.kind == "unresolved":
+        return "unresolved" + region + own
+    if all(family.is_safe(c.classes) for c in leaf.candidates):
+        return f"safe: {family.name}" + own
+    return f"not {family.name}" + region + own
 
 
 def _verdict(checker: Checker, leaf) -> str:
@@ -930,7 +955,8 @@ def _plain_verdict(checker: Checker, leaf) -> str:
         return "indirect" + (" (in instrumentation region)" if leaf.rel > 0 else "")
     if leaf.kind == "unresolved":
         return "unresolved" + (" (in instrumentation region)" if leaf.rel > 0 else "")
-    unsafe = [c for c in leaf.candidates if C.NOINSTR not in c.classes]
+    noinstr = checker.rules.family("noinstr")  # the objtool view: is the callee noinstr?
+    unsafe = [c for c in leaf.candidates if not noinstr.is_safe(c.classes)]
     if not unsafe:
         return "safe: noinstr"
     region = " (in instrumentation region)" if leaf.rel > 0 else ""

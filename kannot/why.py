@@ -21,7 +21,8 @@ from kannot.analysis.analyzer import Analyzer
 from kannot.analysis.checks import families_of
 from kannot.analysis.findings import Link
 from kannot.engine import build_index, close_index, listed_with_signatures, protected_functions
-from kannot.facts import classes as C
+from kannot.rules import classes as C
+from kannot.rules import DEFAULT_RULES, RuleSet
 from kannot.source.files import FileError
 from kannot.store import memo
 
@@ -29,8 +30,7 @@ if TYPE_CHECKING:
     from kannot.engine import Options, Status
     from kannot.index.core import FuncDef, Index
 
-FAMILIES = ("noinstr", "nokprobe", "notrace")
-_FAMILY_ORDER = {"noinstr": 0, "nokprobe": 1, "notrace": 2}
+FAMILIES = DEFAULT_RULES.family_names  # kannot's own: noinstr, nokprobe, notrace
 # a reached leaf: (caller, family, file, line, chain as Link tuples, the names on its way)
 Reach = tuple
 
@@ -40,8 +40,8 @@ def why(index: "Index", name: str) -> dict:
     analyzer = Analyzer(index)
     own = own_info(index, name)
     reached = [r for d, fams in _protected(index) if d.name != name
-               for r in _reaches(analyzer, d, fams) if name in r[5]]
-    return _answer(name, own, reached)
+               for r in _reaches(analyzer, d, fams, index.rules) if name in r[5]]
+    return _answer(name, own, reached, index.rules)
 
 
 def why_map(index: "Index", status: "Status | None" = None) -> tuple[dict[str, list[Reach]], dict[str, tuple]]:
@@ -56,7 +56,7 @@ def why_map(index: "Index", status: "Status | None" = None) -> tuple[dict[str, l
         protected.add(d.name)
         if status is not None:
             status.update(len(protected))
-        for r in _reaches(analyzer, d, fams):
+        for r in _reaches(analyzer, d, fams, index.rules):
             for n in set(r[5]):
                 if n != d.name:  # a function is not its own context
                     reach[n].append(r)
@@ -73,32 +73,37 @@ def own_info(index: "Index", name: str) -> tuple[list[str], bool, bool]:
 
 def _protected(index: "Index") -> Iterable[tuple["FuncDef", list[str]]]:
     if index.catalog is not None:
-        index.families = set(FAMILIES)
+        index.families = set(index.rules.family_names)
     for d in list(protected_functions(index, None)):
-        fams = families_of(d)
+        fams = families_of(d, index.rules)
         if fams:
             yield d, fams
 
 
-def _reaches(analyzer, d: "FuncDef", fams: list[str]) -> Iterable[Reach]:
+def _reaches(analyzer, d: "FuncDef", fams: list[str], rules: RuleSet) -> Iterable[Reach]:
     fam = fams[0]
+    family = rules.family(fam)
     for leaf in analyzer.analyze_function(d).leaves:
         names = [l.function for l in leaf.chain[1:]] + ([leaf.callee] if leaf.callee else [])
         if not names:
             continue
-        if fam == "noinstr" and leaf.rel > 0:
+        if family.regions and leaf.rel > 0:
             continue  # inside instrumentation_begin()/end(): instrumentation allowed
+        if not family.transitive and any(l.kind == "always_inline" for l in leaf.chain[1:]):
+            continue  # a family of direct calls: a helper's calls are not its own
         chain = [(l.function, l.file, l.line, l.kind, l.condition) for l in leaf.chain]
         yield (d.name, fam, d.path, leaf.pos[0], chain, names)
 
 
-def _answer(name: str, own: tuple[list[str], bool, bool], reached: list[Reach]) -> dict:
-    """The JSON answer: reaching contexts (first per caller and line, noinstr first) and a verdict."""
+def _answer(name: str, own: tuple[list[str], bool, bool], reached: list[Reach], rules: RuleSet = DEFAULT_RULES) -> dict:
+    """The JSON answer: reaching contexts (first per caller and line, noinstr first) and a verdict
+    (the first family's that reaches it: kannot's own in order, then the settings' own)."""
+    order = {f: i for i, f in enumerate(rules.family_names)}
     classes, has_defs, all_always_inline = own
     rows = [{"caller": caller, "family": fam, "file": file, "line": line,
              "via": [n for n in names if n != name], "chain": [Link(*l).to_json() for l in chain]}
             for caller, fam, file, line, chain, names in reached]
-    rows.sort(key=lambda r: (_FAMILY_ORDER[r["family"]], r["file"], r["line"], r["caller"]))
+    rows.sort(key=lambda r: (order.get(r["family"], len(order)), r["file"], r["line"], r["caller"]))
     seen = set()
     unique = []
     for r in rows:
@@ -107,21 +112,21 @@ def _answer(name: str, own: tuple[list[str], bool, bool], reached: list[Reach]) 
             seen.add(key)
             unique.append(r)
     blacklisted = [c for c in classes if c in ("noinstr", "cpuidle", "nokprobe")]
-    first = {fam: next((r for r in unique if r["family"] == fam), None) for fam in FAMILIES}
+    first = {fam: next((r for r in unique if r["family"] == fam), None) for fam in rules.family_names}
+    # (a family of .kannot.toml has nothing to say about a function it allows: one of its own)
+    reaching = [(fam, r) for fam, r in ((rules.family(f), r) for f, r in first.items() if r is not None)
+                if fam.builtin or not fam.safe & set(classes)]
     if not has_defs:
         verdict = f"unknown: no definition of '{name}' in the tree"
     elif all_always_inline:
-        where = f"; inlined into noinstr '{first['noinstr']['caller']}'" if first["noinstr"] else ""
+        where = f"; inlined into noinstr '{first['noinstr']['caller']}'" if first.get("noinstr") else ""
         verdict = f"cannot be kprobed or traced on its own: '{name}' is __always_inline (no symbol of its own){where}"
     elif blacklisted:
         verdict = f"cannot be kprobed: '{name}' is itself {blacklisted[0]} (on the kprobe blacklist)"
-    elif (hit := first["noinstr"]) is not None:
-        via = " -> ".join([hit["caller"], *hit["via"], name])
-        verdict = f"unsafe to kprobe or trace: reached from noinstr '{hit['caller']}' outside an instrumentation region ({via}, {hit['file']}:{hit['line']})"
-    elif (hit := first["nokprobe"]) is not None:
-        verdict = f"unsafe to kprobe (advisory): called from NOKPROBE '{hit['caller']}' ({hit['file']}:{hit['line']}); a probe there can recurse on the kprobe path"
-    elif (hit := first["notrace"]) is not None:
-        verdict = f"safe to kprobe; tracing it is advisory-unsafe: called from notrace '{hit['caller']}' ({hit['file']}:{hit['line']})"
+    elif reaching:
+        fam, r = reaching[0]  # each family's verdict: its `why` (kannot/rules/families.toml)
+        via = " -> ".join([r["caller"], *r["via"], name])
+        verdict = fam.why.format(caller=r["caller"], via=via, file=r["file"], line=r["line"], name=name)
     else:
         verdict = f"safe to kprobe and trace: no noinstr, NOKPROBE or notrace context reaches '{name}' without a region"
     return {"function": name, "class": classes, "verdict": verdict, "reached_from": unique}
@@ -135,26 +140,27 @@ def answer(opts: "Options", name: str) -> dict:
 
     errors: list[FileError] = []
     looked = None
+    rules = opts.config.rules
     if opts.lazy and opts.cache_dir is not None and not opts.overrides and not opts.removed:
         listing_errors: list[FileError] = []
         listed = listed_with_signatures(opts, listing_errors)
-        looked = memo.lookup(opts, "why:" + memo.result_key(opts, set(FAMILIES), paths=False), listed, listing_errors,
-                             row_name=name)
+        looked = memo.lookup(opts, "why:" + memo.result_key(opts, set(rules.family_names), paths=False), listed,
+                             listing_errors, row_name=name)
         if looked.record is not None and looked.row is not None:
             own, reached = marshal.loads(looked.row)
-            return _answer(name, own, reached)
+            return _answer(name, own, reached, rules)
         if looked.record is not None:
             # no protected context reaches it (else it would have a row): only its classes are missing
-            index = build_index(opts, [], families=set(FAMILIES), listed=looked.listed)
+            index = build_index(opts, [], families=set(rules.family_names), listed=looked.listed)
             try:
-                return _answer(name, own_info(index, name), [])
+                return _answer(name, own_info(index, name), [], rules)
             finally:
                 close_index(index)
         errors.extend(looked.listing_errors)
-    index = build_index(opts, errors, families=set(FAMILIES), listed=looked.listed if looked is not None else None)
+    index = build_index(opts, errors, families=set(rules.family_names), listed=looked.listed if looked is not None else None)
     try:
         reach, own = why_map(index, opts.status)
-        got = _answer(name, own[name] if name in own else own_info(index, name), reach.get(name, []))
+        got = _answer(name, own[name] if name in own else own_info(index, name), reach.get(name, []), rules)
     finally:
         close_index(index)
     if looked is not None:

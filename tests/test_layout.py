@@ -11,11 +11,11 @@ PACKAGE = Path(__file__).resolve().parents[1] / "kannot"
 # each folder may import its own modules and those of the folders listed (the pipeline's order)
 ALLOWED = {
     "source": set(),
-    "rules": set(),
-    "facts": {"source"},
+    "rules": set(),  # what words mean and what is judged: data the facts are read with
+    "facts": {"source", "rules"},
     "build": {"source", "facts", "store"},
     "store": {"source", "facts", "build", "index", "analysis", "rules"},
-    "index": {"source", "facts", "build", "store"},
+    "index": {"source", "facts", "build", "store", "rules"},
     "analysis": {"source", "facts", "build", "index", "rules"},
     "report": {"source", "facts", "analysis", "rules"},
 }

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
-from kannot.facts import classes as C
+from kannot.rules import classes as C
 from kannot.facts import cpp
 from kannot.facts.asmcalls import ASM_CALL, SIZE_WILDCARD, SIZES, resolve
 from kannot.build import logic as L
@@ -24,9 +24,11 @@ from kannot.analysis.flow import Flow, States, clamp, shift
 from kannot.index.core import FuncDef, Index, MacroRef
 from kannot.facts.ir import IRBuilder
 from kannot.facts.parsing import parse
+from kannot.rules import DEFAULT_RULES
 
-REGION_BEGIN = "instrumentation_begin"
-REGION_END = "instrumentation_end"
+# the region markers (kannot/rules/families.toml's [regions]): instrumentation allowed between them
+REGION_BEGIN = DEFAULT_RULES.region_begin
+REGION_END = DEFAULT_RULES.region_end
 STATIC_CALL_MACROS = frozenset({"static_call", "static_call_cond", "static_call_mod", "static_call_ro", "__static_call", "static_call_query"})
 NORETURN_BUILTINS = frozenset({"__builtin_unreachable", "__builtin_trap", "unreachable", "__builtin_abort"})
 # Names that are never a call in the compiled code (compile-time checks whose expansion kannot

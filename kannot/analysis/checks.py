@@ -1,41 +1,48 @@
 """Rules: judge the leaves of each protected function and turn them into findings.
 
-Which functions are checked, and by which family:
+Which functions are checked, and by which family, is data (kannot/rules/families.toml, and the
+``[[family]]`` entries of .kannot.toml): a family's member classes, the classes that keep a function
+out, and the families it supersedes (a noinstr function is checked by noinstr only). Shipped:
 - noinstr: classes include noinstr (noinstr, __cpuidle, noinstr sections, bodies of definer macros
   such as DEFINE_IDTENTRY_RAW). Regions count; transitive through always-inline helpers and macros.
 - nokprobe: NOKPROBE_SYMBOL() or __kprobes, not noinstr. Direct callees (after inlining).
 - notrace: explicitly notrace, not inline, not noinstr. Direct callees (after inlining).
+
+What each finding says, and which unsafe definitions of a call each rule is about, is the rule's
+(kannot/rules/knNNN_*.py): the checker finds the leaves, asks the family's rule of each kind.
 """
 from __future__ import annotations
 
 import hashlib
 
-from kannot.facts import classes as C
-from kannot.analysis.analyzer import Analyzer, Leaf, Link
+from kannot.rules import classes as C
+from kannot.analysis.analyzer import Analyzer, Leaf, Link, Summary
 from kannot.build import logic as L
 from kannot.build.logic import Formula
 from kannot.analysis.findings import Finding, Note  # noqa: F401  (Finding re-exported)
 from kannot.index.core import FuncDef, Index
 from kannot.analysis.inlining import may_inline
-from kannot.rules import ALL_RULES
+from kannot.rules import (
+    CALL,
+    INDIRECT_CALL,
+    INLINE_CALL,
+    RETURN_IN_REGION,
+    UNBALANCED_REGION,
+    UNRESOLVED,
+    DEFAULT_RULES,
+    Family,
+    Rule,
+    RuleSet,
+    Site,
+)
 
 
-NOINSTR_SAFE = frozenset({C.NOINSTR})
-NOKPROBE_SAFE = frozenset({C.NOINSTR, C.KPROBES, C.NOKPROBE})
-NOTRACE_SAFE = frozenset({C.NOTRACE, C.NOINSTR, C.KPROBES, C.INLINE})
-
-
-def families_of(d: FuncDef) -> list[str]:
+def families_of(d: FuncDef, rules: RuleSet = DEFAULT_RULES) -> list[str]:
+    """The families that check ``d`` (none for an always-inline helper or an assembly symbol:
+    they are checked as part of their callers)."""
     if d.asm_section is not None or C.ALWAYS_INLINE in d.classes:
         return []
-    if C.NOINSTR in d.classes:
-        return ["noinstr"]
-    fams = []
-    if C.NOKPROBE in d.classes or C.KPROBES in d.classes:
-        fams.append("nokprobe")
-    if C.NOTRACE in d.classes and C.INLINE not in d.classes:
-        fams.append("notrace")
-    return fams
+    return rules.families_of(d.classes)
 
 
 MAX_SHOWN_CONDITION = 160  # longer conditions are left to the witness in the message
@@ -48,17 +55,18 @@ class Checker:
     candidate definition's presence, with every ``defined(NAME)`` read for the caller's
     translation unit; the finding carries a witness configuration."""
 
-    def __init__(self, index: Index, analyzer: Analyzer, enabled: set[str]):
+    def __init__(self, index: Index, analyzer: Analyzer, enabled: set[str], rules: RuleSet | None = None):
         self.index = index
+        self.rules = rules if rules is not None else index.rules
         self.analyzer = analyzer
         self.enabled = enabled
         self.model = index.model
         self._trivial: dict[int, bool] = {}
         self._witness: dict[Formula, list[str] | None] = {}
-        self._inner: dict[int, tuple[list[str], frozenset[str]]] = {}  # id(helper) -> its calls, names asked
+        self._inner: dict[tuple[int, str], tuple[list[str], frozenset[str]]] = {}  # (id(helper), family) -> its calls, names asked
 
     def check_function(self, d: FuncDef) -> list[Finding]:
-        fams = [f for f in families_of(d) if any(ALL_RULES[c].family == f and c in self.enabled for c in ALL_RULES)]
+        fams = [f for f in families_of(d, self.rules) if any(c in self.enabled for c in self.rules.family(f).codes)]
         if not fams:
             return []
         if not self._possible(d, L.TRUE):
@@ -66,10 +74,7 @@ class Checker:
         summ = self.analyzer.analyze_function(d)
         out: list[Finding] = []
         for fam in fams:
-            if fam == "noinstr":
-                out += self._noinstr(d, summ)
-            else:
-                out += self._advisory(d, summ, fam)
+            out += self._judge(d, summ, self.rules.family(fam))
         return [f for f in out if f.code in self.enabled]
 
     # configurations ---------------------------------------------------------------------------
@@ -102,62 +107,67 @@ class Checker:
                 self._witness[f] = w.lines() if w is not None else None
         return self._witness[f]
 
-    # noinstr ------------------------------------------------------------------------------------
-    def _noinstr(self, d: FuncDef, summ) -> list[Finding]:
-        out: list[Finding] = []
-        what = "__cpuidle" if C.CPUIDLE in d.classes else "noinstr"
+    # the rules of a family ------------------------------------------------------------------------
+    def _judge(self, d: FuncDef, summ: Summary, fam: Family) -> list[Finding]:
+        """The findings of ``fam``'s rules on the leaves of ``d``: each leaf's kind says which
+        rule judges it; a family without a rule of that kind has nothing to say about it."""
+        out: list[Finding | None] = []
+        label = fam.label_of(d.classes)
+        calls = [r for r in (self.rules.rule_for(fam.name, CALL), self.rules.rule_for(fam.name, INLINE_CALL)) if r]
+        indirect = self.rules.rule_for(fam.name, INDIRECT_CALL)
+        unresolved = self.rules.rule_for(fam.name, UNRESOLVED)
+        unbalanced = self.rules.rule_for(fam.name, UNBALANCED_REGION) if fam.regions else None
+        returning = self.rules.rule_for(fam.name, RETURN_IN_REGION) if fam.regions else None
+
+        def site(leaf: Leaf, **more) -> Site:
+            return Site(label, d.name, leaf.callee, _via(leaf), leaf.text, family=fam.name, **more)
+
         for leaf in sorted(summ.leaves, key=_leaf_order):
-            protected = leaf.rel > 0
+            if not fam.transitive and any(l.kind == "always_inline" for l in leaf.chain[1:]):
+                continue  # made by a helper: not one of the function's own calls
             if leaf.kind == "end":
                 # an always-inline helper that closes its caller's region (ct_cpuidle_enter) is
                 # the kernel's idiom for idle paths, not an imbalance of this function's own
-                if leaf.rel <= 0 and not any(l.kind == "always_inline" for l in leaf.chain[1:]):
-                    out.append(self._finding("KN005", d, leaf, None,
-                        f"instrumentation_end() without a matching instrumentation_begin() on some path in {what} function '{d.name}'" + _via(leaf)))
+                if unbalanced is not None and leaf.rel <= 0 and not any(l.kind == "always_inline" for l in leaf.chain[1:]):
+                    out.append(self._finding(unbalanced, d, leaf, None, site(leaf, variant="end")))
                 continue
-            if protected or leaf.kind == "static_call":
+            if (fam.regions and leaf.rel > 0) or leaf.kind == "static_call":
                 continue
             if leaf.kind == "icall":
-                out.append(self._finding("KN003", d, leaf, None,
-                    f"{what} function '{d.name}' makes an indirect call through '{leaf.text}'{_via(leaf)} outside instrumentation_begin()/instrumentation_end()"))
+                if indirect is not None:
+                    out.append(self._finding(indirect, d, leaf, None, site(leaf)))
             elif leaf.kind == "unresolved":
-                out.append(self._finding("KN004", d, leaf, leaf.callee,
-                    f"{what} function '{d.name}' calls '{leaf.callee}()'{_via(leaf)}, which has no definition in the tree (cannot tell if it is noinstr)"))
+                if unresolved is not None:
+                    out.append(self._finding(unresolved, d, leaf, leaf.callee, site(leaf)))
             elif leaf.kind == "call":
+                if unresolved is None and all(fam.is_safe(c.classes) for c in leaf.candidates):
+                    continue  # (nothing to judge: the configurations need not be asked)
                 pairs = self._possible_candidates(d, leaf)
                 if not pairs and not leaf.covered:
                     # the call is made, but none of its definitions is built where it is: a
                     # definition kannot did not find (said, never taken as safe)
-                    out.append(self._finding("KN004", d, leaf, leaf.callee,
-                        f"{what} function '{d.name}' calls '{leaf.callee}()'{_via(leaf)}, but none of its definitions is built in the configurations that make this call (cannot tell if it is noinstr)"))
+                    if unresolved is not None:
+                        out.append(self._finding(unresolved, d, leaf, leaf.callee, site(leaf, variant="unbuilt")))
                     continue
-                unsafe = [(c, cc) for c, cc in pairs if not (c.classes & NOINSTR_SAFE)]
+                unsafe = [(c, cc) for c, cc in pairs if not fam.is_safe(c.classes)]
                 if not unsafe:
                     continue
-                plain = [(c, cc) for c, cc in unsafe if C.INLINE not in c.classes]
-                # plain inline, whatever its body: gcc may emit even an empty stub out of line
-                inline = [(c, cc) for c, cc in unsafe if C.INLINE in c.classes]
-                many = len(pairs) > 1
-                cand_note = f" ({len(unsafe)} of {len(pairs)} candidate definitions are not noinstr)" if many else ""
-                if plain:
-                    out.append(self._finding("KN001", d, leaf, leaf.callee,
-                        f"{what} function '{d.name}' calls instrumentable '{leaf.callee}()'{_via(leaf)} outside instrumentation_begin()/instrumentation_end(){cand_note}",
-                        plain))
-                elif inline:
-                    empty = " (its body makes no call, but" if all(self.is_empty(c) for c, _cc in inline) else ""
-                    why = f"{empty} may be emitted out of line)" if empty else " and may be emitted out of line"
-                    out.append(self._finding("KN002", d, leaf, leaf.callee,
-                        f"{what} function '{d.name}' calls '{leaf.callee}()'{_via(leaf)}, which is plain 'inline'{why}; make it __always_inline{cand_note}",
-                        inline))
-        for states, pos in summ.returns:
-            if states and max(states) > 0:
-                leaf = Leaf("return", None, "return", pos, (Link(d.name, d.path, pos[0]),), max(states))
-                out.append(self._finding("KN006", d, leaf, None, f"return with instrumentation enabled in {what} function '{d.name}'"))
-        if summ.fallthrough and max(summ.fallthrough) > 0:
+                note = f" ({len(unsafe)} of {len(pairs)} candidate definitions are not {fam.name})" if len(pairs) > 1 else ""
+                for rule in calls:
+                    chosen = rule.picked(unsafe)
+                    if chosen:
+                        empty = rule.kind == INLINE_CALL and all(self.is_empty(c) for c, _cc in chosen)
+                        out.append(self._finding(rule, d, leaf, leaf.callee, site(leaf, note=note, empty=empty), chosen, fam))
+                        break
+        if returning is not None:
+            for states, pos in summ.returns:
+                if states and max(states) > 0:
+                    leaf = Leaf("return", None, "return", pos, (Link(d.name, d.path, pos[0]),), max(states))
+                    out.append(self._finding(returning, d, leaf, None, site(leaf)))
+        if unbalanced is not None and summ.fallthrough and max(summ.fallthrough) > 0:
             end = d.fact.end_line if d.fact is not None else d.line
             leaf = Leaf("end", None, "}", (end, 1, end, 2), (Link(d.name, d.path, end),), max(summ.fallthrough))
-            out.append(self._finding("KN005", d, leaf, None,
-                f"{what} function '{d.name}' can reach its end with an instrumentation region still open (instrumentation_begin() without instrumentation_end())"))
+            out.append(self._finding(unbalanced, d, leaf, None, site(leaf, variant="open")))
         return [f for f in out if f is not None]
 
     def _possible_candidates(self, d: FuncDef, leaf: Leaf) -> list[tuple[FuncDef, Formula]]:
@@ -176,18 +186,21 @@ class Checker:
             self._trivial[id(c)] = got
         return got
 
-    def _inlined_notes(self, d: FuncDef, helpers: list[FuncDef]) -> list[Note]:
-        """What the build calls from ``d`` when gcc inlines the helper (objtool names those)."""
+    def _inlined_notes(self, d: FuncDef, helpers: list[FuncDef], fam: Family) -> list[Note]:
+        """What the build calls from ``d`` when gcc inlines the helper (objtool names those).
+        The shipped families say what objtool would: the calls that are not noinstr."""
+        if fam.builtin:
+            fam = self.rules.family("noinstr") or fam
         notes = []
         for c in helpers:
             if not may_inline(d.path, c):
                 continue
-            got = self._inner.get(id(c))
+            got = self._inner.get((id(c), fam.name))
             if got is None:
                 summ = self.analyzer.analyze_function(c)
-                got = self._inner[id(c)] = (
+                got = self._inner[(id(c), fam.name)] = (
                     sorted({l.callee for l in summ.leaves if l.kind == "call" and l.rel <= 0 and l.callee
-                            and any(not (x.classes & NOINSTR_SAFE) for x in l.candidates)}),
+                            and any(not fam.is_safe(x.classes) for x in l.candidates)}),
                     self.analyzer.names_by_def.get(id(c), frozenset()))
             inner, asked = got
             mine = self.analyzer.names_by_def.get(id(d))
@@ -197,34 +210,16 @@ class Checker:
                 shown = ", ".join(f"{n}()" for n in inner[:6]) + (f" and {len(inner) - 6} more" if len(inner) > 6 else "")
                 notes.append(Note("inlined", f"gcc may inline '{c.name}' into '{d.name}' "
                                   f"({'same file' if c.path == d.path else 'header inline'}); "
-                                  f"the build then calls from '{d.name}': {shown} (not noinstr)"))
+                                  f"the build then calls from '{d.name}': {shown} (not {fam.name})"))
         return notes
 
-    # advisory -----------------------------------------------------------------------------------
-    def _advisory(self, d: FuncDef, summ, fam: str) -> list[Finding]:
-        out = []
-        safe = NOKPROBE_SAFE if fam == "nokprobe" else NOTRACE_SAFE
-        code = "KN101" if fam == "nokprobe" else "KN201"
-        label = "NOKPROBE" if fam == "nokprobe" else "notrace"
-        for leaf in sorted(summ.leaves, key=_leaf_order):
-            if leaf.kind != "call":
-                continue
-            unsafe = [c for c in leaf.candidates if not (c.classes & safe)]
-            if not unsafe:
-                continue
-            possible = [(c, cc) for c, cc in self._possible_candidates(d, leaf) if c in unsafe]
-            if not possible:
-                continue
-            what = "can be kprobed" if fam == "nokprobe" else "ftrace can trace"
-            out.append(self._finding(code, d, leaf, leaf.callee, f"{label} function '{d.name}' calls '{leaf.callee}()'{_via(leaf)}, which {what}",
-                                     possible))
-        return [f for f in out if f is not None]
-
     # building findings --------------------------------------------------------------------------
-    def _finding(self, code: str, d: FuncDef, leaf: Leaf, callee: str | None, message: str,
-                 chosen: list[tuple[FuncDef, Formula]] | None = None) -> Finding | None:
-        """The finding, with the configurations where it is real; None when there is none.
+    def _finding(self, rule: Rule, d: FuncDef, leaf: Leaf, callee: str | None, site: Site,
+                 chosen: list[tuple[FuncDef, Formula]] | None = None, fam: Family | None = None) -> Finding | None:
+        """``rule``'s finding, with the configurations where it is real; None when there is none.
         ``chosen``: the candidate definitions it is about, with when the call reaches each."""
+        code = rule.code
+        message = rule.message_of(site)
         extra = leaf.cond
         if chosen is not None:
             extra = extra & L.disj(cc for _c, cc in chosen)
@@ -239,12 +234,12 @@ class Checker:
             for c in leaf.candidates
         ]
         notes: list[Note] = []
-        if callee is not None and leaf.candidates and code in ("KN001", "KN002", "KN101", "KN201"):
+        if callee is not None and leaf.candidates and rule.kind in (CALL, INLINE_CALL) and fam is not None:
             bad = [c for c, _cc in chosen or ()]
             if bad:
-                notes.append(Note("defined", f"'{callee}' is defined at {{at}} ({C.class_words(C.describe(bad[0].classes))})",
-                                  bad[0].path, bad[0].line))
-            notes += self._inlined_notes(d, bad)
+                what = C.class_words(C.describe(bad[0].classes)) if fam.builtin else f"not {fam.name}"
+                notes.append(Note("defined", f"'{callee}' is defined at {{at}} ({what})", bad[0].path, bad[0].line))
+            notes += self._inlined_notes(d, bad, fam)
         shown = self.model.simplify(total) if self.model is not None else L.simplify(total)
         conditions = [] if shown is L.TRUE else [L.to_text(shown)]
         if conditions and len(conditions[0]) <= MAX_SHOWN_CONDITION:

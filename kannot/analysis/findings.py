@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from kannot.rules import ALL_RULES
+from kannot.rules import rule_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,11 +63,11 @@ class Finding:
 
     @property
     def rule(self) -> str:
-        return ALL_RULES[self.code].family
+        return rule_of(self.code).family
 
     @property
     def severity(self) -> str:
-        return ALL_RULES[self.code].severity
+        return rule_of(self.code).severity
 
     def fingerprint_material(self) -> str:
         funcs = "/".join(l.function for l in self.chain)

@@ -9,7 +9,7 @@ finding's notes, so both name what the build may call.
 """
 from __future__ import annotations
 
-from kannot.facts import classes as C
+from kannot.rules import classes as C
 from kannot.index.core import FuncDef
 
 MAX_INLINE_DEPTH = 5  # helpers inside helpers followed

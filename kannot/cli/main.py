@@ -12,14 +12,14 @@ from pathlib import Path
 
 from kannot import __version__
 from kannot.source import limits
-from kannot.source.settings import ConfigError, find_config, load_config, parse_assumption
+from kannot.settings import ConfigError, find_config, load_config, parse_assumption
 from kannot.patch import flow as patchflow
 from kannot.engine import Options, Status, analyze, build_index, callees_of, close_index, cyclic_gc_paused
 from kannot.why import answer as why_answer
 from kannot.report.json import format_json
 from kannot.lsp.arguments import lsp_arguments
 from kannot.report.text import format_errors, format_text, nothing_read
-from kannot.rules import ALL_RULES
+from kannot.rules import RuleSet
 from kannot.store.cache import CACHE_DIR_NAME
 from kannot.build.dotconfig import KernelConfig
 from kannot.source.files import FileError, kernel_root_above
@@ -84,8 +84,11 @@ def _parser() -> argparse.ArgumentParser:
     cl.add_argument("--root", type=Path)
     cl.add_argument("--cache-dir", type=Path)
 
-    e = sub.add_parser("explain", help="print a rule's rationale and fix")
-    e.add_argument("code", nargs="?", help="rule code (omit to list all rules)")
+    e = sub.add_parser("explain", help="print a rule's rationale and fix ('families': how to define your own)")
+    e.add_argument("code", nargs="?", help="rule code or name, or 'families' (omit to list all rules)")
+    e.add_argument("--root", type=Path, help="the tree whose .kannot.toml may define families of its own "
+                   "(default: walk up from the current directory)")
+    e.add_argument("--settings", type=Path, help="kannot settings file (default: .kannot.toml found upwards from the root)")
 
     ls = sub.add_parser("lsp", help="language server for editors (stdio; --tcp for debugging)")
     lsp_arguments(ls)
@@ -509,17 +512,76 @@ def cmd_lsp(args) -> int:
 
 
 def cmd_explain(args) -> int:
+    rules = _explain_rules(args)
     if not args.code:
-        for code, r in sorted(ALL_RULES.items()):
+        for code, r in sorted(rules.rules.items()):
             state = "on " if r.default_enabled else "off"
             print(f"{code}  {state}  {r.family:9} {r.name:24} {r.summary}")
         return EXIT_CLEAN
-    rule = ALL_RULES.get(args.code.upper()) or next((r for r in ALL_RULES.values() if r.name == args.code.lower()), None)
+    if args.code.lower() in ("families", "family"):
+        print(explain_families(rules))
+        return EXIT_CLEAN
+    rule = rules.lookup(args.code)
     if rule is None:
         raise UsageError(f"unknown rule {args.code!r} (a code such as KN001 or a name such as noinstr-call); "
                          "`kannot explain` lists them")
     print(rule.explain())
     return EXIT_CLEAN
+
+
+def _explain_rules(args) -> RuleSet:
+    """kannot's rules, with those of the families the settings define (found from --root, else
+    from the current directory)."""
+    if args.settings is not None:
+        if not args.settings.is_file():
+            raise UsageError(f"settings file {args.settings} not found")
+        return load_config(args.settings).rules
+    start = (args.root or Path.cwd()).resolve()
+    return load_config(find_config(start)).rules
+
+
+def explain_families(rules: RuleSet) -> str:
+    """``kannot explain families``: the families of this check, and how to define one."""
+    lines = ["Protection families (kannot/rules/families.toml; a tree's own from .kannot.toml):", ""]
+    width = max(len(", ".join(f.codes)) for f in rules.families) + 1
+    for fam in rules.families:
+        how = "regions count" if fam.regions else "no regions"
+        reach = "calls of always-inline helpers count" if fam.transitive else "direct calls only"
+        words = ", ".join(sorted(fam.words) + [f"section {s}" for s in sorted(fam.sections)] + [f"{i}(f)" for i in sorted(fam.invocations)])
+        origin = "" if fam.builtin else "  (.kannot.toml)"
+        lines.append(f"  {fam.name:10} {', '.join(fam.codes):{width}} {how}; {reach}{origin}")
+        lines.append(f"  {'':10} marked by: {words}")
+    lines += ["", FAMILY_HELP]
+    return "\n".join(lines)
+
+
+FAMILY_HELP = """\
+A family of your own: functions carrying a mark must call only functions carrying it (or another
+class you name in 'safe'). Add to .kannot.toml:
+
+    [[family]]
+    name = "myvendor"                 # lower-case; also a --select/--ignore token
+    words = ["__myvendor_text"]       # the annotation words that mark a function (required;
+                                      # blanked before parsing, like kannot's own)
+    sections = [".myvendor.text"]     # section names that mark it too, in the files kannot reads
+                                      # for the words (every file with --eager)
+    safe = ["myvendor"]               # classes a callee may have (default: the family's own;
+                                      # kannot's: noinstr, notrace, inline, always_inline, kprobes...)
+    transitive = false                # true: calls inside __always_inline helpers count as its own
+    regions = false                   # true: calls inside instrumentation_begin()/end() are fine
+    severity = "error"                # or "warning" (each rule may say otherwise)
+    default_enabled = true            # false: only with --select myvendor
+
+    [[family.rule]]
+    code = "KNX01"                    # 2-4 capitals and 2-4 digits; KN and three digits are kannot's
+    kind = "call"                     # call | indirect-call | unresolved
+    name = "myvendor-call"            # optional; --select/--ignore take it too
+    message = "{label} function '{caller}' calls '{callee}()'{via}, which is not in .myvendor.text"
+    summary = "..."                   # optional, with rationale and fix: `kannot explain KNX01`
+
+Message fields: {label} {family} {caller} {callee} {via} {text}. The codes work everywhere kannot's
+do: --select/--ignore, /* kannot: allow KNX01 <reason> */, [[allow]] code, every report format and
+the editor's diagnostics. A bad key, code or clash is a one-line error (exit 2)."""
 
 
 if __name__ == "__main__":

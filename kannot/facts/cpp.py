@@ -13,6 +13,7 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass
+from typing import Iterable
 
 # Attribute-like macros that carry no type: blanked before parsing. Annotation words among them are
 # still read from the original header text.
@@ -56,6 +57,30 @@ _BLANKABLE = frozenset(w.encode() for w in BLANK_WORDS | BLANK_CALL_WORDS)
 _WORD_RE = re.compile(rb"\b(?:_[A-Za-z0-9_]+|noinstr|notrace|asmlinkage|noinline\w*|nokprobe_inline)\b")
 
 
+# Annotation words of the families a tree's .kannot.toml defines (``__myvendor_text``): blanked
+# like BLANK_WORDS. Set for the whole process by :func:`set_extra_blank_words` (kannot.rules.register,
+# when the settings are read; worker processes get them from their initializer), and part of the
+# facts cache's stamp (kannot.store.cache): facts read with other words are never reused.
+_extra_blank: frozenset[bytes] = frozenset()
+_extra_word_re: re.Pattern[bytes] | None = None
+
+
+def set_extra_blank_words(words: Iterable[str]) -> None:
+    global _extra_blank, _extra_word_re
+    _extra_blank = frozenset(w.encode() for w in words)
+    odd = sorted(w for w in _extra_blank if not w.startswith(b"_"))  # not candidates of _WORD_RE
+    _extra_word_re = re.compile(_WORD_RE.pattern[:-3] + b"".join(b"|" + re.escape(w) for w in odd) + rb")\b") if odd else None
+
+
+def extra_blank_words() -> tuple[str, ...]:
+    return tuple(sorted(w.decode() for w in _extra_blank))
+
+
+def blank_flavour() -> str:
+    """What the facts depend on besides the code: "" unless the settings add words."""
+    return "" if not _extra_blank else "+blank:" + ",".join(extra_blank_words())
+
+
 @dataclass(frozen=True, slots=True)
 class BlankedText:
     text: bytes  # same length as the original; attribute macros replaced by spaces
@@ -73,12 +98,13 @@ def blank_attributes(src: bytes) -> BlankedText:
     # preprocessor lines are left alone: `#define noinstr ...` must stay a valid #define
     directives = [m.span() for m in _PP_LINE_RE.finditer(src)] if b"#" in src else []
     di = 0
+    word_re = _extra_word_re or _WORD_RE
     while True:
-        m = _WORD_RE.search(src, pos)
+        m = word_re.search(src, pos)
         if m is None:
             break
         start, end = m.span()
-        if m.group() not in _BLANKABLE:
+        if m.group() not in _BLANKABLE and m.group() not in _extra_blank:
             pos = end
             continue
         while di < len(directives) and directives[di][1] <= start:

@@ -17,6 +17,7 @@ from kannot.facts import cpp
 from kannot.source import limits
 from kannot.facts.ir import IRBuilder, declarator_name, param_names
 from kannot.facts.parsing import parse
+from kannot.rules import DEFAULT_RULES
 
 
 @dataclass(slots=True)
@@ -75,8 +76,11 @@ INTERESTING_PROTO_WORDS = frozenset(
     __noinstr_section __section section __attribute__ nokprobe_inline""".split()
 )
 
-_NOKPROBE_RE = re.compile(rb"\bNOKPROBE_SYMBOL\s*\(\s*([A-Za-z_]\w*)\s*\)")
-_ALLOW_RE = re.compile(rb"kannot:\s*allow\s+((?:KN\d+[\s,]*)+)([^\n]*)")
+# NOKPROBE_SYMBOL(f): the invocations the shipped families name (kannot/rules/families.toml)
+_NOKPROBE_RE = re.compile(rb"\b(?:" + b"|".join(re.escape(n.encode()) for n in sorted(DEFAULT_RULES.invocations))
+                          + rb")\s*\(\s*([A-Za-z_]\w*)\s*\)")
+# codes: kannot's own (KN001) and those of a tree's own families (kannot.rules.base.CODE_RE)
+_ALLOW_RE = re.compile(rb"kannot:\s*allow\s+((?:(?:KN\d+|[A-Z]{2,4}\d{2,4})[\s,]*)+)([^\n]*)")
 _MACROISH_RE = re.compile(r"_*[A-Z][A-Z0-9_]*")
 
 
@@ -261,7 +265,7 @@ def _bare_invocations(src: bytes, known: set[int]) -> list[tuple[str, str, int, 
 def _allow_comments(src: bytes) -> list[AllowComment]:
     out = []
     for m in _ALLOW_RE.finditer(src):
-        codes = tuple(re.findall(r"KN\d+", m.group(1).decode()))
+        codes = tuple(re.findall(r"KN\d+|[A-Z]{2,4}\d{2,4}", m.group(1).decode()))
         reason = m.group(2).decode("utf-8", "replace").split("*/")[0].strip()
         out.append(AllowComment(src.count(b"\n", 0, m.start()) + 1, codes, reason))
     return out

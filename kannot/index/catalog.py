@@ -37,14 +37,13 @@ from kannot.source import limits
 from kannot.facts.cpp import scan_includes
 from kannot.source.files import FileError, fs_path, is_sorted, moved_positions, read_source
 from kannot.store.stamp import FORMAT
+from kannot.rules import DEFAULT_RULES
 
 # The words whose presence makes a file a candidate for a protection family (substrings: a
-# section name ".noinstr.text" contains "noinstr", "__cpuidle" contains "cpuidle").
-FAMILY_MARKS: dict[str, tuple[bytes, ...]] = {
-    "noinstr": (b"noinstr", b"cpuidle", b".entry.text"),
-    "nokprobe": (b"kprobe", b"KPROBE"),
-    "notrace": (b"notrace", b"__exit", b"__naked", b"__preserve_most", b"instrument_function"),
-}
+# section name ".noinstr.text" contains "noinstr", "__cpuidle" contains "cpuidle"): the shipped
+# families' ``scan`` (kannot/rules/families.toml). A family of .kannot.toml has none: the files
+# with its words on a column-0 line are found by ``heads`` (kannot.index.lazy).
+FAMILY_MARKS: dict[str, tuple[bytes, ...]] = {f.name: f.scan for f in DEFAULT_RULES.families if f.scan}
 ALLOW_MARK = b"kannot:"
 ALL_FAMILIES = 0xFF  # the cached catalog has every family's marks: `why` and --select reuse it  # allow comments: KN007 must see every one
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from kannot.facts import classes as C
+from kannot.rules import classes as C
 from kannot.facts import cpp
 from kannot.build import cppcond
 from kannot.build import logic as L
@@ -28,6 +28,7 @@ from kannot.build.logic import Formula
 from kannot.facts.extract import FileFacts, FunctionFact, read_functions, function_ir
 from kannot.facts.ir import IRBuilder
 from kannot.facts.parsing import parse
+from kannot.rules import DEFAULT_RULES, RuleSet
 
 if TYPE_CHECKING:
     from kannot.build.dotconfig import KernelConfig
@@ -119,15 +120,19 @@ class Index:
     _kn007_files: Any = field(default=None, repr=False)  # built on first use
     _name_counts_memo: Any = field(default=None, repr=False)  # built on first use
     _nokprobe_by_name: Any = field(default=None, repr=False)  # built on first use
+    # the families whose words and sections give a definition its classes (kannot's own, and
+    # those of the tree's .kannot.toml)
+    rules: RuleSet = DEFAULT_RULES
 
     # building ---------------------------------------------------------------------------------
     @classmethod
     def build(cls, root: Path, arch: str | None, files: dict[str, FileFacts], read: Callable[[str], bytes | None],
-              kconfig: "KernelConfig | None" = None, model: "BuildModel | None" = None) -> "Index":
+              kconfig: "KernelConfig | None" = None, model: "BuildModel | None" = None,
+              rules: RuleSet = DEFAULT_RULES) -> "Index":
         # in path order whatever order the facts came in (cache hits first, then parsed files;
         # an editor's new file last): candidate lists and chains follow this order
         files = dict(sorted(files.items()))
-        idx = cls(root=root, arch=arch, files=files, read=read, kconfig=kconfig, model=model)
+        idx = cls(root=root, arch=arch, files=files, read=read, kconfig=kconfig, model=model, rules=rules)
         # every name any file #defines, before any condition is judged (macro_known needs them all)
         defined: set[str] = set()
         for facts in files.values():
@@ -162,7 +167,7 @@ class Index:
                 defs = idx.funcs.get(name, [])
                 if defs and not any(d.path == path for d in defs):
                     for d in defs:
-                        d.classes = d.classes | {C.NOKPROBE}
+                        d.classes = d.classes | idx.rules.invoked_classes
         return idx
 
     def dead(self, condition: str) -> bool:
@@ -431,7 +436,7 @@ class Index:
             by_path.setdefault(d.path, []).append(d)
 
     def classes_of(self, words) -> frozenset[str]:
-        return C.classes_of(words, self.alias_classes)
+        return self.rules.classes_of(words, self.alias_classes)
 
     def alias_classes(self, word: str) -> frozenset[str] | None:
         """Classes of an object-like macro whose body is only annotations (learned, not listed)."""
@@ -445,10 +450,10 @@ class Index:
             if m.function_like:
                 continue
             words = cpp.header_words(m.body.encode())
-            known = [w for w in words if w in C.WORD_CLASSES or w.startswith("section:") or w in C.NEUTRAL_WORDS]
+            known = [w for w in words if w in self.rules.word_classes or w.startswith("section:") or w in C.NEUTRAL_WORDS]
             if not words or len(known) < len([w for w in words if not w.startswith("section:")]) * 0.5:
                 continue
-            cl = C.classes_of(words, self.alias_classes)
+            cl = self.classes_of(words)
             if cl:
                 found = True
                 result |= cl
@@ -857,7 +862,7 @@ class Index:
             # NOKPROBE_SYMBOL(name) in a file that does not define it marks every definition
             if any(q != path and not any(d.path == q for d in defs) for q in nokprobe_elsewhere.get(name, ())):
                 for d in new:
-                    d.classes = d.classes | {C.NOKPROBE}
+                    d.classes = d.classes | self.rules.invoked_classes
             at = removed.get(name)
             if at is None:  # a new name here: where build() would have put it, in file order
                 at = next((i for i, d in enumerate(defs) if d.path > path), len(defs))
@@ -985,12 +990,10 @@ class Index:
             cl = self.classes_of(fn.words) | self.proto_classes.get(fn.name, frozenset())
             cl |= local.get(fn.name, frozenset())
             if fn.name in nokprobe:
-                cl |= {C.NOKPROBE}
+                cl |= self.rules.invoked_classes
             add(FuncDef(fn.name, path, fn.line, fn.column, cl, fact=fn, condition=fn.condition))
         for name, line, section in facts.asm_symbols:
-            cl = frozenset({C.NOINSTR}) if section in C.NOINSTR_SECTIONS or section.startswith(".text..__x86.") else frozenset()
-            if section == ".kprobes.text":
-                cl = frozenset({C.KPROBES})
+            cl = self.rules.asm_classes(section)
             add(FuncDef(name, path, line, 1, cl, events=[], asm_section=section))
 
 

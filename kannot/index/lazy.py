@@ -18,20 +18,15 @@ import re
 from pathlib import Path
 from typing import Callable, Iterable, cast
 
-from kannot.facts import classes as C
+from kannot.rules import classes as C
 from kannot.facts import cpp
 from kannot.index.catalog import Catalog
 from kannot.facts.extract import FileFacts, PrototypeFact
 from kannot.index.core import IDENT_RE, FuncDef, Index, MacroRef, generate_keys
+from kannot.rules import DEFAULT_RULES, RuleSet
 
 Loader = Callable[[list[str]], dict[str, FileFacts]]
 _WORD_RE = re.compile(r"[A-Za-z_]\w*")
-# The words that make a function protected, per family, as they appear in a macro body.
-BASE_WORDS = {
-    "noinstr": {"noinstr", "__cpuidle", "cpuidle"},
-    "nokprobe": {"__kprobes", "NOKPROBE_SYMBOL", "kprobes"},
-    "notrace": {"notrace", "__exit", "__naked", "__preserve_most", "no_instrument_function", "__no_instrument_function__"},
-}
 _GENERATED = 1  # order class of definitions made later by generate_for (after every built one)
 
 
@@ -60,8 +55,8 @@ class LazyIndex(Index):
 
     @classmethod
     def create(cls, root: Path, arch: str | None, catalog: Catalog, loader: Loader,
-               read: Callable[[str], bytes | None], kconfig=None, model=None) -> "LazyIndex":
-        idx = cls(root=root, arch=arch, files={}, read=read, kconfig=kconfig, model=model)
+               read: Callable[[str], bytes | None], kconfig=None, model=None, rules: RuleSet = DEFAULT_RULES) -> "LazyIndex":
+        idx = cls(root=root, arch=arch, files={}, read=read, kconfig=kconfig, model=model, rules=rules)
         idx.catalog = catalog
         idx.loader = loader
         idx._defined_names = catalog.defined_names()
@@ -237,7 +232,7 @@ class LazyIndex(Index):
         self._words_seen |= words
         want: set[str] = set()
         for w in words:
-            if w in C.WORD_CLASSES or w in self._alias or w in self._defines_done or w.startswith("section:"):
+            if w in self.rules.word_classes or w in self._alias or w in self._defines_done or w.startswith("section:"):
                 continue
             want.update(self._definers_of(w, record=False))
         want = {rel for rel in want if rel not in self.files}  # (not difference_update: it walks self.files)
@@ -274,7 +269,7 @@ class LazyIndex(Index):
                 continue
             cl = d.classes | proto if d.generated_by is not None or d.fact is not None else d.classes
             if elsewhere and cast(tuple, d.lazy_order)[0] == 0 and built:
-                cl |= {C.NOKPROBE}
+                cl |= self.rules.invoked_classes
             d.classes = cl
 
     # lookups: each makes sure the files that can answer are loaded -----------------------------
@@ -415,8 +410,15 @@ class LazyIndex(Index):
         from kannot.index.catalog import family_bits
 
         bits = family_bits(families)
-        words = set().union(*(BASE_WORDS.get(f, set()) for f in families)) if families else set()
+        # the words that make a function protected, per family, as they appear in a macro body
+        fams = [f for f in self.rules.families if f.name in families]
+        words = set().union(*(f.macro_words for f in fams))
         self.ensure_files(self.catalog.marked(bits))
+        for fam in fams:
+            if not fam.scan:  # a family of .kannot.toml: the files with its words on column-0
+                for w in sorted(fam.words):  # lines, and those #defining them
+                    self._need_heads(w)
+                    self._need_defines(w)
         learned: set[str] = set(words)
         seen_macros: set[int] = set()
         while True:

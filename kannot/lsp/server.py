@@ -37,21 +37,21 @@ from lsprotocol import types as T
 from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 
-from kannot.facts.classes import class_words
+from kannot.rules.classes import class_words
 from kannot import __version__
-from kannot.facts import classes as C
+from kannot.rules import classes as C
 from kannot.facts import cpp
 from kannot.source import limits
 from kannot.lsp.arguments import lsp_arguments
 from kannot.facts.extract import guarded_extract
 from kannot.analysis.checks import Finding
 from kannot.store.cache import CACHE_DIR_NAME
-from kannot.source.settings import Config, ConfigError, find_config, load_config
+from kannot.settings import Config, ConfigError, find_config, load_config
 from kannot.engine import Options, Result, analyze, build_index, check_index, cyclic_gc_paused
 from kannot.facts.extract import header_start
 from kannot.index.core import Index
 from kannot.facts.parsing import parse
-from kannot.rules import ALL_RULES, select_codes
+from kannot.rules import rule_of, select_codes
 from kannot.source.files import (
     SKIP_DIRS,
     SOURCE_SUFFIXES,
@@ -70,7 +70,6 @@ SOURCE = "kannot"
 # answer is kept until the index is rebuilt (it walks every protected function of the tree).
 WHY_FRESH_FILES = 5000
 QUICK_FIRST_MIN_FILES = 3000  # trees this big get a lazy first check while the full index builds
-REGION_CODES = frozenset({"KN001", "KN002", "KN003", "KN004"})  # calls a region can cover
 
 
 # positions ----------------------------------------------------------------------------------------
@@ -137,7 +136,7 @@ def finding_notes(f: Finding) -> list[tuple[str, int, str]]:
 
 
 def to_diagnostic(f: Finding, lines: list[bytes], encoding: str, root: Path, related: bool, code_description: bool) -> T.Diagnostic:
-    rule = ALL_RULES[f.code]
+    rule = rule_of(f.code)
     start = to_position(lines, f.line, f.column, encoding)
     end = to_position(lines, f.end_line, f.end_column, encoding)
     if (end.line, end.character) <= (start.line, start.character):
@@ -392,7 +391,7 @@ class KannotServer(LanguageServer):
             else:
                 self.config = load_config(path)
         except ConfigError as exc:
-            self.config = Config()
+            self.config = load_config(None)  # default settings (kannot's own families only)
             self.config_error = (path, str(exc)) if path is not None else None
         self.config_uri = from_fs_path(str(path)) if path is not None else None
         if self.config.arch and not self.settings.arch:
@@ -593,7 +592,7 @@ class KannotServer(LanguageServer):
             if data is None:  # an unsaved new file, closed: it leaves the index
                 if rel in index.files:
                     files = {r: ff for r, ff in index.files.items() if r != rel}
-                    self.index = Index.build(index.root, index.arch, files, self._read, index.kconfig, index.model)
+                    self.index = Index.build(index.root, index.arch, files, self._read, index.kconfig, index.model, rules=index.rules)
                     self.rebuilds += 1
                 return
         else:
@@ -605,7 +604,7 @@ class KannotServer(LanguageServer):
         if not index.replace_file(rel, facts):
             files = dict(index.files)
             files[rel] = facts
-            self.index = Index.build(index.root, index.arch, files, self._read, index.kconfig, index.model)
+            self.index = Index.build(index.root, index.arch, files, self._read, index.kconfig, index.model, rules=index.rules)
             self.rebuilds += 1
             self._why_cache.clear()
         else:
@@ -711,8 +710,14 @@ class KannotServer(LanguageServer):
         self._kick()
 
     def _config_changed(self, text: str | None) -> None:
+        words = cpp.blank_flavour()
         self._load_config(text)
         self._report_config_error()
+        if cpp.blank_flavour() != words and self.index_state == "ready":
+            # the settings' families blank other words: every file's facts are read again
+            log.info("the settings' family words changed: the index is made again")
+            asyncio.ensure_future(self._rebuild_for_build_files())
+            return
         for rel, doc in self.docs.items():
             self._dirty.setdefault(rel, (doc.text, doc.version))
         self.results.clear()
@@ -766,6 +771,13 @@ class KannotServer(LanguageServer):
     def _job(self, changes: dict[str, tuple[bytes | None, int | None]], opts: Options) -> dict[str, Published]:
         """Worker: apply the edits, check the open files, make their diagnostics."""
         t0, cpu0 = time.perf_counter(), time.thread_time()
+        index = self.index
+        if index is not None and index.rules is not opts.config.rules and index.rules.key() != opts.config.rules.key():
+            # the settings' families changed: the definitions' classes are read with the new words
+            self.index = Index.build(index.root, index.arch, dict(index.files), self._read, index.kconfig, index.model,
+                                     rules=opts.config.rules)
+            self.rebuilds += 1
+            self._why_cache.clear()
         for rel, (data, _version) in changes.items():
             self._update_file(rel, data)
         t1 = time.perf_counter()
@@ -945,7 +957,7 @@ class KannotServer(LanguageServer):
         for f in findings:
             diag = diag_of.get(id(f))
             diags = [diag] if diag is not None else None
-            if f.code in REGION_CODES:
+            if f.code in self.config.rules.region_codes:  # a call a region can cover
                 edits = wrap_in_region(rel, text, f.line, f.column)
                 if edits:
                     what = f"'{f.callee}()'" if f.callee else "the call"
@@ -1064,7 +1076,18 @@ def parse_tcp(value: str) -> tuple[str, int]:
 def run(args: argparse.Namespace) -> int:
     """``kannot lsp``: serve until the client says exit. Returns the exit code."""
     select, ignore = _split(args.select), _split(args.ignore)
-    select_codes(select, ignore)  # unknown codes are a usage error before any client connects
+    # unknown codes are a usage error before any client connects (a tree's own families' codes
+    # are known from the settings found from --root, else from the current directory)
+    rules = None
+    start = args.root if args.root is not None else Path.cwd()
+    if start.is_dir():
+        found = find_config(start.resolve())
+        if found is not None:
+            try:
+                rules = load_config(found).rules
+            except ConfigError:
+                rules = None  # said to the client, as a diagnostic of the settings file
+    select_codes(select, ignore, rules)
     tcp = parse_tcp(args.tcp) if args.tcp else None
     limits.configure(limits.from_args(args))
     if args.root is not None and not args.root.is_dir():

@@ -466,7 +466,7 @@ def cmd_check(args, opts: Options) -> int:
                 finally:
                     close_index(base_index)
                 del base_index  # two whole-tree indexes need not live at once
-            catalog = getattr(index, "catalog", None)
+            catalog = index.catalog
             n_files = len(catalog.files) - len(catalog.unreadable) if catalog is not None else len(index.files)
         lc = line_changes(change)
         findings = new_findings(work, base, lc)
@@ -508,7 +508,7 @@ def cmd_check(args, opts: Options) -> int:
         findings = []
 
     ctx = ReportContext(root=opts.root, read=_reader(opts.root, after), diff_mode=change is not None or bool(args.baseline),
-                        terse=args.terse, mailback=args.mailback)
+                        terse=args.terse, mailback=args.mailback, rules=opts.config.rules)
     if change is not None and args.patch:
         ctx.patch_lines = change.patch_lines
         ctx.lines_checked = change.lines

@@ -11,19 +11,19 @@ format: b4 counts every stderr line of a check command as a failure.
 from __future__ import annotations
 
 from kannot.analysis.findings import Finding
-from kannot.rules import ALL_RULES
+from kannot.rules import rule_of
 from kannot.source.files import FileError
 from kannot.report.context import ReportContext, plain_notes
 
 
 def checkpatch_type(code: str) -> str:
-    return ALL_RULES[code].name.upper().replace("-", "_")
+    return rule_of(code).name.upper().replace("-", "_")
 
 
 
 
 def _level(code: str) -> str:
-    return "ERROR" if ALL_RULES[code].severity == "error" else "WARNING"
+    return "ERROR" if rule_of(code).severity == "error" else "WARNING"
 
 
 def format_checkpatch(findings: list[Finding], errors: list[FileError], ctx: ReportContext) -> str:

@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Callable
 
 from kannot.analysis.findings import Finding
-from kannot.facts.classes import class_words
+from kannot.rules.classes import class_words
+from kannot.rules import DEFAULT_RULES, RuleSet
 from kannot.source.files import read_source
 
 Reader = Callable[[str], "bytes | None"]
@@ -23,6 +24,7 @@ class ReportContext:
     # --patch: (file, line in the patched file) -> line number in the patch, for checkpatch's "#N:"
     patch_lines: dict[tuple[str, int], int] = field(default_factory=dict)
     lines_checked: int | None = None  # checkpatch's summary: lines of the patch (or of the files reported)
+    rules: RuleSet = DEFAULT_RULES  # the check's rules (SARIF lists them, a tree's own families' too)
     _cache: dict = field(default_factory=dict, repr=False)
 
     def source(self, rel: str) -> bytes | None:

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from kannot.analysis.findings import Finding
-from kannot.rules import ALL_RULES
+from kannot.rules import rule_of
 from kannot.source.files import FileError
 from kannot.report.context import ReportContext, plain_notes
 from kannot.report.text import format_finding
@@ -30,7 +30,7 @@ def escape_property(text: str) -> str:
 
 
 def _level(f: Finding) -> str:
-    return "error" if ALL_RULES[f.code].severity == "error" else "warning"
+    return "error" if rule_of(f.code).severity == "error" else "warning"
 
 
 def _prefix(ctx: ReportContext) -> str:
@@ -69,7 +69,7 @@ def format_github(findings: list[Finding], errors: list[FileError], ctx: ReportC
         props.append(f"col={f.column}")
         if f.end_line == f.line and f.end_column > f.column:
             props.append(f"endColumn={f.end_column}")
-        props.append(f"title={escape_property(f'{f.code} {ALL_RULES[f.code].name}')}")
+        props.append(f"title={escape_property(f'{f.code} {rule_of(f.code).name}')}")
         out.append(f"::{kind} {','.join(props)}::{escape_data(_message(f))}")
     if left_out:
         per = ", ".join(f"{n} {kind}{'s' if n != 1 else ''}" for kind, n in sorted(left_out.items()))

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import json
 
-from kannot.facts.classes import class_words
+from kannot.rules.classes import class_words
 from kannot import __version__
 from kannot.analysis.findings import Finding
-from kannot.rules import ALL_RULES
+from kannot.rules import rule_of
 from kannot.source.files import FileError
 from kannot.report.context import ReportContext
 
@@ -105,7 +105,7 @@ def file_line_hashes(data: bytes) -> dict[int, str]:
 # the log -------------------------------------------------------------------------------------------
 
 def _rule_descriptor(code: str) -> dict:
-    r = ALL_RULES[code]
+    r = rule_of(code)
     fix = r.fix.strip()
     rationale = " ".join(r.rationale.split())
     help_text = (f"{r.summary}\n\nWhy it matters:\n{r.rationale.strip()}\n\nHow to fix it:\n{fix}\n\n"
@@ -130,7 +130,7 @@ def _pascal(slug: str) -> str:
 
 
 def _level(code: str) -> str:
-    return "error" if ALL_RULES[code].severity == "error" else "warning"
+    return "error" if rule_of(code).severity == "error" else "warning"
 
 
 def _utf16_column(ctx: ReportContext, rel: str, line: int, byte_col: int) -> int:
@@ -244,7 +244,8 @@ def _code_flow(f: Finding, ctx: ReportContext) -> dict | None:
 
 
 def sarif_log(findings: list[Finding], errors: list[FileError], ctx: ReportContext) -> dict:
-    codes = sorted(ALL_RULES)
+    """The log; ``ctx.rules``: the check's rules (a tree's own families add theirs to the driver's)."""
+    codes = sorted(set(ctx.rules.rules) | {f.code for f in findings})
     rule_index = {c: i for i, c in enumerate(codes)}
     hashes: dict[str, dict[int, str]] = {}
     # notifications for the files with results (a whole tree has a thousand partly parsed

@@ -1,14 +1,14 @@
 """gcc-style text: `file:line:col: warning: message [CODE]`, then `note:` lines for the chain."""
 from __future__ import annotations
 
-from kannot.facts.classes import class_words
+from kannot.rules.classes import class_words
 from kannot.analysis.findings import Finding
-from kannot.rules import ALL_RULES
+from kannot.rules import rule_of
 from kannot.source.files import FileError
 
 
 def format_finding(f: Finding) -> str:
-    level = "error" if ALL_RULES[f.code].severity == "error" else "warning"
+    level = "error" if rule_of(f.code).severity == "error" else "warning"
     lines = [f"{f.file}:{f.line}:{f.column}: {level}: {f.message} [{f.code}]"]
     for link in f.chain[1:]:
         if link.kind == "callee":

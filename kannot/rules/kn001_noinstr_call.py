@@ -1,4 +1,20 @@
-from kannot.rules.base import Rule
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from kannot.rules import classes as C
+from kannot.rules.base import CALL, Rule, Site
+
+
+def message(s: Site) -> str:
+    return (f"{s.label} function '{s.caller}' calls instrumentable '{s.callee}()'{s.via} outside "
+            f"instrumentation_begin()/instrumentation_end(){s.note}")
+
+
+def pick(unsafe: Sequence[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
+    """The unsafe definitions that are out of line (plain inline ones are KN002's)."""
+    return [(c, cc) for c, cc in unsafe if C.INLINE not in c.classes]
+
 
 RULE = Rule(
     code="KN001",
@@ -23,4 +39,8 @@ the chain shows how the call is reached.""",
   instrumentation_end(); (only once RCU is watching).
 - Use the raw_*/arch_* variant (raw_atomic_read, arch_test_bit, raw_local_irq_save) instead of the
   instrumented one.""",
+    kind=CALL,
+    region=True,
+    message=message,
+    pick=pick,
 )

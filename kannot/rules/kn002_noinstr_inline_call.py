@@ -1,4 +1,21 @@
-from kannot.rules.base import Rule
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from kannot.rules import classes as C
+from kannot.rules.base import INLINE_CALL, Rule, Site
+
+
+def message(s: Site) -> str:
+    # plain inline, whatever its body: gcc may emit even an empty stub out of line
+    why = " (its body makes no call, but may be emitted out of line)" if s.empty else " and may be emitted out of line"
+    return f"{s.label} function '{s.caller}' calls '{s.callee}()'{s.via}, which is plain 'inline'{why}; make it __always_inline{s.note}"
+
+
+def pick(unsafe: Sequence[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
+    """The unsafe definitions that are plain inline."""
+    return [(c, cc) for c, cc in unsafe if C.INLINE in c.classes]
+
 
 RULE = Rule(
     code="KN002",
@@ -18,4 +35,8 @@ usually inlines it, but nothing makes it, and objtool has found such stubs out o
     fix="""
 Make the callee __always_inline (the kernel's usual fix), or noinstr if it must stay out of line.
 Its body is then checked as part of every noinstr caller.""",
+    kind=INLINE_CALL,
+    region=True,
+    message=message,
+    pick=pick,
 )

@@ -1,4 +1,12 @@
-from kannot.rules.base import Rule
+from __future__ import annotations
+
+from kannot.rules.base import INDIRECT_CALL, Rule, Site
+
+
+def message(s: Site) -> str:
+    return (f"{s.label} function '{s.caller}' makes an indirect call through '{s.text}'{s.via} outside "
+            "instrumentation_begin()/instrumentation_end()")
+
 
 RULE = Rule(
     code="KN003",
@@ -15,4 +23,7 @@ static_call() and __ubsan_handle_* are accepted, as objtool accepts them.""",
 Call the known target directly, use static_call(), or wrap the call in
 instrumentation_begin()/instrumentation_end(). If every possible target is noinstr, say so with
 /* kannot: allow KN003 <which targets> */.""",
+    kind=INDIRECT_CALL,
+    region=True,
+    message=message,
 )

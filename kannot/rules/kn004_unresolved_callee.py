@@ -1,4 +1,14 @@
-from kannot.rules.base import Rule
+from __future__ import annotations
+
+from kannot.rules.base import UNRESOLVED, Rule, Site
+
+
+def message(s: Site) -> str:
+    if s.variant == "unbuilt":  # the call is made, but none of its definitions is built there
+        return (f"{s.label} function '{s.caller}' calls '{s.callee}()'{s.via}, but none of its definitions is built "
+                "in the configurations that make this call (cannot tell if it is noinstr)")
+    return f"{s.label} function '{s.caller}' calls '{s.callee}()'{s.via}, which has no definition in the tree (cannot tell if it is noinstr)"
+
 
 RULE = Rule(
     code="KN004",
@@ -14,4 +24,7 @@ without a SYM_FUNC_START the scanner recognised, a compiler builtin, or code out
     fix="""
 Check the callee by hand. If it is safe, allow it in .kannot.toml ([[allow]] caller/callee/reason) or
 with /* kannot: allow KN004 <reason> */. If kannot should have found its definition, please report it.""",
+    kind=UNRESOLVED,
+    region=True,
+    message=message,
 )

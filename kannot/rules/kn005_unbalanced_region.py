@@ -1,4 +1,14 @@
-from kannot.rules.base import Rule
+from __future__ import annotations
+
+from kannot.rules.base import UNBALANCED_REGION, Rule, Site
+
+
+def message(s: Site) -> str:
+    if s.variant == "open":
+        return (f"{s.label} function '{s.caller}' can reach its end with an instrumentation region still open "
+                "(instrumentation_begin() without instrumentation_end())")
+    return f"instrumentation_end() without a matching instrumentation_begin() on some path in {s.label} function '{s.caller}'{s.via}"
+
 
 RULE = Rule(
     code="KN005",
@@ -15,4 +25,6 @@ regions; a path that falls off the end of the function with a region still open 
     fix="""
 Pair every instrumentation_begin() with an instrumentation_end() on every path, including early
 returns and gotos. Paths that end in a noreturn call (panic, BUG) need no end.""",
+    kind=UNBALANCED_REGION,
+    message=message,
 )

@@ -1,4 +1,11 @@
-from kannot.rules.base import Rule
+from __future__ import annotations
+
+from kannot.rules.base import CALL, Rule, Site
+
+
+def message(s: Site) -> str:
+    return f"{s.label} function '{s.caller}' calls '{s.callee}()'{s.via}, which can be kprobed"
+
 
 RULE = Rule(
     code="KN101",
@@ -15,4 +22,6 @@ re-enters the handler; KPROBE_REENTER ends in BUG(). The kernel does not keep th
     fix="""
 If the callee runs on the probe-handling path, add NOKPROBE_SYMBOL(callee) after its definition (or
 make it nokprobe_inline). If the call is fine, mark it intended: /* kannot: allow KN101 <reason> */.""",
+    kind=CALL,
+    message=message,
 )

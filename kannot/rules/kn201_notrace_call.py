@@ -1,4 +1,11 @@
-from kannot.rules.base import Rule
+from __future__ import annotations
+
+from kannot.rules.base import CALL, Rule, Site
+
+
+def message(s: Site) -> str:
+    return f"{s.label} function '{s.caller}' calls '{s.callee}()'{s.via}, which ftrace can trace"
+
 
 RULE = Rule(
     code="KN201",
@@ -15,4 +22,6 @@ rule is advisory: on in patch mode for new calls, opt-in otherwise.""",
     fix="""
 Make the callee notrace (or inline / __always_inline), use a *_notrace variant (preempt_disable_notrace),
 or mark the call intended: /* kannot: allow KN201 <reason> */.""",
+    kind=CALL,
+    message=message,
 )

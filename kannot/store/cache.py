@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from kannot.store.stamp import CODE_STAMP
+from kannot.facts import cpp
 
 if TYPE_CHECKING:
     from kannot.facts.extract import FileFacts
@@ -152,7 +153,7 @@ class FactsCache:
                 conn.execute(f"CREATE TABLE IF NOT EXISTS previous_facts ({_PREVIOUS_COLUMNS})")
                 conn.execute("CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, used INTEGER, blob BLOB)")
                 conn.execute("CREATE TABLE IF NOT EXISTS result_rows (key TEXT, name TEXT, blob BLOB, PRIMARY KEY (key, name))")
-                stamp = CODE_STAMP
+                stamp = CODE_STAMP + cpp.blank_flavour()  # (a settings family's words: other facts)
                 row = conn.execute("SELECT value FROM meta WHERE key='stamp'").fetchone()
                 if row is None or row[0] != stamp:
                     if row is not None:

@@ -36,7 +36,7 @@ class LineMap:
 
 
 def compare(old: FileFacts, new: FileFacts, entry_names: frozenset[str]) -> tuple[set[str], LineMap | None]:
-    """For two facts of one file with the same shape (kannot.index.core._file_shape): the names whose
+    """For two facts of one file with the same shape (kannot.index.core.file_shape): the names whose
     definitions changed (a function's body, header or length; a name defined more or fewer
     times), and where the unchanged definitions' lines went. A function that only moved is not
     changed. When the moves cannot be told apart (definitions swapped places, a file-scope

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from typing import Callable, Protocol
 
+from kannot.facts import cpp
 from kannot.facts.extract import FileFacts, guarded_extract
 from kannot.source import limits
 from kannot.source.files import FileError, fs_path, read_source
@@ -61,6 +62,12 @@ def _facts_job(args: tuple[str, str, bytes | None, str | None]) -> tuple:
         return rel, None, notes + [problem], 0, 0, None, None
     blob = encode(facts, notes) if override is None else None
     return rel, facts, notes, size, mtime, h, blob
+
+
+def _configure_worker(current: limits.Limits, blank: tuple[str, ...]) -> None:
+    """A facts worker reads files as the main process does: same limits, same blanked words."""
+    limits.configure(current)
+    cpp.set_extra_blank_words(blank)
 
 
 def _crashed_job(args: tuple, reason: str) -> tuple:
@@ -163,8 +170,8 @@ class FactsLoader:
         if self.workers is None:
             from kannot.source import workers  # a worker that dies or hangs costs its file, not the run
 
-            self.workers = workers.Workers(self.jobs, _crashed_job, initializer=limits.configure,
-                                           initargs=(limits.current(),),
+            self.workers = workers.Workers(self.jobs, _crashed_job, initializer=_configure_worker,
+                                           initargs=(limits.current(), cpp.extra_blank_words()),
                                            watchdog=workers.watchdog_seconds(limits.current().file_time_limit))
         return self.workers
 

@@ -65,6 +65,7 @@ def result_key(opts, families: set[str], paths: bool = True) -> str:
         CODE_STAMP, str(opts.root), opts.arch, sorted(opts.enabled_codes()), sorted(families),
         sorted(opts.paths) if opts.paths and paths else None, sorted((a.caller, a.callee, a.code) for a in cfg.allow),
         kconfig, opts.only_built, repr(limits.current()), sorted(opts.assume.items()), opts.build_digest,
+        *((cfg.rules.key(),) if cfg.rules.user else ()),  # a tree's own families (kannot's are in the stamp)
     ))
     return "check:" + hashlib.blake2b(material.encode(), digest_size=16).hexdigest()
 

@@ -15,12 +15,25 @@
 
     [assume]                       # options this team never builds: facts for the solver
     CONFIG_PROFILE_ANNOTATED_BRANCHES = "n"
+
+    [[family]]                     # a protection family of the tree's own (kannot.rules.base)
+    name = "myvendor"
+    words = ["__myvendor_text"]    # #define __myvendor_text __section(".myvendor.text")
+    sections = [".myvendor.text"]
+    transitive = false             # calls inside __always_inline helpers are not its own
+    [[family.rule]]
+    code = "KNX01"                 # 2-4 capitals and 2-4 digits, not KN and three digits
+    kind = "call"                  # call | indirect-call | unresolved
+    message = "{label} function '{caller}' calls '{callee}()', which is not in .myvendor.text"
 """
 from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from kannot.facts import cpp
+from kannot.rules import DEFAULT_RULES, FamilyError, RuleSet, register
 
 CONFIG_NAME = ".kannot.toml"
 
@@ -46,6 +59,7 @@ class Config:
     arch: str | None = None
     assume: dict[str, str] = field(default_factory=dict)  # SYMBOL (no CONFIG_) -> y | m | n
     cache_dir: Path | None = None  # [check] cache_dir, resolved against the file's folder
+    rules: RuleSet = DEFAULT_RULES  # kannot's rules and families, with the [[family]] entries'
 
     def allows(self, code: str, caller: str, callee: str | None) -> AllowPair | None:
         for a in self.allow:
@@ -76,7 +90,10 @@ def find_config(root: Path) -> Path | None:
 
 
 def load_config(path: Path | None) -> Config:
+    """The settings of ``path`` (None: none); their families are registered for the process
+    (kannot.rules.register), replacing those of settings read before."""
     if path is None:
+        _use(DEFAULT_RULES)
         return Config()
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -99,9 +116,14 @@ def load_config(path: Path | None) -> Config:
         if callee is not None and not isinstance(callee, str) or code is not None and not isinstance(code, str):
             raise ConfigError(f"{path}: allow entry {i + 1}: 'callee' and 'code' must be strings")
         cfg.allow.append(AllowPair(entry["caller"], callee, code.upper() if code else None, reason.strip()))
-    unknown = sorted(set(data) - {"allow", "check", "assume"})
+    unknown = sorted(set(data) - {"allow", "check", "assume", "family"})
     if unknown:
-        raise ConfigError(f"{path}: unknown setting {unknown[0]!r} (known: allow, check, assume)")
+        raise ConfigError(f"{path}: unknown setting {unknown[0]!r} (known: allow, check, assume, family)")
+    if "family" in data:
+        try:
+            cfg.rules = DEFAULT_RULES.with_families(data["family"], str(path))
+        except FamilyError as exc:
+            raise ConfigError(str(exc)) from None
     check = data.get("check", {})
     if not isinstance(check, dict):
         raise ConfigError(f"{path}: [check] must be a table")
@@ -131,4 +153,12 @@ def load_config(path: Path | None) -> Config:
         if not isinstance(cache_dir, str) or not cache_dir.strip():
             raise ConfigError(f"{path}: check.cache_dir must be a folder name")
         cfg.cache_dir = (Path(path).parent / Path(cache_dir).expanduser()).resolve()
+    _use(cfg.rules)  # a finding's code names its rule in every format; the words are blanked
     return cfg
+
+
+def _use(rules: RuleSet) -> None:
+    """The families of the settings just read, for this process: their codes known to every
+    report (kannot.rules.register), their words blanked before parsing (kannot.facts.cpp)."""
+    register(rules)
+    cpp.set_extra_blank_words(w for fam in rules.user for w in fam.words)

@@ -6,6 +6,8 @@ whose body is only annotations, such as riscv's ``#define __trap_section noinstr
 """
 from __future__ import annotations
 
+from typing import Callable, Iterable, Mapping
+
 NOINSTR = "noinstr"  # objtool's noinstr world: noinstr, __cpuidle, .noinstr/.entry/.cpuidle.text
 CPUIDLE = "cpuidle"
 NOTRACE = "notrace"
@@ -17,13 +19,13 @@ NORETURN = "noreturn"
 STATIC = "static"
 NOINLINE = "noinline"
 WEAK = "weak"  # __weak: a default any strong definition replaces at link time
+KNOWN_CLASSES = frozenset({NOINSTR, CPUIDLE, NOTRACE, INLINE, ALWAYS_INLINE, KPROBES, NOKPROBE, NORETURN, STATIC,
+                           NOINLINE, WEAK})
 
-NOINSTR_SECTIONS = (".noinstr.text", ".entry.text", ".cpuidle.text")
-
-WORD_CLASSES: dict[str, frozenset[str]] = {
-    "noinstr": frozenset({NOINSTR, NOTRACE}),
-    "__cpuidle": frozenset({NOINSTR, CPUIDLE, NOTRACE}),
-    "notrace": frozenset({NOTRACE}),
+# The words of the language and of the compiler, whatever the families: inlining, linkage,
+# noreturn. The protection families' own words and sections (noinstr, __kprobes, .entry.text...)
+# are data: kannot/rules/families.toml, read by kannot.rules (RuleSet.word_classes adds them).
+LANGUAGE_WORDS: dict[str, frozenset[str]] = {
     "__notrace_funcgraph": frozenset(),
     "inline": frozenset({INLINE, NOTRACE}),
     "__inline__": frozenset({INLINE, NOTRACE}),
@@ -34,7 +36,6 @@ WORD_CLASSES: dict[str, frozenset[str]] = {
     "nokprobe_inline": frozenset({ALWAYS_INLINE, INLINE, NOTRACE, NOKPROBE}),
     "__no_sanitize_or_inline": frozenset({ALWAYS_INLINE, INLINE, NOTRACE}),
     "__no_kasan_or_inline": frozenset({ALWAYS_INLINE, INLINE, NOTRACE}),
-    "__kprobes": frozenset({KPROBES, NOTRACE}),
     "__noreturn": frozenset({NORETURN}),
     "noreturn": frozenset({NORETURN}),
     "__noreturn__": frozenset({NORETURN}),
@@ -45,13 +46,6 @@ WORD_CLASSES: dict[str, frozenset[str]] = {
     "noinline": frozenset({NOINLINE}),
     "__noinline__": frozenset({NOINLINE}),
     "noinline_for_stack": frozenset({NOINLINE}),
-    "__naked": frozenset({NOTRACE}),
-    "__exit": frozenset({NOTRACE}),
-    "__preserve_most": frozenset({NOTRACE}),
-    "section:.noinstr.text": frozenset({NOINSTR, NOTRACE}),
-    "section:.entry.text": frozenset({NOINSTR, NOTRACE}),
-    "section:.cpuidle.text": frozenset({NOINSTR, CPUIDLE, NOTRACE}),
-    "section:.kprobes.text": frozenset({KPROBES}),
 }
 
 # Words that may appear in an alias body without making it something other than an annotation.
@@ -65,15 +59,18 @@ NEUTRAL_WORDS = frozenset(
 )
 
 
-def classes_of(words: tuple[str, ...] | list[str], alias_classes) -> frozenset[str]:
-    """Union of classes of ``words``; ``alias_classes(word)`` resolves learned aliases."""
+def classes_of(words: Iterable[str], alias_classes: Callable[[str], frozenset[str] | None] | None,
+               table: Mapping[str, frozenset[str]],
+               section_prefixes: Iterable[tuple[str, frozenset[str]]] = ()) -> frozenset[str]:
+    """Union of classes of ``words`` by ``table`` (word, or ``section:NAME``, -> classes: a
+    RuleSet's word_classes) and the section name prefixes; ``alias_classes(word)`` resolves
+    learned aliases."""
     out: set[str] = set()
     for w in words:
-        c = WORD_CLASSES.get(w)
+        c = table.get(w)
         if c is None and w.startswith("section:"):
             sec = w[len("section:"):]
-            if sec.startswith(".text..__x86."):
-                c = frozenset({NOINSTR})
+            c = next((cl for prefix, cl in section_prefixes if sec.startswith(prefix)), None)
         if c is None and alias_classes is not None:
             c = alias_classes(w)
         if c:
@@ -96,6 +93,9 @@ def describe(classes: frozenset[str]) -> str:
         return "always_inline"
     if KPROBES in classes or NOKPROBE in classes:
         return "nokprobe"
+    own = sorted(classes - KNOWN_CLASSES)  # a family of .kannot.toml: its class is its name
+    if own:
+        return own[0]
     if INLINE in classes:
         return "inline"
     if NOTRACE in classes:
