@@ -955,7 +955,7 @@ def _plain_verdict(checker: Checker, leaf) -> str:
         return "indirect" + (" (in instrumentation region)" if leaf.rel > 0 else "")
     if leaf.kind == "unresolved":
         return "unresolved" + (" (in instrumentation region)" if leaf.rel > 0 else "")
-    noinstr = checker.rules.family("noinstr")  # the objtool view: is the callee noinstr?
+    noinstr = checker.rules.named("noinstr")  # the objtool view: is the callee noinstr?
     unsafe = [c for c in leaf.candidates if not noinstr.is_safe(c.classes)]
     if not unsafe:
         return "safe: noinstr"

@@ -82,7 +82,7 @@ def _protected(index: "Index") -> Iterable[tuple["FuncDef", list[str]]]:
 
 def _reaches(analyzer, d: "FuncDef", fams: list[str], rules: RuleSet) -> Iterable[Reach]:
     fam = fams[0]
-    family = rules.family(fam)
+    family = rules.named(fam)
     for leaf in analyzer.analyze_function(d).leaves:
         names = [l.function for l in leaf.chain[1:]] + ([leaf.callee] if leaf.callee else [])
         if not names:
@@ -114,12 +114,13 @@ def _answer(name: str, own: tuple[list[str], bool, bool], reached: list[Reach], 
     blacklisted = [c for c in classes if c in ("noinstr", "cpuidle", "nokprobe")]
     first = {fam: next((r for r in unique if r["family"] == fam), None) for fam in rules.family_names}
     # (a family of .kannot.toml has nothing to say about a function it allows: one of its own)
-    reaching = [(fam, r) for fam, r in ((rules.family(f), r) for f, r in first.items() if r is not None)
+    reaching = [(fam, r) for fam, r in ((rules.named(f), r) for f, r in first.items() if r is not None)
                 if fam.builtin or not fam.safe & set(classes)]
     if not has_defs:
         verdict = f"unknown: no definition of '{name}' in the tree"
     elif all_always_inline:
-        where = f"; inlined into noinstr '{first['noinstr']['caller']}'" if first.get("noinstr") else ""
+        inlined_into = first.get("noinstr")
+        where = f"; inlined into noinstr '{inlined_into['caller']}'" if inlined_into else ""
         verdict = f"cannot be kprobed or traced on its own: '{name}' is __always_inline (no symbol of its own){where}"
     elif blacklisted:
         verdict = f"cannot be kprobed: '{name}' is itself {blacklisted[0]} (on the kprobe blacklist)"

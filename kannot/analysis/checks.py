@@ -66,7 +66,7 @@ class Checker:
         self._inner: dict[tuple[int, str], tuple[list[str], frozenset[str]]] = {}  # (id(helper), family) -> its calls, names asked
 
     def check_function(self, d: FuncDef) -> list[Finding]:
-        fams = [f for f in families_of(d, self.rules) if any(c in self.enabled for c in self.rules.family(f).codes)]
+        fams = [f for f in families_of(d, self.rules) if any(c in self.enabled for c in self.rules.named(f).codes)]
         if not fams:
             return []
         if not self._possible(d, L.TRUE):
@@ -74,7 +74,7 @@ class Checker:
         summ = self.analyzer.analyze_function(d)
         out: list[Finding] = []
         for fam in fams:
-            out += self._judge(d, summ, self.rules.family(fam))
+            out += self._judge(d, summ, self.rules.named(fam))
         return [f for f in out if f.code in self.enabled]
 
     # configurations ---------------------------------------------------------------------------

@@ -70,6 +70,13 @@ class RuleSet:
     def family(self, name: str) -> Family | None:
         return next((f for f in self.families if f.name == name), None)
 
+    def named(self, name: str) -> Family:
+        """The family ``name`` (one of :attr:`family_names`: KeyError otherwise)."""
+        got = self.family(name)
+        if got is None:
+            raise KeyError(name)
+        return got
+
     @cached_property
     def family_names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.families)
