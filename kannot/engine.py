@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # the parser and the analysis are imported when a check runs,
     from kannot.facts.extract import FileFacts
     from kannot.index.core import FuncDef, Index
     from kannot.build.dotconfig import KernelConfig
+    from kannot.store import memo
 
 MAX_PARSE_ERRORS_LISTED = 1
 
@@ -104,7 +105,7 @@ class Status:
 class Result:
     findings: list[Finding]
     errors: list[FileError]
-    index: Index
+    index: Index | None  # None: the findings came from a stored result
     files_analyzed: int = 0  # files parsed (a lazy index parses only what the check needs)
     files_listed: int = 0  # files of the tree (or of the editor's view of it)
     files_readable: int = 0  # of those, the ones that could be read
@@ -194,11 +195,12 @@ def build_index(opts: Options, errors: list[FileError], families: set[str] | Non
     if families is None:
         families = _families(opts)
     loader = FactsLoader(opts, errors, verify)
-    if opts.status is not None:
-        opts.status.phase("scanning the tree", len(rels))
+    status = opts.status
+    if status is not None:
+        status.phase("scanning the tree", len(rels))
     catalog = load_or_build(opts.root, rels, opts.jobs or os.cpu_count() or 1, errors, loader.cache,
                             loader.notices, overrides=opts.overrides,
-                            progress=(lambda done, _total: opts.status.update(done)) if opts.status is not None else None,
+                            progress=(lambda done, _total: status.update(done)) if status is not None else None,
                             sigs=(listed if isinstance(listed, Listing) else Listing(listed)).packed()[1],
                             write="later" if opts.write_catalog_later else "background")
     index = LazyIndex.create(opts.root, opts.arch, catalog, loader.load, _reader(opts, errors), opts.kconfig,
@@ -361,9 +363,9 @@ def _protected_under(index: Index, paths: list[str] | None, only: set[tuple[str,
         return
     if paths and all(p in index.files for p in paths) and hasattr(index, "defs_in"):
         # files only (the editor's open files): their definitions, without a walk of every name
-        mine = {id(d) for p in paths for d in index.defs_in(p)}
+        mine_ids = {id(d) for p in paths for d in index.defs_in(p)}
         for name in sorted({d.name for p in paths for d in index.defs_in(p)}):
-            yield from [d for d in index.funcs.get(name, ()) if id(d) in mine]
+            yield from [d for d in index.funcs.get(name, ()) if id(d) in mine_ids]
         return
     for name in sorted(index.funcs):
         for d in index.funcs[name]:
@@ -574,7 +576,9 @@ def analyze(opts: Options, before_close: Callable[[Result], None] | None = None)
     whether the last run's findings still stand (nothing they depend on changed).
     ``before_close``: given the result as soon as it is known, before the cache is written."""
     with cyclic_gc_paused():
-        return _analyze(opts, before_close)
+        result = _analyze(opts, before_close)
+    assert result is not None  # (None only for analyze_affected's runs)
+    return result
 
 
 def analyze_affected(opts: Options) -> Result | None:
@@ -650,6 +654,7 @@ def _analyze(opts: Options, before_close: Callable[[Result], None] | None) -> Re
                             functions_checked=len(callers))
 
             def store() -> None:
+                assert looked is not None  # (called only when there is a lookup: below)
                 memo.save(opts, looked, index, result.findings, result.errors,
                           (result.files_analyzed, result.files_listed, result.files_readable),
                           callers=memo.StoredCallers.pack(callers), allows=_allows(index.files, index.files))
@@ -693,8 +698,10 @@ def _recheck(opts: Options, looked, index: Index, errors: list[FileError]) -> tu
         known = rec.known()
     except (ValueError, EOFError, TypeError, KeyError):
         return None
-    if known is not None and isinstance(index, LazyIndex):
-        index.known = KnownAnswers(*known, index.catalog.files)  # (before any lookup)
+    assert isinstance(index, LazyIndex)  # (a stored result is looked up for lazy runs only)
+    if known is not None:
+        heads, defines = known
+        index.known = KnownAnswers(heads, defines, index.catalog.files)  # (before any lookup)
     index.ensure_files(sorted(edited))
     compared = _compared_edits(rec, index.files)
     if compared is None:
@@ -750,11 +757,12 @@ def _recheck_without_index(opts: Options, looked, errors: list[FileError]) -> tu
     loader = FactsLoader(opts, errors, verify=False)
     try:
         files = loader.load(sorted(rec.edited))
-        got = _carried(rec, stored, files)
+        carried = _carried(rec, stored, files)
     except BaseException:
         loader.close()
         raise
-    if got is not None:
+    got = None
+    if carried is not None:
         got = _merged_result(opts, rec, stored, [], set(), files, errors, None,
                              lambda *parts: memo.save_edited(opts, looked, loader, *parts))
     if got is None:
@@ -799,7 +807,7 @@ def _carried(rec, stored, files: dict[str, FileFacts]) -> bool | None:
         return None
 
 
-def _merged_result(opts: Options, rec, stored, checked: list[CallerResult], again: set[tuple[str, str]],
+def _merged_result(opts: Options, rec: "memo.Record", stored, checked: list[CallerResult], again: set[tuple[str, str]],
                    files: dict[str, FileFacts], errors: list[FileError], index: Index | None,
                    store: Callable) -> tuple[Result, Callable[[], None]] | None:
     """A recheck's result: the stored per-function results with those ``again`` swapped for
