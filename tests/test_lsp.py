@@ -473,28 +473,26 @@ def test_tcp_serves_on_loopback_only(tmp_path):
         proc.wait(timeout=30)
 
 
-@pytest_lsp.fixture(config=config(env={"KANNOT_LSP_QUICK_FIRST": "1", "KANNOT_LSP_TEST_BUILD_DELAY": "8"}))
-async def quick_first(lsp_client: LanguageClient):
-    await lsp_client.initialize_session(init_params(MINI, "visual-studio-code"))
-    yield
-    await lsp_client.shutdown_session()
-
-
-async def test_quick_lazy_first_check_then_the_full_index(quick_first: LanguageClient):
-    """On a big tree (forced here) the first diagnostics come from a lazy check while the full
-    index is still building (delayed 8 s); an edit afterwards goes through the full index."""
+async def test_an_edit_inside_a_function_is_a_recheck(vscode: LanguageClient):
+    """The first diagnostics come from the lazy engine's check of the open file; an edit inside a
+    function checks again only what it can reach (no whole check), a new #define a whole one."""
     path = MINI / "kernel/regions.c"
     text = path.read_text()
-    uri = open_doc(quick_first, path)
-    t0 = time.monotonic()
-    first = await diagnostics_for(quick_first, uri, version=1)
-    assert time.monotonic() - t0 < 8, "the first diagnostics waited for the full index"
+    uri = open_doc(vscode, path)
+    first = await diagnostics_for(vscode, uri, version=1)
     assert ("KN001", line_of(MINI, "kernel/regions.c", "plain_before();")) in _codes_lines(first)
     fixed = text.replace("\tplain_before();\n\tinstrumentation_begin();", "\tinstrumentation_begin();\n\tplain_before();", 1)
-    replace_all(quick_first, uri, fixed, 2)
-    second = await diagnostics_for(quick_first, uri, version=2)
+    replace_all(vscode, uri, fixed, 2)
+    second = await diagnostics_for(vscode, uri, version=2)
     assert ("KN001", line_of(MINI, "kernel/regions.c", "plain_before();")) not in _codes_lines(second)
     assert len(second) == len(first) - 1
+    status = await vscode.workspace_execute_command_async(T.ExecuteCommandParams(command="kannot.status", arguments=[]))
+    assert (status["rebuilds"], status["rechecks"]) == (0, 1), status
+    await asyncio.sleep(0.5)  # (past the debounce: checked at once)
+    replace_all(vscode, uri, fixed.replace("#include <linux/kernel.h>", "#include <linux/kernel.h>\n#define KANNOT_NEW(x) plain_check(x)", 1), 3)
+    assert len(await diagnostics_for(vscode, uri, version=3)) == len(second)
+    status = await vscode.workspace_execute_command_async(T.ExecuteCommandParams(command="kannot.status", arguments=[]))
+    assert status["rebuilds"] == 1, status
 
 
 # the build model ----------------------------------------------------------------------------------

@@ -607,6 +607,7 @@ def _stored_blobs(cat: "Catalog", now: bool, with_index: bool = True) -> list[tu
 
 
 def same_entry(a: TextFacts | None, b: TextFacts | None) -> bool:
+    """Do two entries of a file name, include and mark the same (an edit inside functions)?"""
     if a is None or b is None:
         return a is b
     return (set(a.heads) == set(b.heads) and a.defines == b.defines and a.includes == b.includes

@@ -15,10 +15,9 @@ from __future__ import annotations
 import bisect
 import posixpath
 import re
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable
 
 from kannot.rules import classes as C
 from kannot.facts import cpp
@@ -115,11 +114,7 @@ class Index:
     _tu_defined_memo: dict = field(default_factory=dict, repr=False)
     _by_path: Any = field(default=None, repr=False)  # built on first use
     _c_includers: Any = field(default=None, repr=False)  # built on first use
-    _head_macro_paths: Any = field(default=None, repr=False)  # built on first use
-    _included_c_files: Any = field(default=None, repr=False)  # built on first use
     _kn007_files: Any = field(default=None, repr=False)  # built on first use
-    _name_counts_memo: Any = field(default=None, repr=False)  # built on first use
-    _nokprobe_by_name: Any = field(default=None, repr=False)  # built on first use
     # the families whose words and sections give a definition its classes (kannot's own, and
     # those of the tree's .kannot.toml)
     rules: RuleSet = DEFAULT_RULES
@@ -797,159 +792,6 @@ class Index:
             self._src[path] = self.read(path)
         return self._src[path]
 
-    # incremental update (the language server) -------------------------------------------------
-    def replace_file(self, path: str, facts: FileFacts) -> bool:
-        """Put ``facts`` in place of ``path``'s facts, updating its function definitions in place.
-
-        For an edit whose effect stays in the file's own definitions (bodies, names, header
-        words; in a ``.c`` file no other file includes, also its macros, prototypes, includes,
-        pointer variables and invocations). Returns False when the file is new or the change
-        reaches other files (a header's macros, NOKPROBE_SYMBOL()s, an annotation alias, a
-        definer macro other files use): the index is then stale and the caller rebuilds with
-        :meth:`build` from ``files`` with these facts. The result equals a fresh build's
-        (tests/test_lsp_index.py compares them).
-        """
-        old = self.files.get(path)
-        if old is None:
-            return False
-        if file_shape(old) != file_shape(facts) and not self._replace_c_shape(path, old, facts):
-            return False
-        self.files[path] = facts
-        self._src.pop(path, None)
-        # same macros, new line numbers: swap the refs in place (their order decides refs[0])
-        for m_old, m_new in zip(old.macros, facts.macros) if file_shape(old)[0] == file_shape(facts)[0] else ():
-            refs = self.macros.get(m_old.name, [])
-            for i, r in enumerate(refs):
-                if r.macro is m_old:
-                    refs[i] = MacroRef(m_new.name, path, m_new)
-                    break
-        # lazily generated definitions from this file's invocations are generated again on demand
-        old_invs = {id(inv) for inv in old.invocations}
-        self._expanded -= old_invs
-        self.tried.clear()
-        for inv in old.invocations:
-            for arg in cpp.split_args(inv[1])[:2]:
-                lst = self._invocations_by_arg.get(arg)
-                if lst:
-                    lst[:] = [(p, i) for p, i in lst if p != path]
-        for inv in facts.invocations:
-            for arg in cpp.split_args(inv[1])[:2]:
-                if IDENT_RE.fullmatch(arg):
-                    self._invocations_by_arg.setdefault(arg, []).append((path, inv))
-        heads = self._head_macro_paths
-        if heads is not None:
-            for fn in old.functions:
-                if fn.head_macro:
-                    heads.get(fn.head_macro, set()).discard(path)
-            for fn in facts.functions:
-                if fn.head_macro:
-                    heads.setdefault(fn.head_macro, set()).add(path)
-        # this file's definitions, rebuilt as build() makes them, at the old places in each list
-        removed: dict[str, int] = {}
-        by_path = self._defs_by_path()
-        for name in {d.name for d in by_path.pop(path, [])}:
-            defs = self.funcs[name]
-            removed[name] = next(i for i, d in enumerate(defs) if d.path == path)
-            for d in defs:
-                if d.path == path:
-                    self._ir.pop(id(d), None)
-            defs[:] = [d for d in defs if d.path != path]
-        added: dict[str, list[FuncDef]] = {}
-        self._add_file_defs(path, facts, lambda d: added.setdefault(d.name, []).append(d))
-        nokprobe_elsewhere = self._nokprobe_names()
-        for name, new in added.items():
-            defs = self.funcs.setdefault(name, [])
-            # NOKPROBE_SYMBOL(name) in a file that does not define it marks every definition
-            if any(q != path and not any(d.path == q for d in defs) for q in nokprobe_elsewhere.get(name, ())):
-                for d in new:
-                    d.classes = d.classes | self.rules.invoked_classes
-            at = removed.get(name)
-            if at is None:  # a new name here: where build() would have put it, in file order
-                at = next((i for i, d in enumerate(defs) if d.path > path), len(defs))
-            defs[at:at] = new
-            by_path.setdefault(path, []).extend(new)
-        for name in removed:
-            if not self.funcs.get(name):
-                self.funcs.pop(name, None)
-        return True
-
-    def _replace_c_shape(self, path: str, old: FileFacts, new: FileFacts) -> bool:
-        """The global parts of a ``.c`` file's facts changed: update them in place when nothing
-        outside the file can see the change (see replace_file); False: rebuild."""
-        if not path.endswith(".c") or list(old.nokprobe) != list(new.nokprobe) or old.asm_symbols or new.asm_symbols:
-            return False
-        if any(inc[1].endswith(".c") for inc in list(old.includes) + list(new.includes)) or path in self._included_c():
-            return False
-        def defined(f: FileFacts) -> set[str]:
-            return {m.name for m in f.macros} | set(f.macro_names)
-        if defined(old) != defined(new):
-            return False  # a name (un)defined: #ifdef conditions elsewhere may flip
-
-        def status(names):
-            return {n: self.is_function_macro(n) for n in names}
-        names = defined(new)
-        heads = self._head_macros()
-        before_status = status(names)
-        before_alias = dict(self._alias)
-        # macros: this file's refs out, the new ones in where build() would put them
-        for m in old.macros:
-            refs = self.macros.get(m.name, [])
-            refs[:] = [r for r in refs if r.path != path]
-            if not refs:
-                self.macros.pop(m.name, None)
-        for m in new.macros:
-            if getattr(self, "dead", None) is not None and self.dead(m.condition):
-                continue
-            refs = self.macros.setdefault(m.name, [])
-            at = next((i for i, r in enumerate(refs) if r.path > path), len(refs))
-            refs.insert(at, MacroRef(m.name, path, m))
-        counts = self._name_counts()
-        for key, attr, olds, news in (("macro_names", "macro_names", old.macro_names, new.macro_names),
-                                      ("pointer_vars", "pointer_vars", old.pointer_vars, new.pointer_vars)):
-            c = counts[key]
-            target = getattr(self, attr)
-            for n in olds:
-                c[n] -= 1
-                if c[n] <= 0:
-                    c.pop(n, None)
-                    target.discard(n)
-            for n in news:
-                c[n] = c.get(n, 0) + 1
-                target.add(n)
-        self._alias.clear()
-        self._may_define.clear()
-        for ckey in [k for k in self._closure if (k[0] if isinstance(k, tuple) else k) == path]:
-            del self._closure[ckey]
-        targets = self._targets_memo
-        for key in [k for k in targets if k[0] == path]:
-            del targets[key]
-        after_status = status(names)
-        changed = {n for n in names if before_status[n] != after_status[n]}
-        if any(heads.get(n, set()) - {path} for n in changed):
-            return False  # another file's DEFINER(x) { } expands differently now
-        if any(self.alias_classes(w) != v for w, v in before_alias.items()):
-            return False  # an annotation alias changed: classes baked into other definitions
-        return True
-
-    def _included_c(self) -> set[str]:
-        if self._included_c_files is None:
-            self._included_c_files = {t for p, ff in self.files.items() for kind, inc, _c in ff.includes
-                                      if inc.endswith(".c") for t in self.resolve_include(p, kind, inc)}
-        return self._included_c_files
-
-    def _head_macros(self) -> dict[str, set[str]]:
-        if self._head_macro_paths is None:
-            self._head_macro_paths = _grouped((fn.head_macro, p) for p, ff in self.files.items()
-                                              for fn in ff.functions if fn.head_macro)
-        return self._head_macro_paths
-
-    def _name_counts(self) -> dict[str, dict[str, int]]:
-        if self._name_counts_memo is None:
-            self._name_counts_memo = {
-                "macro_names": Counter(n for ff in self.files.values() for n in ff.macro_names),
-                "pointer_vars": Counter(n for ff in self.files.values() for n in ff.pointer_vars)}
-        return self._name_counts_memo
-
     def defs_in(self, path: str) -> list[FuncDef]:
         """The definitions in file ``path`` (functions, generated ones, assembly symbols)."""
         return list(self._defs_by_path().get(path, ()))
@@ -962,11 +804,6 @@ class Index:
                     by_path.setdefault(d.path, []).append(d)
             self._by_path = by_path
         return self._by_path
-
-    def _nokprobe_names(self) -> dict[str, set[str]]:
-        if self._nokprobe_by_name is None:
-            self._nokprobe_by_name = _grouped((name, p) for p, ff in self.files.items() for name in ff.nokprobe)
-        return self._nokprobe_by_name
 
     def _add_file_defs(self, path: str, facts: FileFacts, add: Callable[[FuncDef], None]) -> None:
         """The definitions of one file (functions, definer expansions, assembly symbols), with the
@@ -1102,12 +939,4 @@ def relocate(events: list, pos: tuple) -> list:
             out.append((k, relocate(ev[1], pos), pos))
         else:
             out.append(ev)
-    return out
-
-
-def _grouped(pairs: Iterable[tuple[str, str]]) -> dict[str, set[str]]:
-    """key -> the set of its values."""
-    out: dict[str, set[str]] = {}
-    for key, value in pairs:
-        out.setdefault(key, set()).add(value)
     return out

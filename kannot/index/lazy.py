@@ -22,7 +22,7 @@ from kannot.rules import classes as C
 from kannot.facts import cpp
 from kannot.index.catalog import Catalog
 from kannot.facts.extract import FileFacts, PrototypeFact
-from kannot.index.core import IDENT_RE, FuncDef, Index, MacroRef, generate_keys
+from kannot.index.core import IDENT_RE, FuncDef, Index, MacroRef, file_shape, generate_keys
 from kannot.rules import DEFAULT_RULES, RuleSet
 
 Loader = Callable[[list[str]], dict[str, FileFacts]]
@@ -271,6 +271,60 @@ class LazyIndex(Index):
             if elsewhere and cast(tuple, d.lazy_order)[0] == 0 and built:
                 cl |= self.rules.invoked_classes
             d.classes = cl
+
+    # an editor's edit ---------------------------------------------------------------------------
+    def replace_file(self, path: str, facts: FileFacts) -> bool:
+        """Put ``facts`` in place of the loaded ``path``'s facts when the edit stayed in its own
+        definitions (the same :func:`~kannot.index.core.file_shape`: macros, prototypes,
+        includes, invocations...): its definitions are made again, at their places in each list,
+        and their names finished again. False otherwise (not loaded, another shape, or functions
+        generated from its invocations): the caller makes a new index."""
+        old = self.files.get(path)
+        if old is None or old is _PLACEHOLDER or file_shape(old) != file_shape(facts):
+            return False
+        mine = self.defs_in(path)
+        if any(cast(tuple, d.lazy_order)[0] != 0 for d in mine):
+            return False
+        self.files[path] = facts
+        self._src.pop(path, None)
+        for m_old, m_new in zip(old.macros, facts.macros):  # the same macros on other lines
+            refs = self.macros.get(m_old.name, [])
+            for i, r in enumerate(refs):
+                if r.macro is m_old:
+                    ref = MacroRef(m_new.name, path, m_new)
+                    ref.lazy_order = r.lazy_order
+                    refs[i] = ref
+                    break
+        moved = {id(a): b for a, b in zip(old.invocations, facts.invocations)}
+        for inv in old.invocations:
+            for arg in cpp.split_args(inv[1])[:2]:
+                lst = self._invocations_by_arg.get(arg)
+                if lst:
+                    lst[:] = [(p, moved.get(id(i), i)) if p == path else (p, i) for p, i in lst]
+        self._expanded -= set(moved)
+        conds = self._def_cond_memo
+        names = {d.name for d in mine}
+        for d in mine:
+            self._ir.pop(id(d), None)
+            conds.pop(id(d), None)
+        for name in names:
+            defs = self.funcs.get(name, [])
+            defs[:] = [d for d in defs if d.path != path]
+        self._defs_by_path()[path] = []
+        rank, seq = self._rank(path), [0]
+
+        def add(d: FuncDef) -> None:
+            d.lazy_order = (0, rank, seq[0])
+            seq[0] += 1
+            self._add(d)
+            names.add(d.name)
+
+        self._add_file_defs(path, facts, add)
+        for name in names:
+            if not self.funcs.get(name):
+                self.funcs.pop(name, None)
+            self._finished.discard(name)  # prototypes and NOKPROBE_SYMBOL()s elsewhere again
+        return True
 
     # lookups: each makes sure the files that can answer are loaded -----------------------------
     def funcs_for(self, name: str, ctx: str, arches: tuple[str, ...] | None = None,

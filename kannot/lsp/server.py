@@ -1,13 +1,17 @@
 """``kannot lsp``: a language server that shows kannot's findings while the code is written.
 
-It adds no analysis of its own: the index is :func:`kannot.engine.build_index`'s, kept between
-edits and updated one file at a time (:meth:`kannot.index.core.Index.replace_file`, else a rebuild
-from the kept facts), and the findings are :func:`kannot.engine.check_index`'s for the open files.
+It adds no analysis of its own, and no engine of its own: the checks are a
+:class:`kannot.engine.Session`'s, the lazy engine ``kannot check FILES`` uses (the catalog, a lazy
+index filled on demand, stored results), held in memory between edits. The open documents are
+the checked paths and their texts overrides of the files' bytes. The first check of the open
+files is a stored result when one stands, else a lazy check; an edit inside functions replaces
+that file's facts in the session's index and checks again only the functions it can reach, with
+the other functions' results kept; anything else (a new name, a changed macro, a document opened
+or closed) is a whole check of the open files.
 
-Threads: the event loop answers the client; one worker thread owns the index (build, updates,
-checks, hover and code-action look-ups run there in order), so nothing else ever sees it half
-updated. The first build reports ``$/progress``; requests that need the index answer at once
-while it is being built.
+Threads: the event loop answers the client; one worker thread owns the session (checks, hover
+and code-action look-ups run there in order), so nothing else ever sees it half updated. The
+first check reports ``$/progress``; requests that need the index answer at once meanwhile.
 
 Diagnostics are pushed (``textDocument/publishDiagnostics`` with the document version), or pulled
 (``textDocument/diagnostic``) by clients that can pull and be told to refresh, or when the client
@@ -43,33 +47,24 @@ from kannot.rules import classes as C
 from kannot.facts import cpp
 from kannot.source import limits
 from kannot.lsp.arguments import lsp_arguments
-from kannot.facts.extract import guarded_extract
 from kannot.analysis.checks import Finding
 from kannot.store.cache import CACHE_DIR_NAME
 from kannot.settings import Config, ConfigError, find_config, load_config
-from kannot.engine import Options, Result, analyze, build_index, check_index, cyclic_gc_paused
+from kannot.engine import Options, Result, Session
 from kannot.facts.extract import header_start
-from kannot.index.core import Index
+from kannot.index.core import Index  # (a type: make_always_inline reads any index)
 from kannot.facts.parsing import parse
 from kannot.rules import rule_of, select_codes
-from kannot.source.files import (
-    SKIP_DIRS,
-    SOURCE_SUFFIXES,
-    FileError,
-    arch_allowed,
-    find_kernel_root,
-    list_sources,
-    read_source,
-)
+from kannot.source.files import SKIP_DIRS, SOURCE_SUFFIXES, arch_allowed, find_kernel_root, read_source
 
 log = logging.getLogger("kannot.lsp.server")
 
 DEBOUNCE_S = 0.3
+STORE_IDLE_S = 2.0  # a whole check's cache writes wait for this long a pause in the edits
 SOURCE = "kannot"
 # Up to this many files the hover's `kannot why` answer is recomputed after every edit; above it an
 # answer is kept until the index is rebuilt (it walks every protected function of the tree).
 WHY_FRESH_FILES = 5000
-QUICK_FIRST_MIN_FILES = 3000  # trees this big get a lazy first check while the full index builds
 
 
 # positions ----------------------------------------------------------------------------------------
@@ -289,17 +284,17 @@ class KannotServer(LanguageServer):
         self.config = Config()
         self.config_error: tuple[Path, str] | None = None
         self.config_uri: str | None = None
-        self.index: Index | None = None
-        self.index_state = "not started"  # not started | building | ready | failed
+        self.session: Session | None = None  # the engine's lazy session (kannot.engine.Session)
+        self.index_state = "not started"  # not started | building (the first check) | ready | failed
         self.progress_pct = 0
         self.docs: dict[str, Doc] = {}  # rel -> open document
         self.results: dict[str, Published] = {}
-        self.applied: dict[str, bytes] = {}  # worker: texts whose facts are in the index
+        self.applied: dict[str, bytes] = {}  # the texts of the open files the session was given
         self.applied_version: dict[str, int | None] = {}
-        self._quick_text: dict[str, bytes] = {}  # the texts the lazy first check saw
-        self._quick_opts: Options | None = None  # set while a big tree's full index builds
-        self._quick_asked: set[str] = set()
-        self._quick_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kannot-quick")
+        self._progress_token: str | None = None  # until the first check is done
+        self._report: Callable[[int, int], None] | None = None
+        self._stale: str | None = None  # "settings" | "build": the worker renews the session first
+        self._store_timer: asyncio.TimerHandle | None = None
         self._dirty: dict[str, tuple[bytes | None, int | None]] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._last_change: dict[str, float] = {}
@@ -312,7 +307,6 @@ class KannotServer(LanguageServer):
         self.encoding: str = T.PositionEncodingKind.Utf16
         self.related = False
         self.code_description = False
-        self.rebuilds = 0  # full index rebuilds after an edit (tests read it through a command)
         self._register()
 
     # set-up ---------------------------------------------------------------------------------------
@@ -379,7 +373,11 @@ class KannotServer(LanguageServer):
     def on_shutdown(self, *args) -> None:
         for t in self._timers.values():
             t.cancel()
-        self._worker.shutdown(wait=False, cancel_futures=True)
+        if self._store_timer is not None:
+            self._store_timer.cancel()
+        if self.session is not None:
+            self._worker.submit(self.session.close)  # commits what it parsed to the facts cache
+        self._worker.shutdown(wait=False)
 
     def _load_config(self, text: str | None = None) -> None:
         assert self.root is not None
@@ -419,12 +417,11 @@ class KannotServer(LanguageServer):
             self.settings.arch = default_arch(self.root)
         return Options(root=self.root, paths=paths, arch=self.settings.arch, select=self.settings.select,
                        ignore=self.settings.ignore, jobs=self.settings.jobs, config=self.config,
-                       overrides={rel: d.text for rel, d in self.docs.items()},
-                       assume=dict(self.config.assume),
-                       lazy=False)  # the server keeps every file's facts to update them in place
+                       assume=dict(self.config.assume))
 
-    # the index ------------------------------------------------------------------------------------
+    # the session ----------------------------------------------------------------------------------
     async def _build(self) -> None:
+        """Start the engine's session; the first check of the open files ends the progress."""
         loop = asyncio.get_running_loop()
         assert self.root is not None
         if self.settings.root is None and not _is_kernel_tree(self.root):
@@ -441,10 +438,11 @@ class KannotServer(LanguageServer):
             try:
                 await asyncio.wait_for(self.work_done_progress.create_async(token), 10)
                 progress = True
-            except Exception as exc:  # a client that refuses: no progress bar, same index
+            except Exception as exc:  # a client that refuses: no progress bar, same checks
                 log.info("no progress token: %s", exc)
         if progress:
             self.work_done_progress.begin(token, T.WorkDoneProgressBegin(title="kannot: indexing the kernel tree", message=str(self.root), percentage=0, cancellable=False))
+            self._progress_token = token
         self.index_state = "building"
         state = {"last": -1}
 
@@ -453,127 +451,36 @@ class KannotServer(LanguageServer):
             if pct != state["last"]:
                 state["last"] = pct
                 self.progress_pct = pct
-                if progress:
-                    loop.call_soon_threadsafe(lambda: self.work_done_progress.report(token, T.WorkDoneProgressReport(message=f"{done}/{total} files", percentage=pct)))
+                if progress and self._progress_token == token:  # (the first check's; later ones show none)
+                    loop.call_soon_threadsafe(lambda: self._progress_token == token and self.work_done_progress.report(
+                        token, T.WorkDoneProgressReport(message=f"{done}/{total} files", percentage=pct)))
 
-        try:
-            opts = self.options()
-            opts.overrides = {}
-            opts.progress = report
-            if not self.settings.no_cache and hasattr(opts, "cache_dir"):
-                assert self.root is not None
-                opts.cache_dir = (self.settings.cache_dir or _shared_cache_dir(self.config) or self.root / CACHE_DIR_NAME).resolve()
-            if await loop.run_in_executor(self._quick_worker, self._big_tree, opts):
-                # first diagnostics from the lazy engine (only the files the open ones need are
-                # parsed) on a thread of their own, while the full index the edits need is built
-                self._quick_opts = opts
-                quick = [self._quick(rel) for rel in list(self.docs)]
-                # the open files' diagnostics first: on two cores the full build would halve
-                # their speed (documents opened later are checked the same way, meanwhile)
-                await asyncio.gather(*[q for q in quick if q is not None], return_exceptions=True)
-            errors: list[FileError] = []
-            self.index = await loop.run_in_executor(self._worker, self._build_job, opts, errors)
-            self.index_state = "ready"
-            msg = f"{len(self.index.files)} files"
-            for n in getattr(opts, "notices", None) or []:  # the facts cache's one-line notices
-                self.window_log_message(T.LogMessageParams(type=T.MessageType.Warning, message=f"kannot: {n}"))
-        except Exception as exc:
-            log.exception("index build failed")
-            self.index_state = "failed"
-            msg = f"failed: {type(exc).__name__}: {exc}"
-            self.window_show_message(T.ShowMessageParams(type=T.MessageType.Error, message=f"kannot: indexing {self.root} {msg}"))
-        if progress:
-            self.work_done_progress.end(token, T.WorkDoneProgressEnd(message=msg))
-        self.window_log_message(T.LogMessageParams(type=T.MessageType.Info, message=f"kannot: index of {self.root}: {msg}"))
+        self._report = report
+        self.session = self._new_session()
         for rel, doc in self.docs.items():
-            if self.applied_version.get(rel) == doc.version and rel in self.results and doc.text == self._quick_text.get(rel):
-                self.applied[rel] = doc.text  # the quick check's diagnostics stand; the index gets the text
-                self._dirty.setdefault(rel, (doc.text, None))
-                continue
             self._dirty.setdefault(rel, (doc.text, doc.version))
+        if not self._dirty:
+            self._ready("no file open yet")
         self._kick()
 
-    def _big_tree(self, opts: Options) -> bool:
-        """Is the full index slow enough to be worth a quick lazy check first?"""
-        forced = os.environ.get("KANNOT_LSP_QUICK_FIRST")
-        if forced in ("0", "1"):
-            return forced == "1"
-        return len(list_sources(opts.root, opts.arch, [])) >= QUICK_FIRST_MIN_FILES
+    def _new_session(self) -> Session:
+        opts = self.options()
+        opts.progress = self._report
+        if not self.settings.no_cache:
+            assert self.root is not None
+            opts.cache_dir = (self.settings.cache_dir or _shared_cache_dir(self.config) or self.root / CACHE_DIR_NAME).resolve()
+        return Session(opts)
 
-    def _quick(self, rel: str) -> "asyncio.Future | None":
-        """A document opened while the full index builds: check it with the lazy engine."""
-        if self._quick_opts is None or rel in self._quick_asked or self.index_state != "building":
-            return None
-        self._quick_asked.add(rel)
-        doc = self.docs[rel]
-        snapshot = {rel: (doc.text, doc.version)}
-
-        async def run() -> None:
-            loop = asyncio.get_running_loop()
-            early: asyncio.Future = loop.create_future()
-
-            def ready(quick: dict[str, Published]) -> None:  # on the worker, before the cache is written
-                loop.call_soon_threadsafe(lambda: early.done() or early.set_result(quick))
-
-            job = loop.run_in_executor(self._quick_worker, self._quick_job, snapshot, self._quick_opts, ready)
-            try:
-                await asyncio.wait([early, job], return_when=asyncio.FIRST_COMPLETED)
-                quick = early.result() if early.done() else job.result()
-            except Exception:
-                log.exception("quick first check failed; the full index follows")
-                return
-            if self.index_state == "building":  # else the full index was faster: its diagnostics stand
-                self.applied_version[rel] = doc.version
-                self._publish(quick, snapshot)
-            try:
-                await job  # the cache it writes is the full index's
-            except Exception:
-                log.exception("quick first check failed while writing the cache")
-
-        return asyncio.ensure_future(run())
-
-    def _quick_job(self, snapshot: dict[str, tuple[bytes, int | None]], base: Options,
-                   ready: Callable[[dict[str, Published]], None] | None = None) -> dict[str, Published]:
-        """Worker: the open files checked by a lazy index (engine.analyze), as diagnostics,
-        given to ``ready`` as soon as they are known (the cache is written after)."""
-        opts = self.options(sorted(snapshot))
-        opts.overrides = {rel: text for rel, (text, _v) in snapshot.items()}
-        opts.cache_dir = base.cache_dir
-        opts.progress = base.progress
-        opts.lazy = True
-        opts.write_catalog_later = True
-        self._quick_text.update({rel: text for rel, (text, _v) in snapshot.items()})
-        done: list[dict[str, Published]] = []
-
-        def early(result: Result) -> None:
-            done.append(self._quick_published(snapshot, result, opts))
-            if ready is not None:
-                ready(done[0])
-
-        result = analyze(opts, before_close=early)
-        return done[0] if done else self._quick_published(snapshot, result, opts)
-
-    def _quick_published(self, snapshot: dict[str, tuple[bytes, int | None]], result: Result, opts: Options) -> dict[str, Published]:
-        out: dict[str, Published] = {}
-        for rel, (text, _version) in snapshot.items():
-            fs = [f for f in result.findings if f.file == rel]
-            lines = text.split(b"\n")
-            diags = [to_diagnostic(f, lines, self.encoding, opts.root, self.related, self.code_description) for f in fs]
-            key = hashlib.sha256(repr([(d.code, d.range, d.message, d.related_information) for d in diags]).encode()).hexdigest()[:16]
-            out[rel] = Published(None, fs, diags, key)
-        log.info("quick check of %d open file(s): %d files parsed of %d", len(snapshot), result.files_analyzed, result.files_listed)
-        return out
-
-    def _build_job(self, opts: Options, errors: list[FileError]) -> Index:
-        delay = float(os.environ.get("KANNOT_LSP_TEST_BUILD_DELAY") or 0)  # tests: a slow first index
-        if delay > 0:
-            time.sleep(delay)
-        with cyclic_gc_paused():
-            index = build_index(opts, errors)
-        # the index lives as long as the server: later collections need not walk its objects
-        gc.freeze()
-        index.read = self._read
-        return index
+    def _ready(self, msg: str) -> None:
+        """The first check is done (or there was none to make): requests get answers."""
+        if self.index_state != "building":
+            return
+        self.index_state = "ready"
+        if self._progress_token is not None:
+            self.work_done_progress.report(self._progress_token, T.WorkDoneProgressReport(message="done", percentage=100))
+            self.work_done_progress.end(self._progress_token, T.WorkDoneProgressEnd(message=msg))
+            self._progress_token = None
+        self.window_log_message(T.LogMessageParams(type=T.MessageType.Info, message=f"kannot: {self.root}: {msg}"))
 
     def _read(self, rel: str) -> bytes | None:
         if rel in self.applied:
@@ -582,33 +489,14 @@ class KannotServer(LanguageServer):
         data, _note = read_source(self.root, rel)
         return data
 
-    def _update_file(self, rel: str, data: bytes | None) -> None:
-        """Worker: the index gets ``rel``'s facts from ``data`` (None: from the disk)."""
-        index = self.index
-        assert index is not None and self.root is not None
-        if data is None:
-            self.applied.pop(rel, None)
-            data, _note = read_source(self.root, rel)
-            if data is None:  # an unsaved new file, closed: it leaves the index
-                if rel in index.files:
-                    files = {r: ff for r, ff in index.files.items() if r != rel}
-                    self.index = Index.build(index.root, index.arch, files, self._read, index.kconfig, index.model, rules=index.rules)
-                    self.rebuilds += 1
-                return
-        else:
-            self.applied[rel] = data
-        facts, problem = guarded_extract(rel, data)  # time limit and crashes end here
-        if facts is None:
-            log.warning("%s: cannot read facts: %s", rel, problem)
-            return
-        if not index.replace_file(rel, facts):
-            files = dict(index.files)
-            files[rel] = facts
-            self.index = Index.build(index.root, index.arch, files, self._read, index.kconfig, index.model, rules=index.rules)
-            self.rebuilds += 1
-            self._why_cache.clear()
-        else:
-            index._src.pop(rel, None)
+    def _index(self) -> Index | None:
+        """Worker: the session's lazy index (made now when the last check was a stored result)."""
+        if self.session is None:
+            return None
+        if self.session.index is None:
+            self.session.prepare()
+            _freeze()
+        return self.session.index
 
     # documents ------------------------------------------------------------------------------------
     def _rel(self, uri: str) -> str | None:
@@ -641,8 +529,8 @@ class KannotServer(LanguageServer):
             return False
         return True
 
-    async def _rebuild_for_build_files(self) -> None:
-        await self._build()
+    def _rebuild_for_build_files(self) -> None:
+        self._stale = self._stale or "build"  # the worker reads the build model again
         for rel, doc in self.docs.items():
             self._dirty.setdefault(rel, (doc.text, doc.version))
         self.results.clear()
@@ -688,8 +576,8 @@ class KannotServer(LanguageServer):
             return
         if self._is_build_file(uri) and self.index_state != "building":
             # a Kconfig file or Makefile: which files exist, and under which options, changed
-            log.info("%s saved: the build model and the index are made again", uri)
-            asyncio.ensure_future(self._rebuild_for_build_files())
+            log.info("%s saved: the build model is read again", uri)
+            self._rebuild_for_build_files()
             return
         rel = self._rel(uri)
         if rel is not None and rel in self.docs:
@@ -710,14 +598,9 @@ class KannotServer(LanguageServer):
         self._kick()
 
     def _config_changed(self, text: str | None) -> None:
-        words = cpp.blank_flavour()
         self._load_config(text)
         self._report_config_error()
-        if cpp.blank_flavour() != words and self.index_state == "ready":
-            # the settings' families blank other words: every file's facts are read again
-            log.info("the settings' family words changed: the index is made again")
-            asyncio.ensure_future(self._rebuild_for_build_files())
-            return
+        self._stale = "settings"  # the worker starts a session with the new settings
         for rel, doc in self.docs.items():
             self._dirty.setdefault(rel, (doc.text, doc.version))
         self.results.clear()
@@ -738,12 +621,10 @@ class KannotServer(LanguageServer):
         if doc is None:
             return
         self._dirty[rel] = (doc.text, doc.version)
-        if self.index_state == "building":
-            self._quick(rel)
         self._kick()
 
     def _kick(self) -> None:
-        if self.index_state != "ready" or self._runner is not None or not self._dirty:
+        if self.session is None or self.index_state == "failed" or self._runner is not None or not self._dirty:
             return
         self._runner = asyncio.ensure_future(self._run_jobs())
 
@@ -752,61 +633,120 @@ class KannotServer(LanguageServer):
         try:
             while self._dirty:
                 changes, self._dirty = self._dirty, {}
-                check = sorted(self.docs)
+                for rel, (data, _version) in changes.items():
+                    if data is None or rel not in self.docs:
+                        self.applied.pop(rel, None)
+                    else:
+                        self.applied[rel] = data
+                buffers = {rel: self.applied[rel] for rel in self.docs if rel in self.applied}
+
+                def early(res: dict[str, Published], changes=changes) -> None:  # on the loop
+                    self._set_versions(changes)
+                    self._publish(res, changes)
+
                 try:
-                    res = await loop.run_in_executor(self._worker, self._job, changes, self.options(check))
+                    res = await loop.run_in_executor(self._worker, self._job, buffers, early, loop)
                 except Exception as exc:
                     log.exception("analysis failed")
                     self.window_log_message(T.LogMessageParams(type=T.MessageType.Error, message=f"kannot: analysis failed: {type(exc).__name__}: {exc}"))
+                    if self.index_state == "building":
+                        self.index_state = "failed"
+                        self.window_show_message(T.ShowMessageParams(type=T.MessageType.Error, message=f"kannot: checking {self.root} failed: {type(exc).__name__}: {exc}"))
+                        if self._progress_token is not None:
+                            self.work_done_progress.end(self._progress_token, T.WorkDoneProgressEnd(message="failed"))
+                            self._progress_token = None
                     continue
-                for rel, (_data, version) in changes.items():
-                    if version is not None:  # None: the text of the quick check, already published
-                        self.applied_version[rel] = version
+                self._set_versions(changes)
                 self._publish(res, changes)
+                for n in self._notices():
+                    self.window_log_message(T.LogMessageParams(type=T.MessageType.Warning, message=f"kannot: {n}"))
+                if buffers:
+                    self._ready(f"{len(buffers)} open file(s) checked")
+                if not self._dirty and self.session is not None and self.session.index is None:
+                    # the first result was a stored one: the index the next edit needs, now
+                    await loop.run_in_executor(self._worker, self._index)
         finally:
             self._runner = None
         if self._dirty:
             self._kick()
+        elif self.session is not None and self.session.pending is not None:
+            self._store_when_idle()
 
-    def _job(self, changes: dict[str, tuple[bytes | None, int | None]], opts: Options) -> dict[str, Published]:
-        """Worker: apply the edits, check the open files, make their diagnostics."""
+    def _store_when_idle(self) -> None:
+        """The last whole check's cache writes, once no edit came for STORE_IDLE_S."""
+        if self._store_timer is not None:
+            self._store_timer.cancel()
+
+        def due() -> None:
+            self._store_timer = None
+            if self._runner is not None or self._dirty or self._timers:
+                self._store_when_idle()  # typing: later
+                return
+            session = self.session
+            if session is not None and session.pending is not None:
+                self._worker.submit(session.store)
+
+        self._store_timer = asyncio.get_running_loop().call_later(STORE_IDLE_S, due)
+
+    def _set_versions(self, changes: dict) -> None:
+        for rel, (_data, version) in changes.items():
+            if version is not None:
+                self.applied_version[rel] = version
+
+    def _notices(self) -> list[str]:
+        if self.session is None:
+            return []
+        notices = self.session.opts.notices
+        out, notices[:] = list(notices), []
+        return out
+
+    def _job(self, buffers: dict[str, bytes], early: Callable[[dict[str, Published]], None],
+             loop: asyncio.AbstractEventLoop) -> dict[str, Published]:
+        """Worker: check the open files with their buffers, make their diagnostics."""
+        if self.index_state == "building":
+            delay = float(os.environ.get("KANNOT_LSP_TEST_BUILD_DELAY") or 0)  # tests: a slow first check
+            if delay > 0:
+                time.sleep(delay)
         t0, cpu0 = time.perf_counter(), time.thread_time()
-        index = self.index
-        if index is not None and index.rules is not opts.config.rules and index.rules.key() != opts.config.rules.key():
-            # the settings' families changed: the definitions' classes are read with the new words
-            self.index = Index.build(index.root, index.arch, dict(index.files), self._read, index.kconfig, index.model,
-                                     rules=opts.config.rules)
-            self.rebuilds += 1
-            self._why_cache.clear()
-        for rel, (data, _version) in changes.items():
-            self._update_file(rel, data)
-        t1 = time.perf_counter()
-        self.generation += 1
-        if self.index is not None and len(self.index.files) <= WHY_FRESH_FILES:
-            self._why_cache.clear()  # small trees: `why` is cheap, answers follow every edit
-        out: dict[str, Published] = {}
-        check = opts.paths or []
+        stale, self._stale = self._stale, None
+        if stale == "build" and self.session is not None:
+            self.session.invalidate()
+        elif stale == "settings" and self.session is not None:
+            self.session.close()
+            self.session = self._new_session()
+        session = self.session
+        assert session is not None
+        check = sorted(buffers)
         if not check:
-            return out
-        index = self.index
-        assert index is not None
-        errors: list[FileError] = []
-        findings = check_index(index, opts, errors)
-        t2 = time.perf_counter()
-        by_file: dict[str, list[Finding]] = {rel: [] for rel in check}
-        for f in findings:
+            return {}
+
+        def ready(result: Result) -> None:  # a whole check's result, before the cache is written
+            got = self._published(buffers, result)
+            loop.call_soon_threadsafe(early, got)
+
+        result = session.check(buffers, check, early=ready)
+        if session.last == "whole":
+            _freeze()
+        if session.index is None or len(getattr(session.index, "catalog", session.index).files) <= WHY_FRESH_FILES:
+            self._why_cache.clear()  # small trees: `why` is cheap, answers follow every edit
+        self.generation += 1
+        out = self._published(buffers, result)
+        log.info("job: %d open, %s: %.0f ms (worker CPU %.0f ms)", len(check), session.last,
+                 (time.perf_counter() - t0) * 1000, (time.thread_time() - cpu0) * 1000)
+        return out
+
+    def _published(self, buffers: dict[str, bytes], result: Result) -> dict[str, Published]:
+        assert self.root is not None
+        by_file: dict[str, list[Finding]] = {rel: [] for rel in buffers}
+        for f in result.findings:
             if f.file in by_file:
                 by_file[f.file].append(f)
+        out: dict[str, Published] = {}
         for rel, fs in by_file.items():
-            text = self.applied.get(rel)
-            if text is None:
-                text = self._read(rel) or b""
-            lines = text.split(b"\n")
-            diags = [to_diagnostic(f, lines, self.encoding, index.root, self.related, self.code_description) for f in fs]
+            lines = buffers[rel].split(b"\n")
+            diags = [to_diagnostic(f, lines, self.encoding, self.root, self.related, self.code_description) for f in fs]
             key = hashlib.sha256(repr([(d.code, d.range, d.message, d.related_information) for d in diags]).encode()).hexdigest()[:16]
             out[rel] = Published(None, fs, diags, key)
-        log.info("job: %d changed, %d checked: update %.0f ms, check %.0f ms, diagnostics %.0f ms (worker CPU %.0f ms)", len(changes), len(check),
-                 (t1 - t0) * 1000, (t2 - t1) * 1000, (time.perf_counter() - t2) * 1000, (time.thread_time() - cpu0) * 1000)
         return out
 
     def _publish(self, res: dict[str, Published], changes: dict) -> None:
@@ -820,6 +760,8 @@ class KannotServer(LanguageServer):
                 continue  # superseded: a newer version of the text is on its way
             pub.version = version
             old = self.results.get(rel)
+            if old is not None and old.version == version and old.key == pub.key:
+                continue  # published already (a whole check's early result)
             self.results[rel] = pub
             mine = rel in changes
             if not mine and old is not None and old.key == pub.key:
@@ -888,9 +830,11 @@ class KannotServer(LanguageServer):
         return T.Hover(contents=T.MarkupContent(kind=T.MarkupKind.Markdown, value=text), range=rng)
 
     def _hover_job(self, name: str, rel: str) -> str | None:
-        index = self.index
-        assert index is not None
-        defs = [d for d in index.funcs.get(name, []) if d.asm_section is None] or index.funcs.get(name, [])
+        index = self._index()
+        if index is None:
+            return None
+        named = index.defs_named(name)
+        defs = [d for d in named if d.asm_section is None] or named
         if not defs:
             return None
         resolved = index.funcs_for(name, rel) or defs
@@ -899,7 +843,7 @@ class KannotServer(LanguageServer):
             lines.append(f"- `{C.describe(d.classes)}` {d.path}:{d.line}" + (f" (from `{d.generated_by}`)" if d.generated_by else ""))
         if len(resolved) > 6:
             lines.append(f"- ... {len(resolved) - 6} more definitions")
-        big = len(index.files) > WHY_FRESH_FILES
+        big = len(getattr(index, "catalog", index).files) > WHY_FRESH_FILES
         answer = self._why(name, compute=not big)
         if answer is None and big:
             lines.append("")
@@ -920,11 +864,12 @@ class KannotServer(LanguageServer):
     def _why(self, name: str, compute: bool = True) -> dict | None:
         from kannot.why import why
 
-        if self.index is None:
+        index = self._index()
+        if index is None:
             return None
         got = self._why_cache.get(name)
         if got is None and compute:
-            got = self._why_cache[name] = why(self.index, name)
+            got = self._why_cache[name] = why(index, name)
         return got
 
     async def cmd_why(self, *args) -> dict | None:
@@ -970,7 +915,12 @@ class KannotServer(LanguageServer):
                     ctext = docs[c["file"]][1] if c["file"] in docs else self._read(c["file"])
                     if ctext is None:
                         continue
-                    got = make_always_inline(self.index, c["file"], ctext, f.callee, c["line"])
+                    index = self._index()
+                    if index is None:
+                        continue
+                    if hasattr(index, "ensure_files"):
+                        index.ensure_files([c["file"]])
+                    got = make_always_inline(index, c["file"], ctext, f.callee, c["line"])
                     if got:
                         edits += got
                 if edits:
@@ -997,12 +947,19 @@ class KannotServer(LanguageServer):
         return {
             "root": str(self.root),
             "index": self.index_state,
-            "files": len(self.index.files) if self.index is not None else 0,
+            "files": len(self.session.index.files) if self.session is not None and self.session.index is not None else 0,
             "open": sorted(self.docs),
-            "rebuilds": self.rebuilds,
+            "rebuilds": max(self.session.whole_checks - 1, 0) if self.session is not None else 0,  # whole checks after the first
+            "rechecks": self.session.rechecks if self.session is not None else 0,
             "pull": self.pull,
             "encoding": str(self.encoding),
         }
+
+
+def _freeze() -> None:
+    """The session's new index lives until the next whole check: the collections the event loop's
+    allocations trigger need not walk its millions of objects (one took a second mid-edit)."""
+    gc.freeze()
 
 
 def _is_kernel_tree(root: Path) -> bool:

@@ -21,8 +21,9 @@ runs and a new record replaces the old one. Any doubt (another kannot, other opt
 file whose catalog entry another run has rewritten since, more than :data:`MAX_CHANGED` changed
 files, a damaged record) means a run.
 
-Only whole runs of :func:`kannot.engine.analyze` with a cache are stored: not an editor's unsaved
-buffers, not a patch's in-memory tree.
+Only whole runs with a cache are stored (:func:`kannot.engine.analyze`, and an editor session's
+whole checks of files as they are on disk, :class:`kannot.engine.Session`): not an editor's
+unsaved buffers, not a patch's in-memory tree.
 """
 from __future__ import annotations
 
