@@ -1092,6 +1092,7 @@ class Session:
         findings = check_index(index, opts, errors, callers)
         errors = sorted(set(errors), key=lambda e: (e.file, e.message))
         catalog = index.catalog
+        assert catalog is not None  # (a session's index is lazy: Options.lazy)
         counts = (len(index.files), len(catalog.files), len(catalog.files) - len(catalog.unreadable))
         result = Result(findings, errors, index, *counts, functions_checked=len(callers))
         if early is not None:
@@ -1105,6 +1106,7 @@ class Session:
         def store() -> None:
             close_index(index)  # (commits what it parsed; its loader opens the cache again below)
             if disk:
+                assert looked is not None  # (disk says so)
                 memo.save(opts, looked, index, findings, errors, counts, callers=packed, allows=allows)
             self._reopen(index)
 
@@ -1124,7 +1126,7 @@ class Session:
         return out
 
     def _reopen(self, index: "Index") -> None:
-        loader = getattr(index, "facts_loader", None)
+        loader = index.facts_loader
         if loader is not None and self.opts.cache_dir is not None and loader.cache is None:
             loader.cache = FactsCache.open(self.opts.cache_dir, loader.notices, verify=False)
             loader.cache_writable = loader.cache is not None
@@ -1132,7 +1134,7 @@ class Session:
     def _index_for_base(self) -> None:
         """The lazy index of the state the base record saw (a stored result: the disk's files),
         with the record's known answers, the open files loaded."""
-        from kannot.index.lazy import KnownAnswers
+        from kannot.index.lazy import KnownAnswers, LazyIndex
 
         assert self.base is not None
         errors: list[FileError] = []
@@ -1141,8 +1143,10 @@ class Session:
             known = self.base.record.known()
         except (ValueError, EOFError, TypeError):
             known = None
+        assert isinstance(index, LazyIndex)  # (a session's index is lazy: Options.lazy)
         if known is not None:
-            index.known = KnownAnswers(*known, index.catalog.files)
+            heads, defines = known
+            index.known = KnownAnswers(heads, defines, index.catalog.files)
         index.ensure_files(list(self.base.paths))
         self.index = index
 

@@ -35,7 +35,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from lsprotocol import types as T
 from pygls.lsp.server import LanguageServer
@@ -214,7 +214,8 @@ def wrap_in_region(path: str, text: bytes, line: int, col: int) -> list[Edit] | 
 def allow_comment(path: str, text: bytes, line: int, code: str) -> list[Edit]:
     """``/* kannot: allow CODE ... */`` on its own line above ``line``."""
     at = _offset(text, line, 1)
-    indent = _indent_of(text, at + len(re.match(rb"[ \t]*", text[at:]).group(0)))
+    blank = re.match(rb"[ \t]*", text[at:])  # (always matches, maybe empty)
+    indent = _indent_of(text, at + (len(blank.group(0)) if blank else 0))
     return [Edit(path, at, at, f"{indent}/* kannot: allow {code} TODO: say why this call is safe */\n")]
 
 
@@ -452,8 +453,12 @@ class KannotServer(LanguageServer):
                 state["last"] = pct
                 self.progress_pct = pct
                 if progress and self._progress_token == token:  # (the first check's; later ones show none)
-                    loop.call_soon_threadsafe(lambda: self._progress_token == token and self.work_done_progress.report(
-                        token, T.WorkDoneProgressReport(message=f"{done}/{total} files", percentage=pct)))
+                    def send() -> None:
+                        if self._progress_token == token:
+                            self.work_done_progress.report(
+                                token, T.WorkDoneProgressReport(message=f"{done}/{total} files", percentage=pct))
+
+                    loop.call_soon_threadsafe(send)
 
         self._report = report
         self.session = self._new_session()
@@ -824,10 +829,10 @@ class KannotServer(LanguageServer):
             text = f"kannot: indexing the tree ({self.progress_pct}%); protection classes are shown when it is done"
             return T.Hover(contents=T.MarkupContent(kind=T.MarkupKind.Markdown, value=text), range=rng)
         loop = asyncio.get_running_loop()
-        text = await loop.run_in_executor(self._worker, self._hover_job, word, rel)
-        if text is None:
+        answer = await loop.run_in_executor(self._worker, self._hover_job, word, rel)
+        if answer is None:
             return None
-        return T.Hover(contents=T.MarkupContent(kind=T.MarkupKind.Markdown, value=text), range=rng)
+        return T.Hover(contents=T.MarkupContent(kind=T.MarkupKind.Markdown, value=answer), range=rng)
 
     def _hover_job(self, name: str, rel: str) -> str | None:
         index = self._index()
@@ -966,14 +971,17 @@ def _is_kernel_tree(root: Path) -> bool:
     return (root / "Kbuild").is_file() and (root / "arch").is_dir() and (root / "include" / "linux").is_dir()
 
 
-def _plain(method):
+def _plain(method: Callable[..., Any]) -> Callable[..., Any]:
     """A bound method as a plain function (pygls tags its handlers with attributes)."""
+    handler: Callable[..., Any]
     if asyncio.iscoroutinefunction(method):
-        async def handler(*args):
+        async def coroutine(*args: Any) -> Any:
             return await method(*args)
+        handler = coroutine
     else:
-        def handler(*args):
+        def plain(*args: Any) -> Any:
             return method(*args)
+        handler = plain
     handler.__name__ = method.__name__
     return handler
 
@@ -1025,7 +1033,7 @@ def parse_tcp(value: str) -> tuple[str, int]:
         addrs = {ai[4][0] for ai in socket.getaddrinfo(host, int(port), proto=socket.IPPROTO_TCP)}
     except socket.gaierror as exc:
         raise ValueError(f"--tcp: cannot resolve {host!r}: {exc}") from exc
-    if not addrs or not all(ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addrs):
+    if not addrs or not all(ipaddress.ip_address(str(a).split("%")[0]).is_loopback for a in addrs):
         raise ValueError(f"--tcp serves on loopback addresses only (127.0.0.1, ::1, localhost), not {host!r}")
     return host, int(port)
 
