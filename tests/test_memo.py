@@ -281,16 +281,14 @@ def test_a_frozen_name_index_finds_every_name_and_no_other_with_few_or_many_look
 
 
 def test_stored_records_mirror_the_dataclasses_they_store():
-    """A stored finding is read by field name: its view has Finding's fields, in order, and a
-    finding survives packing whole (links and structured notes included)."""
+    """A stored finding holds Finding's fields, in order, and a finding survives packing whole
+    (links and structured notes included)."""
     from dataclasses import fields
 
     from kannot.analysis.findings import Finding, Link, Note
     from kannot.store import records
 
-    assert records.StoredFinding._fields == tuple(f.name for f in fields(Finding))
-    assert records.StoredLink._fields == tuple(f.name for f in fields(Link))
-    assert records.StoredNote._fields == tuple(f.name for f in fields(Note))
+    assert records.FINDING_FIELDS == tuple(f.name for f in fields(Finding))
     f = Finding("KN001", "a.c", 3, 1, 3, 9, "f", "g", "m", [Link("f", "a.c", 3), Link("g", "b.h", 7, "callee")],
                 [{"function": "g", "file": "b.h", "line": 7, "class": "plain"}],
                 [Note("defined", "'g' is defined at {at} (plain)", "b.h", 7), Note("inlined", "gcc may inline")],

@@ -22,19 +22,8 @@ from kannot.build.logic import Formula
 from kannot.analysis.findings import Finding, Note  # noqa: F401  (Finding re-exported)
 from kannot.index.core import FuncDef, Index
 from kannot.analysis.inlining import may_inline
-from kannot.rules import (
-    CALL,
-    INDIRECT_CALL,
-    INLINE_CALL,
-    RETURN_IN_REGION,
-    UNBALANCED_REGION,
-    UNRESOLVED,
-    DEFAULT_RULES,
-    Family,
-    Rule,
-    RuleSet,
-    Site,
-)
+from kannot.rules import CALL, INDIRECT_CALL, INLINE_CALL, RETURN_IN_REGION, UNBALANCED_REGION, UNRESOLVED
+from kannot.rules import DEFAULT_RULES, Family, Rule, RuleSet, Site
 
 
 def families_of(d: FuncDef, rules: RuleSet = DEFAULT_RULES) -> list[str]:

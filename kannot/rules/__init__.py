@@ -3,6 +3,9 @@ live together), and the protection families as data (kannot/rules/families.toml,
 own ``[[family]]`` entries of .kannot.toml, see :func:`RuleSet.with_families`)."""
 from __future__ import annotations
 
+import importlib
+import pkgutil
+import re
 import tomllib
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -25,34 +28,16 @@ from kannot.rules.base import (
     builtin_family,
     user_family,
 )
-from kannot.rules import (
-    kn001_noinstr_call,
-    kn002_noinstr_inline_call,
-    kn003_noinstr_indirect_call,
-    kn004_unresolved_callee,
-    kn005_unbalanced_region,
-    kn006_return_in_region,
-    kn007_unused_marker,
-    kn101_nokprobe_call,
-    kn201_notrace_call,
-)
-
 FAMILIES_FILE = Path(__file__).with_name("families.toml")
 
-ALL_RULES: dict[str, Rule] = {
-    m.RULE.code: m.RULE
-    for m in (
-        kn001_noinstr_call,
-        kn002_noinstr_inline_call,
-        kn003_noinstr_indirect_call,
-        kn004_unresolved_callee,
-        kn005_unbalanced_region,
-        kn006_return_in_region,
-        kn007_unused_marker,
-        kn101_nokprobe_call,
-        kn201_notrace_call,
-    )
-}  # kannot's own rules (a tree's own are in its RuleSet, and found by rule_of once registered)
+def _rule_modules() -> list:
+    """Every ``knNNN_*`` module of this package: a rule is added by adding its module."""
+    names = sorted(m.name for m in pkgutil.iter_modules(__path__) if re.fullmatch(r"kn\d{3}_\w+", m.name))
+    return [importlib.import_module(f"{__name__}.{name}") for name in names]
+
+
+# kannot's own rules (a tree's own are in its RuleSet, and found by rule_of once registered)
+ALL_RULES: dict[str, Rule] = {m.RULE.code: m.RULE for m in _rule_modules()}
 
 FAMILIES = sorted({r.family for r in ALL_RULES.values()})
 

@@ -11,10 +11,11 @@ makes its function be checked again instead.
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from kannot.facts.extract import FileFacts
-from kannot.store.records import StoredFinding, StoredLink, StoredNote
+from kannot.analysis.findings import Finding
+from kannot.store.records import pack_finding, unpack_finding
 
 
 @dataclass
@@ -112,28 +113,18 @@ def _merged(spans: list[tuple[int, int, int]], points: list[tuple[int, int]]) ->
     return out
 
 
-def mentions(f: StoredFinding, files) -> bool:
-    """Does the stored finding ``f`` name one of ``files`` (its own, a chain link's, a
-    candidate's, a note's place)? Plain loops: it is asked of every stored finding."""
-    if f.file in files:
-        return True
-    for link in f.chain:
-        if StoredLink._make(link).file in files:
-            return True
-    for c in f.candidates:
-        if c.get("file") in files:
-            return True
-    for note in f.notes:
-        if StoredNote._make(note).file in files:
-            return True
-    return False
+def mentions(f: Finding, files) -> bool:
+    """Does the finding ``f`` name one of ``files`` (its own, a chain link's, a candidate's, a
+    note's place)?"""
+    return (f.file in files or any(link.file in files for link in f.chain)
+            or any(c.get("file") in files for c in f.candidates) or any(n.file in files for n in f.notes))
 
 
 def remap_finding(t: tuple, maps: dict[str, LineMap | None]) -> tuple | None:
-    """A stored finding (a kannot.store.records.StoredFinding tuple) with its positions in the
+    """A stored finding (kannot.store.records.pack_finding's tuple) with its positions in the
     edited files carried to their new lines; the same tuple when it has none there; None when
     one cannot be carried."""
-    f = StoredFinding._make(t)
+    f = unpack_finding(t)
     if not mentions(f, maps):
         return t
     unmapped = False
@@ -149,12 +140,10 @@ def remap_finding(t: tuple, maps: dict[str, LineMap | None]) -> tuple | None:
             return at
         return got
 
-    links = [StoredLink._make(link) for link in f.chain]
-    notes = [StoredNote._make(note) for note in f.notes]
-    carried = f._replace(
-        line=moved(f.file, f.line), end_line=moved(f.file, f.end_line),
-        chain=[tuple(link._replace(line=moved(link.file, link.line))) for link in links],
+    carried = replace(
+        f, line=moved(f.file, f.line), end_line=moved(f.file, f.end_line),
+        chain=[replace(link, line=moved(link.file, link.line)) for link in f.chain],
         candidates=[{**c, "line": moved(c.get("file", ""), c.get("line", 0))} if c.get("file") in maps else c
                     for c in f.candidates],
-        notes=[tuple(note._replace(line=moved(note.file, note.line))) if note.file else tuple(note) for note in notes])
-    return None if unmapped else tuple(carried)
+        notes=[replace(n, line=moved(n.file, n.line)) if n.file else n for n in f.notes])
+    return None if unmapped else pack_finding(carried)

@@ -40,8 +40,6 @@ from kannot.store.stamp import CODE_STAMP, FORMAT
 from kannot.analysis.findings import Finding
 from kannot.store.records import (
     StoredEntry,
-    StoredFinding,
-    StoredLink,
     pack_entry,
     pack_finding,
     unpack_entry,
@@ -245,7 +243,7 @@ class StoredCallers:
             key = self.keys[e.key]
             if key in out:
                 continue
-            if key[0] in files or any(_sited_in(StoredFinding._make(t), files) for t in e.findings):
+            if key[0] in files or any(_sited_in(unpack_finding(t), files) for t in e.findings):
                 out.add(key)
         return out
 
@@ -296,10 +294,9 @@ class StoredCallers:
         return results, packed
 
 
-def _sited_in(f: StoredFinding, files) -> bool:
-    """Is the stored finding ``f`` in one of ``files``, or an always-inline call on its chain?"""
-    return f.file in files or any(link.kind == "always_inline" and link.file in files
-                                  for link in map(StoredLink._make, f.chain))
+def _sited_in(f: Finding, files) -> bool:
+    """Is the finding ``f`` in one of ``files``, or an always-inline call on its chain?"""
+    return f.file in files or any(link.kind == "always_inline" and link.file in files for link in f.chain)
 
 
 def _packed(listed: dict[str, tuple[int, int]]) -> tuple[str, array]:

@@ -1,9 +1,10 @@
 """The stored form of what a check found, and its encode/decode: one place for the shapes a
 stored result holds (kannot.store.memo marshals them; marshal takes plain tuples only).
 
-Each ``Stored*`` is a NamedTuple view of one packed tuple: code reads stored data by field name
-(``StoredFinding._make(t).file``), never by position. The fields of :class:`StoredFinding` are
-those of :class:`~kannot.analysis.findings.Finding`, in order (tests/test_memo.py checks)."""
+A stored finding is the values of :class:`~kannot.analysis.findings.Finding`'s fields in order
+(links and notes as the values of theirs), packed and unpacked here from the dataclasses' own
+field lists: code reads a stored finding by unpacking it, never by position. A stored entry is
+read through the :class:`StoredEntry` view."""
 from __future__ import annotations
 
 from dataclasses import fields
@@ -12,51 +13,13 @@ from typing import NamedTuple
 from kannot.analysis.findings import CallerResult, Finding, Link, Note
 
 
-class StoredLink(NamedTuple):
-    function: str
-    file: str
-    line: int
-    kind: str
-    condition: str
-
-
-class StoredNote(NamedTuple):
-    kind: str
-    text: str
-    file: str
-    line: int
-
-
-class StoredFinding(NamedTuple):
-    code: str
-    file: str
-    line: int
-    column: int
-    end_line: int
-    end_column: int
-    caller: str
-    callee: str | None
-    message: str
-    chain: list  # of StoredLink tuples
-    candidates: list[dict]
-    notes: list  # of StoredNote tuples
-    fingerprint: str
-    detail: str
-    conditions: list[str]
-    baseline_state: str
-    causes: list[dict]
-    witness: list[str]
-    group: str
-    arches: list[str]
-
-
 class StoredEntry(NamedTuple):
     """One protected function's stored result (kannot.analysis.findings.CallerResult)."""
 
     name: str
     place: int  # among the definitions of that name: the check's order
     key: int  # index of its (file, name) key in the stored result's key list
-    findings: list  # of StoredFinding tuples
+    findings: list  # of pack_finding tuples
     errors: list[str]
 
 
@@ -73,8 +36,10 @@ def pack_finding(f: Finding) -> tuple:
 
 
 def unpack_finding(t: tuple) -> Finding:
-    s = StoredFinding._make(t)
-    return Finding(**{**s._asdict(), "chain": [Link(*l) for l in s.chain], "notes": [Note(*n) for n in s.notes]})
+    values = dict(zip(FINDING_FIELDS, t, strict=True))
+    values["chain"] = [Link(*link) for link in values["chain"]]
+    values["notes"] = [Note(*note) for note in values["notes"]]
+    return Finding(**values)
 
 
 def pack_entry(result: CallerResult, key: int) -> tuple:
