@@ -41,7 +41,8 @@ from pathlib import Path
 import kannot
 from kannot.rules import classes as C
 from kannot.source import files as sources
-from kannot.engine import Options, build_index, callees_of, check_index
+from kannot.callees import callees_of
+from kannot.engine import Options, build_index, check_index
 from kannot.index.core import Index
 from kannot.build.dotconfig import KernelConfig
 from kannot.rules import ALL_RULES

@@ -16,20 +16,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from kannot.rules import classes as C
 from kannot.store.cache import FactsCache
 from kannot.settings import Config
 from kannot.analysis.findings import CallerResult, Finding
-from kannot.facts.extract import guarded_extract
 from kannot.store.loader import FactsLoader
-from kannot.analysis.inlining import MAX_INLINE_DEPTH, may_inline
-from kannot.rules import UNUSED_MARKER, Family, Rule, Site
+from kannot.rules import UNUSED_MARKER, Rule, Site
 from kannot.source.files import FileError, Listing, is_sorted, read_source, scan_tree
 
 if TYPE_CHECKING:  # the parser and the analysis are imported when a check runs, not before
     from kannot.store import memo
     from kannot.build.model import BuildModel
-    from kannot.analysis.checks import Checker
     from kannot.facts.extract import FileFacts
     from kannot.index.core import FuncDef, Index
     from kannot.build.dotconfig import KernelConfig
@@ -194,7 +190,7 @@ def build_index(opts: Options, errors: list[FileError], families: set[str] | Non
     from kannot.index.lazy import LazyIndex
 
     if families is None:
-        families = _families(opts)
+        families = families_for(opts)
     loader = FactsLoader(opts, errors, verify)
     status = opts.status
     if status is not None:
@@ -308,7 +304,7 @@ def ensure_build_digest(opts: Options) -> None:
         _build_model(opts, [], None)
 
 
-def _families(opts: Options) -> set[str]:
+def families_for(opts: Options) -> set[str]:
     rules = opts.config.rules
     return {rules.rules[c].family for c in opts.enabled_codes() if c in rules.rules}
 
@@ -605,7 +601,7 @@ def _analyze(opts: Options, before_close: Callable[[Result], None] | None) -> Re
         # (with overrides, the record of the disk's tree, each differing override an edit of it)
         listing_errors: list[FileError] = []
         listed = listed_with_signatures(opts, listing_errors)
-        looked = memo.lookup(opts, memo.result_key(opts, _families(opts)), listed, listing_errors, partial=True)
+        looked = memo.lookup(opts, memo.result_key(opts, families_for(opts)), listed, listing_errors, partial=True)
         if opts.affected_only:
             rec = looked.record
             if rec is None or rec.disk_changed:
@@ -637,7 +633,7 @@ def _analyze(opts: Options, before_close: Callable[[Result], None] | None) -> Re
     index = build_index(opts, errors, listed=looked.listed if looked is not None else None,
                         verify=looked is None or looked.record is None)
     try:
-        rechecked = _recheck(opts, looked, index, errors) if looked is not None and looked.record else None
+        rechecked = recheck(opts, looked, index, errors) if looked is not None and looked.record else None
         if rechecked is None and opts.affected_only:
             return None
         if rechecked is not None:
@@ -658,7 +654,7 @@ def _analyze(opts: Options, before_close: Callable[[Result], None] | None) -> Re
                 assert looked is not None  # (called only when there is a lookup: below)
                 memo.save(opts, looked, index, result.findings, result.errors,
                           (result.files_analyzed, result.files_listed, result.files_readable),
-                          callers=memo.StoredCallers.pack(callers), allows=_allows(index.files, index.files))
+                          callers=memo.StoredCallers.pack(callers), allows=stored_allows(index.files, index.files))
         if before_close is not None:
             before_close(result)
     finally:
@@ -669,7 +665,7 @@ def _analyze(opts: Options, before_close: Callable[[Result], None] | None) -> Re
     return result
 
 
-def _allows(files: dict[str, FileFacts], rels) -> dict[str, list[tuple]]:
+def stored_allows(files: dict[str, FileFacts], rels) -> dict[str, list[tuple]]:
     """The ``kannot: allow`` comments of ``rels`` (of ``files``) that have some, as stored."""
     out = {}
     for rel in rels:
@@ -679,7 +675,7 @@ def _allows(files: dict[str, FileFacts], rels) -> dict[str, list[tuple]]:
     return out
 
 
-def _recheck(opts: Options, looked, index: Index, errors: list[FileError]) -> tuple[Result, Callable[[], None]] | None:
+def recheck(opts: Options, looked, index: Index, errors: list[FileError]) -> tuple[Result, Callable[[], None]] | None:
     """A stored result whose parsed files changed only inside functions (``record.edited``):
     check again, on ``index``, the functions of the edited files whose definition changed and
     the functions whose check looked up a name whose definition changed (kannot.store.lineshift: a
@@ -829,7 +825,7 @@ def _merged_result(opts: Options, rec: "memo.Record", stored, checked: list[Call
     merged, packed = stored.merged(checked, again, only)
     for rel in edited:
         allows.pop(rel, None)
-    allows.update(_allows(files, edited))
+    allows.update(stored_allows(files, edited))
     kept = [FileError(f, m) for f, m in rec.errors if f not in edited and not _skip_of(f, m, again)]
     mine_errors = kept + [e for e in errors if e.file in edited]
     findings = finish(merged, _allows_of(allows), _allow_files(allows, affected), opts, mine_errors)
@@ -873,352 +869,3 @@ def close_index(index: Index) -> None:
         loader.close()
         if loader.written_generation is not None:  # written while the check ran
             index.catalog_generation = loader.written_generation
-
-
-# queries ------------------------------------------------------------------------------------------
-
-def callees_of(index: Index, name: str, gcc_inlined: bool = True) -> list[dict]:
-    """What FUNC ends up calling after inlining, with chains and verdicts (``kannot callees``).
-
-    With ``gcc_inlined``, the calls inside the functions gcc may inline into FUNC
-    (:func:`kannot.analysis.inlining.may_inline`: same file, or a header's static inline) are listed
-    too, with ``inlined_from`` naming the helpers: objtool sees them as FUNC's own calls when
-    gcc inlines, and the helper's call when it does not; the map lists both.
-    """
-    from kannot.analysis.analyzer import Analyzer
-    from kannot.analysis.checks import Checker
-
-    analyzer = Analyzer(index)
-    checker = Checker(index, analyzer, set(index.rules.rules))
-    out: list[dict] = []
-    for d in index.defs_named(name):
-        if d.asm_section is not None:
-            continue
-        _callees_into(out, analyzer, checker, d, d, (), set(), MAX_INLINE_DEPTH if gcc_inlined else 0)
-    return out
-
-
-def _callees_into(out, analyzer, checker, top, d, through: tuple, seen: set, budget: int) -> None:
-    from kannot.analysis.checks import families_of
-
-    own = [checker.rules.family(f) for f in families_of(top, checker.rules)]
-    family = next((f for f in own if not f.builtin), None)  # a family of .kannot.toml judges its own
-    summ = analyzer.analyze_function(d)
-    for leaf in sorted(summ.leaves, key=lambda l: (l.pos, l.callee or l.text)):
-        if leaf.kind == "end":
-            continue
-        when = checker.when(top, leaf)
-        if when is None:
-            continue  # no configuration makes this call
-        chain = [l.to_json() for l in leaf.chain]
-        verdict = _verdict(checker, leaf) if family is None else _family_verdict(family, leaf, bool(through))
-        out.append({
-            "condition": when[0],
-            "witness": when[1],
-            "definition": {"file": top.path, "line": top.line, "class": C.describe(top.classes)},
-            "callee": leaf.callee,
-            "kind": leaf.kind,
-            "text": leaf.text,
-            "line": leaf.pos[0],
-            "in_region": leaf.rel > 0,
-            "chain": chain,
-            "candidates": [{"function": c.name, "file": c.path, "line": c.line, "class": C.describe(c.classes)}
-                           for c in leaf.candidates],
-            "verdict": verdict + (f" (inside {' -> '.join(through)}, which gcc may inline)" if through else ""),
-            **({"inlined_from": list(through)} if through else {}),
-        })
-        if budget <= 0 or leaf.kind != "call":
-            continue
-        for c in leaf.candidates:
-            if may_inline(top.path, c) and id(c) not in seen:
-                seen.add(id(c))
-                _callees_into(out, analyzer, checker, top, c, through + (c.name,), seen, budget - 1)
-
-
-def _family_verdict(family: Family, leaf, through: bool) -> str:
-    """The verdict on a call of a function of a .kannot.toml family, by that family's data."""
-    region = " (in instrumentation region)" if family.regions and leaf.rel > 0 else ""
-    helper = not family.transitive and (through or any(l.kind == "always_inline" for l in leaf.chain[1:]))
-    own = f" (made by an always-inline helper: not judged, {family.name} is checked on direct calls)" if helper else ""
-    if leaf.kind == "static_call":
-        return "safe: static_call/ubsan (accepted by objtool)"
-    if leaf.kind == "icall":
-        return "indirect" + region + own
-    if leaf.kind == "unresolved":
-        return "unresolved" + region + own
-    if all(family.is_safe(c.classes) for c in leaf.candidates):
-        return f"safe: {family.name}" + own
-    return f"not {family.name}" + region + own
-
-
-def _verdict(checker: Checker, leaf) -> str:
-    if 'asm("call ' in leaf.text:
-        return "inline asm call: " + _plain_verdict(checker, leaf)
-    return _plain_verdict(checker, leaf)
-
-
-def _plain_verdict(checker: Checker, leaf) -> str:
-    if leaf.kind == "static_call":
-        return "safe: static_call/ubsan (accepted by objtool)"
-    if leaf.kind == "icall":
-        return "indirect" + (" (in instrumentation region)" if leaf.rel > 0 else "")
-    if leaf.kind == "unresolved":
-        return "unresolved" + (" (in instrumentation region)" if leaf.rel > 0 else "")
-    noinstr = checker.rules.named("noinstr")  # the objtool view: is the callee noinstr?
-    unsafe = [c for c in leaf.candidates if not noinstr.is_safe(c.classes)]
-    if not unsafe:
-        return "safe: noinstr"
-    region = " (in instrumentation region)" if leaf.rel > 0 else ""
-    if all(C.INLINE in c.classes for c in unsafe):
-        empty = ", body makes no call" if all(checker.is_empty(c) for c in unsafe) else ""
-        return f"inline (may be out-of-lined{empty})" + region
-    return "instrumentable" + region
-
-
-
-# an editor's session ------------------------------------------------------------------------------
-
-@dataclass
-class SessionBase:
-    """What an editor's edits are rechecked against: the per-function results of the last whole
-    check of the open files (a :class:`kannot.store.memo.Record`, stored or made in memory), the
-    texts that check saw for files whose buffer differed from the disk, and the facts it saw of
-    the files edited since."""
-
-    record: "memo.Record"
-    paths: list[str]
-    facts: dict[str, "FileFacts"] = field(default_factory=dict)
-
-
-class Session:
-    """The lazy engine held in memory between an editor's edits (the language server).
-
-    A whole check of the open files (``paths``) runs as ``kannot check FILES`` does: the stored
-    result when nothing changed since it was stored (kannot.store.memo), else a lazy index and
-    a check, whose result is stored when the buffers are the disk's files. Its per-function
-    results stay in memory, with the lazy index. An edit of an open buffer whose catalog entry
-    and shape stay the same (an edit inside functions) replaces that file's facts in the index
-    (:meth:`kannot.index.lazy.LazyIndex.replace_file`) and checks again only the functions it can
-    reach, as a warm ``kannot check`` does (:func:`_recheck`); anything else is a whole check.
-    Unsaved buffers are overrides of the files' bytes. Not thread-safe: one thread calls it."""
-
-    def __init__(self, opts: Options) -> None:
-        self.opts = replace(opts, overrides={}, lazy=True, write_catalog_later=True)
-        self.base: SessionBase | None = None
-        self.index: "Index | None" = None
-        self.looked: "memo.Lookup | None" = None
-        self.result: Result | None = None
-        self.whole_checks = 0  # whole checks run (the first included)
-        self.rechecks = 0  # edits answered by checking some functions again
-        self.last: str = ""  # what the last check did: "stored", "whole", "recheck", "same"
-        self.pending: Callable[[], None] | None = None  # the last whole check's writes to the cache
-
-    # the public steps -----------------------------------------------------------------------------
-    def check(self, buffers: dict[str, bytes], paths: list[str],
-              early: Callable[[Result], None] | None = None) -> Result:
-        """The findings of ``paths`` with ``buffers`` (file -> unsaved text) in place of the disk's
-        files. ``early``: given a whole check's result before the cache is written."""
-        paths = sorted(paths)
-        with cyclic_gc_paused():
-            if self.base is None or self.base.paths != paths:
-                return self._whole(buffers, paths, early)
-            got = self._edits(buffers)
-            if got is None:
-                return self._whole(buffers, paths, early)
-            return got
-
-    def prepare(self) -> None:
-        """Make the index the next edit needs, if the last whole check was a stored result."""
-        if self.base is None or self.index is not None:
-            return
-        with cyclic_gc_paused():
-            self._index_for_base()
-
-    def store(self) -> None:
-        """Write what the last whole check left to write (the facts it parsed, a new catalog, its
-        result): deferred by :meth:`check` so that the edits typed meanwhile need not wait (seconds
-        on a cold cache); done before the next whole check, or when the editor is idle."""
-        pending, self.pending = self.pending, None
-        if pending is not None:
-            with cyclic_gc_paused():
-                pending()
-
-    def close(self) -> None:
-        self.store()
-        if self.index is not None:
-            close_index(self.index)
-            self.index = None
-
-    def invalidate(self) -> None:
-        """The build files changed: the next check is a whole one."""
-        self.close()
-        self.base = None
-        self.looked = None
-        self.opts.build_digest = None
-
-    # whole checks ---------------------------------------------------------------------------------
-    def _whole(self, buffers: dict[str, bytes], paths: list[str], early: Callable[[Result], None] | None) -> Result:
-        from kannot.store import memo
-
-        self.close()
-        self.whole_checks += 1
-        opts = replace(self.opts, paths=paths, overrides=self._differing(buffers), notices=self.opts.notices,
-                       build_digest=None)
-        self.opts = opts
-        errors: list[FileError] = []
-        looked = None
-        if opts.cache_dir is not None:
-            ensure_build_digest(opts)
-            listing_errors: list[FileError] = []
-            listed = listed_with_signatures(opts, listing_errors)
-            looked = memo.lookup(opts, memo.result_key(opts, _families(opts)), listed, listing_errors, partial=True)
-            rec = looked.record
-            if rec is not None and not rec.edited and not opts.overrides:
-                try:
-                    findings, errors = rec.result_parts()
-                    rec.callers()  # (an older record without per-function results: a check runs)
-                except (ValueError, EOFError, TypeError):
-                    rec = None
-                if rec is not None:
-                    result = Result(findings, errors, None, *rec.counts, reused=True)
-                    self.looked, self.base, self.result, self.last = looked, SessionBase(rec, paths), result, "stored"
-                    if early is not None:
-                        early(result)
-                    return result
-            errors.extend(looked.listing_errors)
-        self.looked = looked
-        index = build_index(opts, errors, listed=looked.listed if looked is not None else None)
-        callers: list[CallerResult] = []
-        findings = check_index(index, opts, errors, callers)
-        errors = sorted(set(errors), key=lambda e: (e.file, e.message))
-        catalog = index.catalog
-        assert catalog is not None  # (a session's index is lazy: Options.lazy)
-        counts = (len(index.files), len(catalog.files), len(catalog.files) - len(catalog.unreadable))
-        result = Result(findings, errors, index, *counts, functions_checked=len(callers))
-        if early is not None:
-            early(result)
-        packed = memo.StoredCallers.pack(callers)
-        allows = _allows(index.files, index.files)
-        # a stored result is of the disk's files (decided now: the edits until the store fill
-        # ``opts.overrides``, the dict the index's loader reads)
-        disk = looked is not None and not opts.overrides
-
-        def store() -> None:
-            close_index(index)  # (commits what it parsed; its loader opens the cache again below)
-            if disk:
-                assert looked is not None  # (disk says so)
-                memo.save(opts, looked, index, findings, errors, counts, callers=packed, allows=allows)
-            self._reopen(index)
-
-        rec = memo.make_record({}, [], 0, {}, (set(), set(), set(), set()), findings, errors, counts, packed, allows)
-        self.pending = store
-        self.index, self.base, self.result, self.last = index, SessionBase(rec, paths), result, "whole"
-        return result
-
-    def _differing(self, buffers: dict[str, bytes]) -> dict[str, bytes]:
-        """The buffers whose text is not the disk's (those that are need no override, and a
-        result of the disk's files can be stored and reused)."""
-        out = {}
-        for rel, text in buffers.items():
-            data, _note = read_source(self.opts.root, rel)
-            if data != text:
-                out[rel] = text
-        return out
-
-    def _reopen(self, index: "Index") -> None:
-        loader = index.facts_loader
-        if loader is not None and self.opts.cache_dir is not None and loader.cache is None:
-            loader.cache = FactsCache.open(self.opts.cache_dir, loader.notices, verify=False)
-            loader.cache_writable = loader.cache is not None
-
-    def _index_for_base(self) -> None:
-        """The lazy index of the state the base record saw (a stored result: the disk's files),
-        with the record's known answers, the open files loaded."""
-        from kannot.index.lazy import KnownAnswers, LazyIndex
-
-        assert self.base is not None
-        errors: list[FileError] = []
-        index = build_index(self.opts, errors, listed=self.looked.listed if self.looked is not None else None, verify=False)
-        try:
-            known = self.base.record.known()
-        except (ValueError, EOFError, TypeError):
-            known = None
-        assert isinstance(index, LazyIndex)  # (a session's index is lazy: Options.lazy)
-        if known is not None:
-            heads, defines = known
-            index.known = KnownAnswers(heads, defines, index.catalog.files)
-        index.ensure_files(list(self.base.paths))
-        self.index = index
-
-    # edits ------------------------------------------------------------------------------------------
-    def _edits(self, buffers: dict[str, bytes]) -> Result | None:
-        """The result after the buffers' edits since the last check, by a recheck; None when a
-        whole check is needed."""
-        from kannot.index.catalog import same_entry, scan_text
-        from kannot.store import memo
-
-        assert self.base is not None
-        overrides = self.opts.overrides  # (the index's loader and reader see this dict)
-        wanted = {rel: text for rel, text in buffers.items()}
-        changed: dict[str, bytes | None] = {}
-        for rel in set(wanted) | set(overrides):
-            now = overrides.get(rel)
-            new = wanted.get(rel)
-            if new is None:  # a buffer closed: the disk's file again
-                new, _note = read_source(self.opts.root, rel)
-            if now is None:
-                now, _note = read_source(self.opts.root, rel)
-            if new != now:
-                changed[rel] = new
-        if not changed:
-            if self.result is not None:
-                self.last = "same"
-                return self.result
-        if self.index is None:
-            self._index_for_base()
-        index = self.index
-        from kannot.index.lazy import LazyIndex
-
-        assert isinstance(index, LazyIndex)  # (the session's index is always lazy)
-        assert index is not None
-        for rel, new in changed.items():
-            old_text = overrides.get(rel)
-            if old_text is None:
-                old_text, _note = read_source(self.opts.root, rel)
-            if new is None or old_text is None:
-                return None  # a file gone or unreadable
-            if not same_entry(scan_text(old_text.replace(b"\0", b" ")), scan_text(new.replace(b"\0", b" "))):
-                return None  # names, includes or marks changed: the catalog's answers may change
-            old_facts = index.files.get(rel)
-            if old_facts is not None:
-                facts, _problem = guarded_extract(rel, new)
-                if facts is None or not index.replace_file(rel, facts):
-                    return None
-                self.base.facts.setdefault(rel, old_facts)
-            disk, _note = read_source(self.opts.root, rel)
-            if new == disk:
-                overrides.pop(rel, None)
-            else:
-                overrides[rel] = new
-        rec = self.base.record
-        rec.edited = {}
-        for rel, old_facts in self.base.facts.items():
-            if index.files.get(rel) is old_facts:
-                continue
-            text = overrides.get(rel)
-            if text is None:
-                text, _note = read_source(self.opts.root, rel)
-            tf = scan_text((text or b"").replace(b"\0", b" "))
-            rec.edited[rel] = (old_facts, frozenset(tf.heads) | frozenset(tf.defines) | frozenset(a for a, _m in tf.invocations))
-        if not rec.edited:
-            findings, stored_errors = rec.result_parts()
-            result = Result(findings, stored_errors, index, *rec.counts)
-        else:
-            errors: list[FileError] = []
-            got = _recheck(self.opts, memo.Lookup({}, [], None, rec), index, errors)
-            if got is None:
-                return None
-            result = got[0]
-        self.rechecks += 1
-        self.result, self.last = result, "recheck"
-        return result

@@ -12,7 +12,8 @@ import pytest
 
 from conftest import FIXTURES
 from kannot.index.catalog import scan_text
-from kannot.engine import Options, analyze, build_index, callees_of, close_index
+from kannot.callees import callees_of
+from kannot.engine import Options, analyze, build_index, close_index
 from kannot.why import FAMILIES as WHY_FAMILIES, why
 
 TREES = sorted(p for p in FIXTURES.iterdir() if p.is_dir() and (p / "include").is_dir())

@@ -1,4 +1,4 @@
-"""The language server's engine session (kannot.engine.Session): after every edit its findings are
+"""The language server's engine session (kannot.session.Session): after every edit its findings are
 what a fresh check of the same buffers gives, whether the edit was rechecked in place or checked
 whole, with or without a facts cache and a stored result."""
 from __future__ import annotations
@@ -8,7 +8,8 @@ import json
 import pytest
 
 from conftest import MINI
-from kannot.engine import Options, Session, analyze
+from kannot.engine import Options, analyze
+from kannot.session import Session
 
 OPEN = "kernel/inline.c"  # open beside the edited file: its findings follow edits elsewhere
 

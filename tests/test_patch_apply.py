@@ -200,7 +200,7 @@ def test_b4_style_mail_with_a_blank_line_before_the_signature(series):
 def test_a_patch_checked_from_stored_results_reports_as_without_a_cache(series, name, tmp_path, monkeypatch):
     """With a cache, both sides come from the stored result of the tree on disk: the base (the
     disk) is checked or reused, and the patched files are edits of it whose reachable functions
-    are checked again (kannot.engine._recheck); once the disk's result is stored, only the
+    are checked again (kannot.engine.recheck); once the disk's result is stored, only the
     functions the patch can affect are compared (engine.analyze_affected). The report is the
     one without any cache."""
     import kannot.patch.flow as pf

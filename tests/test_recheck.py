@@ -1,6 +1,6 @@
 """A stored result whose parsed files changed only inside functions is not thrown away: the
 protected functions of the edited files, and those whose check looked up a name the edit
-changed or moved, are checked again; the others' stored results stand (kannot.engine._recheck).
+changed or moved, are checked again; the others' stored results stand (kannot.engine.recheck).
 Every case compares with a fresh check without a cache."""
 from __future__ import annotations
 

@@ -14,7 +14,8 @@ from kannot import __version__
 from kannot.source import limits
 from kannot.settings import ConfigError, find_config, load_config, parse_assumption
 from kannot.patch import flow as patchflow
-from kannot.engine import Options, Status, analyze, build_index, callees_of, close_index, cyclic_gc_paused
+from kannot.callees import callees_of
+from kannot.engine import Options, Status, analyze, build_index, close_index, cyclic_gc_paused
 from kannot.why import answer as why_answer
 from kannot.report.json import format_json
 from kannot.lsp.arguments import lsp_arguments

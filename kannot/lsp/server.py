@@ -1,7 +1,7 @@
 """``kannot lsp``: a language server that shows kannot's findings while the code is written.
 
 It adds no analysis of its own, and no engine of its own: the checks are a
-:class:`kannot.engine.Session`'s, the lazy engine ``kannot check FILES`` uses (the catalog, a lazy
+:class:`kannot.session.Session`'s, the lazy engine ``kannot check FILES`` uses (the catalog, a lazy
 index filled on demand, stored results), held in memory between edits. The open documents are
 the checked paths and their texts overrides of the files' bytes. The first check of the open
 files is a stored result when one stands, else a lazy check; an edit inside functions replaces
@@ -50,7 +50,8 @@ from kannot.lsp.arguments import lsp_arguments
 from kannot.analysis.checks import Finding
 from kannot.store.cache import CACHE_DIR_NAME
 from kannot.settings import Config, ConfigError, find_config, load_config
-from kannot.engine import Options, Result, Session
+from kannot.engine import Options, Result
+from kannot.session import Session
 from kannot.facts.extract import header_start
 from kannot.index.core import Index  # (a type: make_always_inline reads any index)
 from kannot.facts.parsing import parse
@@ -285,7 +286,7 @@ class KannotServer(LanguageServer):
         self.config = Config()
         self.config_error: tuple[Path, str] | None = None
         self.config_uri: str | None = None
-        self.session: Session | None = None  # the engine's lazy session (kannot.engine.Session)
+        self.session: Session | None = None  # the engine's lazy session (kannot.session.Session)
         self.index_state = "not started"  # not started | building (the first check) | ready | failed
         self.progress_pct = 0
         self.docs: dict[str, Doc] = {}  # rel -> open document

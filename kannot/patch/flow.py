@@ -423,7 +423,7 @@ def cmd_check(args, opts: Options) -> int:
             # Both sides from the stored result of the tree on disk (kannot.store.memo): the side that
             # is the disk (the base of --patch, the work tree of --diff-base) first, so that the
             # record exists; the other side's changed files are edits of it, and only the
-            # functions they can reach are checked again (engine._recheck).
+            # functions they can reach are checked again (engine.recheck).
             walk_errors: list[FileError] = []
             walked = (dict(scan_tree(opts.root, opts.arch, walk_errors)), walk_errors)
             work_opts, base_opts = replace(work_opts, walked=walked), replace(base_opts, walked=walked)

@@ -1,7 +1,7 @@
 """What an edit inside functions changed, and where the rest of the file's lines went.
 
 A stored result (kannot.store.memo) holds each protected function's findings. When a file is edited
-inside its functions (kannot.engine._recheck), most of its definitions are the same text on
+inside its functions (kannot.engine.recheck), most of its definitions are the same text on
 other lines: a line added to one function moves every later one. Their callers' results still
 stand with their line numbers moved, so only the names whose definitions *changed* are checked
 again; every stored position in the file is carried to its new line by a :class:`LineMap`.

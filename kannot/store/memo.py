@@ -22,7 +22,7 @@ file whose catalog entry another run has rewritten since, more than :data:`MAX_C
 files, a damaged record) means a run.
 
 Only whole runs with a cache are stored (:func:`kannot.engine.analyze`, and an editor session's
-whole checks of files as they are on disk, :class:`kannot.engine.Session`): not an editor's
+whole checks of files as they are on disk, :class:`kannot.session.Session`): not an editor's
 unsaved buffers, not a patch's in-memory tree.
 """
 from __future__ import annotations
