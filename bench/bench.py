@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from identical import noinstr_function_edit  # (bench/, first on sys.path when run as a script)
 from kannot.source.files import FileError, list_sources
 
 HERE = Path(__file__).resolve().parent
@@ -85,12 +86,9 @@ class EditedFile:
     def function_edit(self) -> bytes:
         """The file with ``dump_stack();`` added as the first line of its first ``noinstr``
         function's body (a real edit inside a function: every later line moves)."""
-        lines = (self.original or b"").split(b"\n")
-        for i, line in enumerate(lines):
-            if re.search(rb"\bnoinstr\b", line) and b"(" in line and not line.rstrip().endswith(b";"):
-                brace = next((j for j in range(i, min(i + 4, len(lines))) if lines[j].strip() == b"{"), None)
-                if brace is not None:
-                    return b"\n".join(lines[: brace + 1] + [b"\tdump_stack();"] + lines[brace + 1:])
+        got = noinstr_function_edit(self.original or b"")
+        if got is not None:
+            return got
         raise RuntimeError(f"{self.option} {self.rel}: no noinstr function with its brace on a line of its own")
 
     def toggle_function_edit(self) -> None:

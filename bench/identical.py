@@ -21,15 +21,17 @@ from pathlib import Path
 EDIT = "arch/x86/kernel/traps.c"
 
 
-def function_edit(original: bytes) -> bytes:
-    """``dump_stack();`` as the first line of the file's first noinstr function's body."""
+def noinstr_function_edit(original: bytes) -> bytes | None:
+    """``dump_stack();`` as the first line of the file's first ``noinstr`` function's body (a real
+    edit inside a function: every later line moves); None when no such function has its brace on
+    a line of its own. bench/bench.py makes the same edit."""
     lines = original.split(b"\n")
     for i, line in enumerate(lines):
         if re.search(rb"\bnoinstr\b", line) and b"(" in line and not line.rstrip().endswith(b";"):
             brace = next((j for j in range(i, min(i + 4, len(lines))) if lines[j].strip() == b"{"), None)
             if brace is not None:
                 return b"\n".join(lines[: brace + 1] + [b"\tdump_stack();"] + lines[brace + 1:])
-    raise SystemExit(f"{EDIT}: no noinstr function with its brace on a line of its own")
+    return None
 
 
 def replace(path: Path, data: bytes) -> None:
@@ -57,7 +59,9 @@ def main() -> int:
             "--format", "json", "--cache-dir", str(cache)]
     original = (tree / EDIT).read_bytes()
     patch = scratch / "one.patch"
-    new = function_edit(original)
+    new = noinstr_function_edit(original)
+    if new is None:
+        raise SystemExit(f"{EDIT}: no noinstr function with its brace on a line of its own")
     diff = difflib.unified_diff(original.decode("utf-8", "surrogateescape").splitlines(True),
                                 new.decode("utf-8", "surrogateescape").splitlines(True),
                                 f"a/{EDIT}", f"b/{EDIT}")

@@ -215,14 +215,20 @@ def builtin_family(data: dict) -> Family:
     )
 
 
+def _table(data: object, where: str, what: str, keys: frozenset[str] | set[str]) -> dict:
+    """``data`` as a settings table with only ``keys``; :class:`FamilyError` otherwise."""
+    if not isinstance(data, dict):
+        raise FamilyError(f"{where}: must be a table ({what})")
+    unknown = sorted(set(data) - keys)
+    if unknown:
+        raise FamilyError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(keys))})")
+    return data
+
+
 def user_family(data: object, where: str, taken_codes: set[str], taken_names: set[str]) -> tuple[Family, list[Rule]]:
     """A ``[[family]]`` of .kannot.toml and its rules; raises :class:`FamilyError` (one line).
     ``taken_codes``/``taken_names``: the codes and the family and rule names in use (updated)."""
-    if not isinstance(data, dict):
-        raise FamilyError(f"{where}: must be a table ([[family]])")
-    unknown = sorted(set(data) - USER_FAMILY_KEYS)
-    if unknown:
-        raise FamilyError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(USER_FAMILY_KEYS))})")
+    data = _table(data, where, "[[family]]", USER_FAMILY_KEYS)
     name = data.get("name")
     if not isinstance(name, str) or not FAMILY_NAME_RE.fullmatch(name):
         raise FamilyError(f"{where}: needs a 'name' of lower-case letters, digits and '_' (such as \"myvendor\")")
@@ -270,11 +276,7 @@ def user_family(data: object, where: str, taken_codes: set[str], taken_names: se
 
 def _user_rule(data: object, where: str, family: str, severity: str, enabled: bool,
                taken_codes: set[str], taken_names: set[str]) -> Rule:
-    if not isinstance(data, dict):
-        raise FamilyError(f"{where}: must be a table ([[family.rule]])")
-    unknown = sorted(set(data) - USER_RULE_KEYS)
-    if unknown:
-        raise FamilyError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(USER_RULE_KEYS))})")
+    data = _table(data, where, "[[family.rule]]", USER_RULE_KEYS)
     code = data.get("code")
     if not isinstance(code, str) or not CODE_RE.fullmatch(code) or BUILTIN_CODE_RE.fullmatch(code):
         raise FamilyError(f"{where}: 'code' must be 2-4 capital letters and 2-4 digits, not KN and three "
