@@ -69,6 +69,9 @@ class MacroRef:
     lazy_order: tuple | None = None  # as FuncDef.lazy_order
 
 
+_MEMOS = ("cond", "dead", "def_cond", "defines", "eval", "generic", "inc", "incl", "may_define", "presence", "targets", "tu_defined")
+
+
 @dataclass
 class Index:
     root: Path
@@ -100,18 +103,8 @@ class Index:
     families: set[str] | None = None
     catalog_generation: int = 0
     # memos of derived answers (dropped or updated when a file is replaced)
-    _cond_memo: dict = field(default_factory=dict, repr=False)
-    _dead_memo: dict = field(default_factory=dict, repr=False)
-    _def_cond_memo: dict = field(default_factory=dict, repr=False)
-    _defines_memo: dict = field(default_factory=dict, repr=False)
-    _eval_memo: dict = field(default_factory=dict, repr=False)
-    _generic_memo: dict = field(default_factory=dict, repr=False)
-    _inc_memo: dict = field(default_factory=dict, repr=False)
-    _incl_memo: dict = field(default_factory=dict, repr=False)
-    _may_define: dict = field(default_factory=dict, repr=False)
-    _presence_memo: dict = field(default_factory=dict, repr=False)
-    _targets_memo: dict = field(default_factory=dict, repr=False)
-    _tu_defined_memo: dict = field(default_factory=dict, repr=False)
+    # memos of derived answers, one dict per question (kept while the index lives)
+    _memo: dict[str, dict] = field(default_factory=lambda: {name: {} for name in _MEMOS}, repr=False)
     _by_path: Any = field(default=None, repr=False)  # built on first use
     _c_includers: Any = field(default=None, repr=False)  # built on first use
     _kn007_files: Any = field(default=None, repr=False)  # built on first use
@@ -171,10 +164,10 @@ class Index:
         (``#ifdef arch_atomic_add_return_relaxed``) that no file of the tree can define."""
         if not condition:
             return False
-        memo = self._dead_memo
+        memo = self._memo["dead"]
         got = memo.get(condition)
         if got is None:
-            known = self._eval_memo.get(condition, self)
+            known = self._memo["eval"].get(condition, self)
             if known is not self:
                 got = known is False
             else:  # (one solver question, not evaluate's two)
@@ -185,7 +178,7 @@ class Index:
     def evaluate(self, condition: str) -> bool | None:
         """True when ``condition`` holds in every configuration, False in none, else None
         (a macro that is not a ``CONFIG_`` symbol counts as possible both ways here)."""
-        memo = self._eval_memo
+        memo = self._memo["eval"]
         if condition in memo:
             return memo[condition]
         value = self.model.decide(self.cond_of(condition)) if self.model is not None else None
@@ -207,7 +200,7 @@ class Index:
         macro no file defines is false."""
         if not text:
             return L.TRUE
-        memo = self._cond_memo
+        memo = self._memo["cond"]
         got = memo.get(text)
         if got is None:
             arch = self.model.arch if self.model is not None else (self.arch or "")
@@ -227,7 +220,7 @@ class Index:
         but other ``.c`` files include is there with them; headers always."""
         if self.model is None or not path.endswith((".c", ".S")):
             return L.TRUE
-        memo = self._presence_memo
+        memo = self._memo["presence"]
         got = memo.get(path)
         if got is not None:
             return got
@@ -259,7 +252,7 @@ class Index:
 
     def def_cond(self, d: FuncDef) -> Formula:
         """When definition ``d`` exists: its file is in the image and its #if conditions hold."""
-        memo = self._def_cond_memo
+        memo = self._memo["def_cond"]
         got = memo.get(id(d))
         if got is None:
             got = self.file_presence(d.path) & self.cond_of(d.condition)
@@ -315,7 +308,7 @@ class Index:
         from the command line included), with the condition of its #include lines on the way."""
         if arches is None or path.startswith("arch/"):
             arches = tuple(self._arch_dirs(path))
-        memo = self._incl_memo
+        memo = self._memo["incl"]
         key = (path, arches)
         got = memo.get(key)
         if got is not None:
@@ -366,7 +359,7 @@ class Index:
         includes (under that line's conditions and those of the #include lines on the way). A
         default definition (``#ifndef NAME`` / ``#define NAME``) counts only where no other does,
         which is what its condition says once ``defined(NAME)`` is read as false inside it."""
-        memo = self._tu_defined_memo
+        memo = self._memo["tu_defined"]
         key = (tu, name, exclude)
         got = memo.get(key)
         if got is not None:
@@ -408,7 +401,7 @@ class Index:
 
     def defines_in(self, path: str) -> dict[str, list[tuple[int, str]]]:
         """Every ``#define`` of ``path`` by name: its line and the #if conditions around it."""
-        memo = self._defines_memo
+        memo = self._memo["defines"]
         got = memo.get(path)
         if got is None:
             got = {}
@@ -533,7 +526,7 @@ class Index:
 
     def may_define(self, name: str, depth: int = 0) -> bool:
         """Can an invocation of macro ``name`` at file scope produce a function definition?"""
-        memo = self._may_define
+        memo = self._memo["may_define"]
         if name in memo:
             return memo[name]
         memo[name] = False
@@ -672,7 +665,7 @@ class Index:
     def _include_targets(self, path: str, arches: tuple[str, ...]) -> list[str]:
         """The files ``path``'s ``#include`` lines resolve to, kept per file: a closure walks
         the same headers for every file that includes them."""
-        memo = self._targets_memo
+        memo = self._memo["targets"]
         key = (path, arches)
         got = memo.get(key)
         if got is None:
@@ -684,7 +677,7 @@ class Index:
         if arch_dirs is None or from_path.startswith("arch/"):
             arch_dirs = self._arch_dirs(from_path)
         key = (posixpath.dirname(from_path) if kind == '"' else "", kind, inc, tuple(arch_dirs))
-        memo = self._inc_memo
+        memo = self._memo["inc"]
         got = memo.get(key)
         if got is None:
             got = memo[key] = self._resolve_include(from_path, kind, inc, arch_dirs)
@@ -718,7 +711,7 @@ class Index:
     def _generic_headers(self, arch: str, uapi: str) -> frozenset[str]:
         """The asm headers arch ``arch`` takes from asm-generic: its ``generic-y`` lines and the
         ``mandatory-y`` ones of include/asm-generic/Kbuild it does not have itself."""
-        memo = self._generic_memo
+        memo = self._memo["generic"]
         key = (arch, uapi)
         got = memo.get(key)
         if got is None:

@@ -146,7 +146,7 @@ class LazyIndex(Index):
             ref.lazy_order = (rank, i)
             _insert(self.macros.setdefault(m.name, []), ref)
             self._alias.pop(m.name, None)
-            self._may_define.pop(m.name, None)
+            self._memo["may_define"].pop(m.name, None)
         self.macro_names.update(facts.macro_names)
         self.pointer_vars.update(facts.pointer_vars)
         if path.startswith("include/") or "/include/" in path:
@@ -302,7 +302,7 @@ class LazyIndex(Index):
                 if lst:
                     lst[:] = [(p, moved.get(id(i), i)) if p == path else (p, i) for p, i in lst]
         self._expanded -= set(moved)
-        conds = self._def_cond_memo
+        conds = self._memo["def_cond"]
         names = {d.name for d in mine}
         for d in mine:
             self._ir.pop(id(d), None)
