@@ -46,6 +46,7 @@ def main() -> int:
     ap.add_argument("--arch", default="x86")
     ap.add_argument("--kannot", type=Path, required=True, help="kannot source folder")
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--no-patch", action="store_true", help="leave out the --patch run (the slowest)")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="kannot-identical-"))  # (the JSON names no absolute path)
@@ -82,7 +83,8 @@ def main() -> int:
         run("edit", [])
         replace(tree / EDIT, original)
         run("restored", [])
-        run("patch", ["--patch", str(patch)])
+        if not args.no_patch:
+            run("patch", ["--patch", str(patch)])
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return 0
