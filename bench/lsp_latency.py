@@ -46,6 +46,16 @@ def _edit_line(lines: list[str]) -> int:
     return 1
 
 
+
+async def _timed_change(client, uri: str, version: int, text: str, fut, timeout: float) -> tuple[float, int]:
+    """Send ``text`` as the document's new content; (ms until ``fut``'s publish, its diagnostics)."""
+    t = time.perf_counter()
+    client.text_document_did_change(T.DidChangeTextDocumentParams(
+        text_document=T.VersionedTextDocumentIdentifier(uri=uri, version=version),
+        content_changes=[T.TextDocumentContentChangeWholeDocument(text=text)]))
+    got, n = await asyncio.wait_for(fut, timeout)
+    return (got - t) * 1000, n
+
 async def run(args) -> dict:
     tree = Path(args.tree).resolve()
     path = tree / args.file
@@ -139,13 +149,8 @@ async def run(args) -> dict:
         await asyncio.sleep(args.pause)
         version += 1
         new = lines[:at] + [f"\t/* kannot-bench edit {i} */"] + lines[at:]
-        fut = expect(version)
-        t = time.perf_counter()
-        client.text_document_did_change(T.DidChangeTextDocumentParams(
-            text_document=T.VersionedTextDocumentIdentifier(uri=uri, version=version),
-            content_changes=[T.TextDocumentContentChangeWholeDocument(text="\n".join(new))]))
-        got, n = await asyncio.wait_for(fut, 120)
-        lat.append((got - t) * 1000)
+        ms, n = await _timed_change(client, uri, version, "\n".join(new), expect(version), 120)
+        lat.append(ms)
         if args.verbose:
             print(f"edit {i}: {lat[-1]:.0f} ms ({n} diagnostics)", flush=True)
     if lat:
@@ -195,12 +200,8 @@ async def run(args) -> dict:
             new = hlines[: hat + 1] + (["\tdump_stack();"] if i % 2 == 0 else []) + hlines[hat + 1 :]
             fut = loop.create_future()
             any_publish.append(fut)
-            t = time.perf_counter()
-            client.text_document_did_change(T.DidChangeTextDocumentParams(
-                text_document=T.VersionedTextDocumentIdentifier(uri=huri, version=hver),
-                content_changes=[T.TextDocumentContentChangeWholeDocument(text="\n".join(new))]))
-            got, n = await asyncio.wait_for(fut, 600)
-            hlat.append((got - t) * 1000)
+            ms, n = await _timed_change(client, huri, hver, "\n".join(new), fut, 600)
+            hlat.append(ms)
             if args.verbose:
                 print(f"header edit {i}: {hlat[-1]:.0f} ms ({n} diagnostics in {args.file})", flush=True)
         if hlat:
