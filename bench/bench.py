@@ -288,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     size = warm(root, rels)
     load0 = os.getloadavg()[0]
     stamp0 = code_stamp()
-    print(f"kannot code {stamp0}; tree {root}: {len(rels)} files ({len(c_rels)} .c/.h), {size / 1e6:.0f} MB, arch {args.arch or 'all'}, "
+    print(f"kannot code {stamp0}; tree {root.name}: {len(rels)} files ({len(c_rels)} .c/.h), {size / 1e6:.0f} MB, arch {args.arch or 'all'}, "
           f"{os.cpu_count()} cores, {args.runs} run(s) each", flush=True)
     if load0 > 0.5 * (os.cpu_count() or 1):
         print(f"warning: load average {load0:.1f} before starting: other processes share the cores, times are inflated",
@@ -343,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
             warm_rows.insert(5, diff_tool)
             try:
                 made = git_copy(root, rels, copy, edited)
-                print(f"  git copy {copy}: {made}", flush=True)
+                print(f"  git copy {copy.name}: {made}", flush=True)
                 primers = [Tool("prime git copy", git_argv, ok_codes=(0, 1), check=kannot_json("")),
                            Tool("prime diff-base", diff_tool.argv, ok_codes=(0, 1), check=kannot_json(""))]
             except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
@@ -410,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"findings identical across {', '.join(t.name for t in compared)}: {'yes' if same else 'NO'}")
     if args.json:
         args.json.write_text(json.dumps({
-            "tree": str(root), "arch": args.arch, "files": len(rels), "bytes": size, "cores": os.cpu_count(), "load_before": load0,
+            "tree": root.name, "arch": args.arch, "files": len(rels), "bytes": size, "cores": os.cpu_count(), "load_before": load0,
             "runs": args.runs,
             "tools": [{"name": t.name, "argv": t.argv, "walls": t.walls, "cpus": t.cpus, "rss_kb": t.rss_kb,
                        "error": t.error, "note": t.note} for t in tools],

@@ -136,7 +136,7 @@ async def run(args) -> dict:
     t_first, n_first = await asyncio.wait_for(first, args.cold_timeout)
     cold = t_first - t0
     ends = [t for t, k in progress if k == "end"]
-    result = {"tree": str(tree), "file": args.file, "arch": args.arch, "cache": not args.no_cache,
+    result = {"tree": tree.name, "file": args.file, "arch": args.arch, "cache": not args.no_cache,
               "cold_first_diagnostics_s": round(cold, 2), "cold_index_s": round(ends[0] - t0, 2) if ends else None,
               "progress_reports": len(progress), "findings_in_file": n_first}
     print(f"cold: first diagnostics {cold:.2f}s after initialized ({n_first} in {args.file}, {len(progress)} progress notifications)", flush=True)

@@ -316,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"    {f.code} :{f.line} {f.callee or f.detail}{_via(f)}")
 
     summary = {
-        "kannot": kannot_commit(), "tree": str(opts.root), "arch": args.arch, "oracle": str(args.oracle),
+        "kannot": kannot_commit(), "tree": opts.root.name, "arch": args.arch, "oracle": args.oracle.name,
         "files_indexed": len(index.files),
         "file_errors": dict(Counter(re.split(r"[(:;]", e.message)[0].strip() for e in errors).most_common()),
         "seconds": {"index": round(t_index, 1), "coverage": round(t_cov, 1), "check": round(t_check, 1)},
