@@ -14,8 +14,7 @@ import bisect
 from dataclasses import dataclass, replace
 
 from kannot.facts.extract import FileFacts
-from kannot.analysis.findings import Finding
-from kannot.store.records import pack_finding, unpack_finding
+from kannot.store.records import mentions, pack_finding, unpack_finding
 
 
 @dataclass
@@ -113,20 +112,13 @@ def _merged(spans: list[tuple[int, int, int]], points: list[tuple[int, int]]) ->
     return out
 
 
-def mentions(f: Finding, files) -> bool:
-    """Does the finding ``f`` name one of ``files`` (its own, a chain link's, a candidate's, a
-    note's place)?"""
-    return (f.file in files or any(link.file in files for link in f.chain)
-            or any(c.get("file") in files for c in f.candidates) or any(n.file in files for n in f.notes))
-
-
 def remap_finding(t: tuple, maps: dict[str, LineMap | None]) -> tuple | None:
     """A stored finding (kannot.store.records.pack_finding's tuple) with its positions in the
     edited files carried to their new lines; the same tuple when it has none there; None when
     one cannot be carried."""
-    f = unpack_finding(t)
-    if not mentions(f, maps):
+    if not mentions(t, maps):
         return t
+    f = unpack_finding(t)
     unmapped = False
 
     def moved(rel: str, at: int) -> int:

@@ -42,6 +42,7 @@ from kannot.store.records import (
     StoredEntry,
     pack_entry,
     pack_finding,
+    sited_in,
     unpack_entry,
     unpack_finding,
 )
@@ -243,7 +244,7 @@ class StoredCallers:
             key = self.keys[e.key]
             if key in out:
                 continue
-            if key[0] in files or any(_sited_in(unpack_finding(t), files) for t in e.findings):
+            if key[0] in files or any(sited_in(t, files) for t in e.findings):
                 out.add(key)
         return out
 
@@ -292,11 +293,6 @@ class StoredCallers:
             return marshal.dumps((keys, entries, asking.freeze()))
 
         return results, packed
-
-
-def _sited_in(f: Finding, files) -> bool:
-    """Is the finding ``f`` in one of ``files``, or an always-inline call on its chain?"""
-    return f.file in files or any(link.kind == "always_inline" and link.file in files for link in f.chain)
 
 
 def _packed(listed: dict[str, tuple[int, int]]) -> tuple[str, array]:

@@ -26,6 +26,25 @@ class StoredEntry(NamedTuple):
 FINDING_FIELDS = tuple(f.name for f in fields(Finding))
 _LINK_FIELDS = tuple(f.name for f in fields(Link))
 _NOTE_FIELDS = tuple(f.name for f in fields(Note))
+# where a packed finding keeps what mentions() and sited_in() read: asked of every stored
+# finding of a recheck, so they read the tuple by these names instead of unpacking it
+_FILE, _CHAIN, _CANDIDATES, _NOTES = (FINDING_FIELDS.index(n) for n in ("file", "chain", "candidates", "notes"))
+_LINK_FILE, _LINK_KIND = _LINK_FIELDS.index("file"), _LINK_FIELDS.index("kind")
+_NOTE_FILE = _NOTE_FIELDS.index("file")
+
+
+def mentions(t: tuple, files) -> bool:
+    """Does the packed finding ``t`` name one of ``files`` (its own, a chain link's, a
+    candidate's, a note's place)?"""
+    return (t[_FILE] in files or any(link[_LINK_FILE] in files for link in t[_CHAIN])
+            or any(c.get("file") in files for c in t[_CANDIDATES]) or any(n[_NOTE_FILE] in files for n in t[_NOTES]))
+
+
+def sited_in(t: tuple, files) -> bool:
+    """Is the packed finding ``t`` in one of ``files``, or an always-inline call on its chain
+    (where a marker in that file can suppress it)?"""
+    return t[_FILE] in files or any(link[_LINK_KIND] == "always_inline" and link[_LINK_FILE] in files
+                                    for link in t[_CHAIN])
 
 
 def pack_finding(f: Finding) -> tuple:
