@@ -326,14 +326,6 @@ def parse(condition: str, arch: str) -> Formula:
         return L.atom("c:" + " ".join(condition.split()))
 
 
-def parse_stack(condition: str, arch: str) -> Formula:
-    """A stored condition stack (``a && b && ...``, kannot.facts.cpp's enclosing ``#if``s): its
-    parts are parsed one by one (each is a whole expression), then joined."""
-    if not condition:
-        return L.TRUE
-    return parse(condition, arch)
-
-
 def reset() -> None:
     """Forget the parsed conditions (with kannot.build.logic.reset, between arches)."""
     parse.cache_clear()

@@ -63,7 +63,15 @@ class KernelConfig:
 
         ``macro_known(name)``: True/False when the tree says whether a non-CONFIG macro such as
         ``arch_atomic_add_return_relaxed`` can be defined, None when it cannot tell."""
-        return _evaluate(condition, self, macro_known)
+        try:
+            tokens = _tokenize(condition)
+            parser = _Parser(tokens, self, macro_known)
+            value = parser.expr()
+            if parser.pos != len(tokens):
+                return None
+            return None if value is None else bool(value)
+        except (ValueError, IndexError, RecursionError):
+            return None
 
 
 def _tokenize(text: str) -> list[str]:
@@ -195,23 +203,6 @@ class _Parser:
             return 1  # autoconf.h defines CONFIG_FOO_MODULE for FOO=m, and not CONFIG_FOO
         st = self.cfg.state(name)
         return int(st is not None and st != "m")
-
-
-def evaluate_without_config(condition: str, macro_known) -> bool | None:
-    """Like :meth:`KernelConfig.evaluate` with every CONFIG_ symbol unknown."""
-    return _evaluate(condition, None, macro_known)
-
-
-def _evaluate(condition: str, cfg: "KernelConfig | None", macro_known) -> bool | None:
-    try:
-        tokens = _tokenize(condition)
-        parser = _Parser(tokens, cfg, macro_known)
-        value = parser.expr()
-        if parser.pos != len(tokens):
-            return None
-        return None if value is None else bool(value)
-    except (ValueError, IndexError, RecursionError):
-        return None
 
 
 class TokenReader(Protocol):

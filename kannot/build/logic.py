@@ -69,14 +69,6 @@ class Formula:
     def __invert__(self) -> "Formula":
         return neg(self)
 
-    @property
-    def is_true(self) -> bool:
-        return self is TRUE
-
-    @property
-    def is_false(self) -> bool:
-        return self is FALSE
-
     def atoms(self) -> frozenset[str]:
         got = self._atoms
         if got is None:
@@ -187,10 +179,6 @@ def reset() -> None:
     makes hundreds of thousands, which no other arch needs; --arch all grew past 7 GB)."""
     _TABLE.clear()
     _SIMPLIFIED.clear()
-
-
-def table_size() -> int:
-    return len(_TABLE)
 
 
 # ---------------------------------------------------------------------------------------------

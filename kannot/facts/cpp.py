@@ -349,11 +349,6 @@ _IS_IDENT = re.compile(r"[A-Za-z_]\w*")
 _TOKEN_RE = re.compile(r"""[A-Za-z_]\w*|"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*'|\#\#|\#|\s+|.""", re.S)
 
 
-def config_condition(condition: str) -> str:
-    """The CONFIG_ part of a #if condition stack (include guards and __ASSEMBLY__ dropped)."""
-    return " && ".join(p for p in condition.split(" && ") if "CONFIG_" in p)
-
-
 def split_args(text: str, sep: str = ",") -> list[str]:
     """Split a macro call's argument text at top-level commas (or ``sep``: an asm statement's
     sections at ':')."""

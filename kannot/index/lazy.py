@@ -100,10 +100,6 @@ class LazyIndex(Index):
         self._pending.extend(r for r in new if r in self.files)
         self._drain()
 
-    def load_all(self) -> None:
-        """Every file of the catalog (the eager index's view; for comparisons)."""
-        self.ensure_files(self.catalog.files)
-
     def _need_heads(self, name: str) -> None:
         if name not in self._heads_done:
             self._heads_done.add(name)

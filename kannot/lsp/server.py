@@ -70,12 +70,6 @@ WHY_FRESH_FILES = 5000
 
 # positions ----------------------------------------------------------------------------------------
 
-def _line_bytes(text: bytes, line: int) -> bytes:
-    """The 1-based ``line`` of ``text`` without its newline (b"" past the end)."""
-    lines = text.split(b"\n")
-    return lines[line - 1] if 0 < line <= len(lines) else b""
-
-
 def _units(s: str, encoding: str) -> int:
     if encoding == T.PositionEncodingKind.Utf8:
         return len(s.encode("utf-8"))
@@ -109,7 +103,6 @@ def to_byte_offset(text: bytes, pos: T.Position, encoding: str) -> int:
 
 
 # findings -> diagnostics -------------------------------------------------------------------------
-
 
 
 def finding_notes(f: Finding) -> list[tuple[str, int, str]]:

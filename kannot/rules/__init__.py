@@ -108,9 +108,6 @@ class RuleSet:
         dropped = {s for f in fams for s in f.supersedes}
         return [f.name for f in fams if f.name not in dropped]
 
-    def rules_of(self, family: str) -> list[Rule]:
-        return [r for r in self.rules.values() if r.family == family]
-
     def rule_for(self, family: str, kind: str) -> Rule | None:
         return next((r for r in self.rules.values() if r.family == family and r.kind == kind), None)
 
