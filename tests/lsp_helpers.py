@@ -5,6 +5,7 @@ The server under test is the real ``kannot lsp`` process over stdio (``python -m
 from __future__ import annotations
 
 import asyncio
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -101,3 +102,16 @@ def apply_text_edits(text: str, edits: list[T.TextEdit]) -> str:
         a, b = offset(e.range.start), offset(e.range.end)
         text = text[:a] + e.new_text + text[b:]
     return text
+
+
+def copied_tree(src: Path, tmp_path: Path) -> Path:
+    """A copy of the fixture tree ``src`` the test may change (its cache left out)."""
+    root = tmp_path / "tree"
+    shutil.copytree(src, root, ignore=shutil.ignore_patterns(".kannot-cache"))
+    return root
+
+
+async def start(client: LanguageClient, root: Path, profile: str = "visual-studio-code") -> None:
+    """Initialize a session of ``client`` on the tree ``root`` (kept as ``client.root``)."""
+    client.root = root
+    await client.initialize_session(init_params(root, profile))

@@ -7,7 +7,6 @@ message), opens files of the ``mini`` fixture tree and checks what comes back.
 from __future__ import annotations
 
 import asyncio
-import shutil
 import time
 
 import pytest
@@ -17,7 +16,7 @@ from pytest_lsp import LanguageClient
 
 from conftest import MINI, line_of
 from kannot.engine import Options, analyze
-from lsp_helpers import (PROFILES, apply_text_edits, config, diagnostics_for, init_params, open_doc, publishes,
+from lsp_helpers import (PROFILES, apply_text_edits, config, copied_tree, diagnostics_for, init_params, open_doc, publishes, start,
                          replace_all, uri_of, wait_until)
 
 pytestmark = pytest.mark.asyncio
@@ -327,16 +326,14 @@ async def test_code_action_applied_through_the_server(vscode: LanguageClient):
 
 @pytest.fixture
 def bad_config_tree(tmp_path):
-    root = tmp_path / "tree"
-    shutil.copytree(MINI, root, ignore=shutil.ignore_patterns(".kannot-cache"))
+    root = copied_tree(MINI, tmp_path)
     (root / ".kannot.toml").write_text("[[allow]]\ncaller = \"exc_nmi\"\ncallee = = \"x\"\n")
     return root
 
 
 @pytest_lsp.fixture(config=config())
 async def bad_config(lsp_client: LanguageClient, bad_config_tree):
-    lsp_client.root = bad_config_tree
-    await lsp_client.initialize_session(init_params(bad_config_tree, "visual-studio-code"))
+    await start(lsp_client, bad_config_tree)
     yield
     await lsp_client.shutdown_session()
 
@@ -403,8 +400,7 @@ def test_results_for_a_superseded_version_are_dropped():
 @pytest_lsp.fixture(config=config())
 async def not_a_tree(lsp_client: LanguageClient, tmp_path):
     (tmp_path / "main.c").write_text("noinstr void f(void) { g(); }\n")
-    lsp_client.root = tmp_path
-    await lsp_client.initialize_session(init_params(tmp_path, "emacs"))
+    await start(lsp_client, tmp_path, "emacs")
     yield
     await lsp_client.shutdown_session()
 
@@ -501,15 +497,13 @@ async def test_an_edit_inside_a_function_is_a_recheck(vscode: LanguageClient):
 def build_tree(tmp_path):
     from conftest import FIXTURES
 
-    root = tmp_path / "tree"
-    shutil.copytree(FIXTURES / "buildtree", root, ignore=shutil.ignore_patterns(".kannot-cache"))
+    root = copied_tree(FIXTURES / "buildtree", tmp_path)
     return root
 
 
 @pytest_lsp.fixture(config=config("--arch", "x86"))
 async def build_client(lsp_client: LanguageClient, build_tree):
-    lsp_client.root = build_tree
-    await lsp_client.initialize_session(init_params(build_tree, "visual-studio-code"))
+    await start(lsp_client, build_tree)
     yield
     await lsp_client.shutdown_session()
 

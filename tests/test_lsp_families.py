@@ -2,7 +2,6 @@
 its codes are diagnostics like kannot's own, and an edit of the settings' family is followed."""
 from __future__ import annotations
 
-import shutil
 
 import pytest
 import pytest_lsp
@@ -10,7 +9,7 @@ from lsprotocol import types as T
 from pytest_lsp import LanguageClient
 
 from conftest import FIXTURES, line_of
-from lsp_helpers import config, diagnostics_for, init_params, open_doc, publishes, uri_of, wait_until
+from lsp_helpers import config, copied_tree, diagnostics_for, open_doc, publishes, start, uri_of, wait_until
 
 pytestmark = pytest.mark.asyncio
 
@@ -20,15 +19,13 @@ SRC = "kernel/vendor/fastpath.c"
 
 @pytest.fixture
 def family_tree(tmp_path):
-    root = tmp_path / "tree"
-    shutil.copytree(FAMILY, root, ignore=shutil.ignore_patterns(".kannot-cache"))
+    root = copied_tree(FAMILY, tmp_path)
     return root
 
 
 @pytest_lsp.fixture(config=config())
 async def vendor(lsp_client: LanguageClient, family_tree):
-    lsp_client.root = family_tree
-    await lsp_client.initialize_session(init_params(family_tree, "visual-studio-code"))
+    await start(lsp_client, family_tree)
     yield
     await lsp_client.shutdown_session()
 
