@@ -13,7 +13,7 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 # Attribute-like macros that carry no type: blanked before parsing. Annotation words among them are
 # still read from the original header text.
@@ -188,25 +188,54 @@ class MacroDef:
 
 # the parameter list may continue over backslash-newlines (__CPU_PM_CPU_IDLE_ENTER)
 _DEFINE_RE = re.compile(rb"^[ \t]*#[ \t]*define[ \t]+([A-Za-z_][A-Za-z0-9_]*)(\((?:[^)\n\\]|\\\r?\n|\\)*\))?", re.M)
-_COND_RE = re.compile(rb"^[ \t]*#[ \t]*(if|ifdef|ifndef|elif|else|endif)\b((?:[^\n]*\\\r?\n)*[^\n]*)", re.M)
+# (from the '#': a pattern that begins with a literal is searched at C speed, one that begins
+# with ``^[ \t]*`` is tried at every byte; that the line has only blanks before is checked apart)
+_COND_RE = re.compile(rb"#[ \t]*(if|ifdef|ifndef|elif|else|endif)\b((?:[^\n]*\\\r?\n)*[^\n]*)")
+
+
+class _Directive(NamedTuple):
+    start: int  # where its line starts
+    kind: bytes  # if, ifdef, ifndef, elif, else, endif
+    text: bytes  # the rest of the line (continuation lines included)
+    end: int
+
+
+def _conditionals(src: bytes) -> list[_Directive]:
+    """The #if/#ifdef/#ifndef/#elif/#else/#endif lines of ``src`` (``#`` first on its line,
+    spaces and tabs before it allowed)."""
+    out = []
+    pos = 0
+    search = _COND_RE.search
+    while (m := search(src, pos)) is not None:
+        at = m.start()
+        start = src.rfind(b"\n", 0, at) + 1
+        if start == at or not src[start:at].strip(b" \t"):
+            out.append(_Directive(start, m.group(1), m.group(2), m.end()))
+            pos = m.end()
+        else:  # not a directive: what it took (up to a backslash-continued line's end) is searched again
+            pos = at + 1
+    return out
 
 
 MAX_CONDITION_DEPTH = 32
 MAX_CONDITION_CHARS = 4096
 
 
-def condition_points(src: bytes) -> list[tuple[int, str]]:
-    """(offset, condition in force after it) at every #if/#elif/#else/#endif. Each level's
+def condition_points(src: bytes, end: int | None = None) -> list[tuple[int, str]]:
+    """(offset, condition in force after it) at every #if/#elif/#else/#endif (before ``end``:
+    the same points as without it, the later ones left out). Each level's
     condition is parenthesized (``(A || B) && defined(C)``); a header's include guard
     (``#ifndef X`` / ``#define X`` ... a last ``#endif``) is no condition: it only says whether
     the header was read before, and a second read adds nothing."""
     stack: list[list[str]] = []  # per level: [current branch condition, negation of earlier ones]
     out: list[tuple[int, str]] = []
-    matches = list(_COND_RE.finditer(src))
-    guard = _guard_index(src, matches)
+    matches = _conditionals(src)
+    guard = _guard_index(src, matches)  # (the whole file's: its last #endif says)
+    if end is not None:
+        matches = matches[: bisect.bisect_left(matches, end, key=lambda m: m.start)]
     for i, m in enumerate(matches):
-        kind = m.group(1).decode()
-        arg = _directive_arg(m.group(2))
+        kind = m.kind.decode()
+        arg = _directive_arg(m.text)
         if i == guard:
             stack.append(["", ""])
         elif kind == "ifdef":
@@ -228,7 +257,7 @@ def condition_points(src: bytes) -> list[tuple[int, str]]:
         # Only the outer levels are named: real code nests a dozen deep, and joining 10,000
         # levels at each of 10,000 lines is quadratic. Dropping inner conditions makes code look
         # possible in more configurations, never in fewer (more findings, never fewer).
-        out.append((m.start(), " && ".join(level[0] for level in stack[:MAX_CONDITION_DEPTH] if level[0])))
+        out.append((m.start, " && ".join(level[0] for level in stack[:MAX_CONDITION_DEPTH] if level[0])))
     return out
 
 
@@ -243,15 +272,16 @@ _DIRECTIVE_COMMENT_RE = re.compile(r"/\*.*?\*/|//.*$", re.S)
 
 _GUARD_IF_RE = re.compile(r"!\s*defined\s*\(?\s*([A-Za-z_]\w*)\s*\)?")
 _COMMENTS_AND_SPACE_RE = re.compile(rb"(?:\s+|/\*.*?\*/|//[^\n]*)*", re.S)
+_DEFINE_WORD_RE = re.compile(rb"#[ \t]*define[ \t]+(\w+)")  # (the guard's #define: the word it names)
 
 
-def _guard_index(src: bytes, matches: list) -> int:
+def _guard_index(src: bytes, matches: list[_Directive]) -> int:
     """The index of the include guard's #ifndef among ``matches``, or -1."""
     if not matches:
         return -1
     first = matches[0]
-    kind = first.group(1)
-    arg = _directive_arg(first.group(2))
+    kind = first.kind
+    arg = _directive_arg(first.text)
     name = None
     if kind == b"ifndef":
         name = arg
@@ -260,15 +290,16 @@ def _guard_index(src: bytes, matches: list) -> int:
         name = g.group(1) if g else None
     if not name or not _IS_IDENT.fullmatch(name):
         return -1
-    line_end = src.find(b"\n", first.end())
+    line_end = src.find(b"\n", first.end)
     spaces = _COMMENTS_AND_SPACE_RE.match(src, line_end + 1 if line_end >= 0 else len(src))
     assert spaces is not None  # (the pattern matches the empty string)
     after = spaces.end()
-    if not re.match(rb"#[ \t]*define[ \t]+" + re.escape(name.encode()) + rb"\b", src[after : after + 200]):
+    defined = _DEFINE_WORD_RE.match(src, after, after + 200)
+    if defined is None or defined.group(1) != name.encode():
         return -1
     depth = 0
     for i, m in enumerate(matches):
-        k = m.group(1)
+        k = m.kind
         if k in (b"if", b"ifdef", b"ifndef"):
             depth += 1
         elif k == b"endif":
@@ -457,17 +488,18 @@ _INCLUDE_RE = re.compile(rb'#[ \t]*include[ \t]*([<"])([^>"\n]+)[>"]')
 def scan_includes(src: bytes) -> list[tuple[str, str, str]]:
     """``#include`` lines: ``#`` first on its line (spaces and tabs before it allowed), as
     (``<`` or ``"``, path, the ``#if`` conditions around the line: "" when none)."""
-    out = []
-    conds = None
+    found = []
     for m in _INCLUDE_RE.finditer(src):
         start = m.start()
-        line_start = src.rfind(b"\n", 0, start) + 1
-        if src[line_start:start].strip(b" \t"):
+        if src[src.rfind(b"\n", 0, start) + 1 : start].strip(b" \t"):
             continue  # '#include' inside a comment or string, not a directive
-        if conds is None:
-            conds = condition_points(src) if b"#if" in src[:start] else []
-        out.append((m.group(1).decode(), m.group(2).decode("utf-8", "replace").strip(), condition_at(conds, start)))
-    return out
+        found.append(m)
+    if not found:
+        return []
+    # (the conditions are looked for only when an #if comes before the first include)
+    conds = condition_points(src, found[-1].start()) if src.find(b"#if", 0, found[0].start()) >= 0 else []
+    return [(m.group(1).decode(), m.group(2).decode("utf-8", "replace").strip(), condition_at(conds, m.start()))
+            for m in found]
 
 
 def condition_at(points: list[tuple[int, str]], offset: int) -> str:

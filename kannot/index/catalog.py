@@ -302,6 +302,21 @@ class Postings:
         if not (once and lst and lst[-1] == rank):
             lst.append(rank)
 
+    def add_all(self, names: list[str], rank: int, once: bool = False) -> None:
+        """:meth:`add` of each of ``names`` (a whole scan makes tens of millions of these: with no
+        frozen part, a name's list is the live one, got in one step)."""
+        if self._names:
+            for name in names:
+                self.add(name, rank, once)
+            return
+        live = self._live
+        for name in names:
+            lst = live.get(name)
+            if lst is None:
+                live[name] = [rank]
+            elif not (once and lst and lst[-1] == rank):
+                lst.append(rank)
+
     def put(self, name: str, ranks: list[int]) -> None:
         """``name``'s whole list (empty: gone)."""
         self._live[name] = list(ranks)
@@ -425,11 +440,8 @@ class Catalog:
             self.entries[i] = tf
         self.unreadable.discard(rel)
         self.includes[rel] = tf.includes
-        heads, defines = self.heads_index, self.defines_index
-        for w in tf.heads:
-            heads.add(w, i)
-        for w in tf.defines:
-            defines.add(w, i, once=True)
+        self.heads_index.add_all(tf.heads, i)
+        self.defines_index.add_all(tf.defines, i, once=True)
         if tf.invocations:
             self._change_invocations(i, tf.invocations, True)
         if tf.marks:
@@ -486,12 +498,12 @@ class Catalog:
         self.includes[rel] = got
         return got
 
-    def to_blob(self) -> bytes:
+    def to_blob(self, unreadable: list[str] | None = None) -> bytes:
         """The stored index (:func:`_pack_state`). The signatures are stored apart
         (:func:`_pack_sigs`: an edit that changes no file's names rewrites only them)."""
-        return _pack_state(self.to_state())
+        return _pack_state(self.to_state(unreadable))
 
-    def to_state(self) -> tuple:
+    def to_state(self, unreadable: list[str] | None = None) -> tuple:
         """(format, files, None, packed includes, notes, unreadable, indexes). Includes are
         one string per file, split again only for the files a closure visits."""
         packed = []
@@ -505,7 +517,8 @@ class Catalog:
         invocations = (self.invocations_packed if self.invocations_packed is not None and not self.invocation_changes
                        else marshal.dumps(self._invocations()))
         indexes = (self.heads_index.freeze(), self.defines_index.freeze(), invocations, self.marks)
-        return (FORMAT, self.files, None, packed, self.notes, sorted(self.unreadable), indexes)
+        unreadable = sorted(self.unreadable) if unreadable is None else unreadable
+        return (FORMAT, self.files, None, packed, self.notes, unreadable, indexes)
 
     def entry(self, i: int) -> TextFacts | None:
         """File ``i``'s entry (None: unreadable, or not scanned)."""
@@ -597,13 +610,17 @@ def _unpack_sigs(blob: bytes | None, count: int) -> array:
 
 def _stored_blobs(cat: "Catalog", now: bool, with_index: bool = True) -> list[tuple[str, "bytes | Callable[[], bytes]"]]:
     """The index and signature blobs of ``cat`` (not ``with_index``: the signatures only). Not
-    ``now``: the index blob is made by the writer (freezing a million names costs a second or
-    more; on the background writer's thread it overlaps the check, which only reads the catalog)."""
+    ``now``: the index blob is made by the writer (freezing a million names costs seconds;
+    on the background writer's thread it overlaps the check, which only reads the catalog)."""
     sigs = _pack_sigs(getattr(cat, "sigs", [(-1, -1)] * len(cat.files)))
     if not with_index:
         return [(_SIGS_KEY, sigs)]
-    index = cat.to_blob
-    return [(_INDEX_KEY, index() if now else index), (_SIGS_KEY, sigs)]
+    if now:
+        return [(_INDEX_KEY, cat.to_blob()), (_SIGS_KEY, sigs)]
+    # the files the scan could not read, as of now: the check marks a file it then fails to
+    # parse unreadable too (that is a fact of this run, not of the file's stored entry)
+    unreadable = sorted(cat.unreadable)
+    return [(_INDEX_KEY, lambda: cat.to_blob(unreadable)), (_SIGS_KEY, sigs)]
 
 
 def same_entry(a: TextFacts | None, b: TextFacts | None) -> bool:
@@ -644,14 +661,16 @@ def load_or_build(root: Path, rels: list[str], jobs: int, errors: list[FileError
     The cache holds the name indexes as one blob (what a warm run reads) and each file's entry
     apart (read only to take a changed file's old names out of the indexes). ``sigs``: the
     files' (size, mtime_ns), when the caller has them. ``write``: when a new stored catalog is
-    written (``FactsCache.put_catalog``'s ``when``; the blob is made at once either way: the
-    check may change the catalog, with an editor's unsaved buffers)."""
+    written (``FactsCache.put_catalog``'s ``when``). With unsaved buffers the blob is made at
+    once (they go into the catalog below, and the stored one is the disk's); else by the
+    writer: on its thread ("background"), or after the check ("later": an editor's first
+    diagnostics need not wait for it)."""
     root_s = str(root)
     if sigs is None:  # the listing's walk usually brings them (kannot.source.files.scan_tree)
         sigs = [_signature(root_s, r) for r in rels]
     # one flat array of (size, mtime_ns) pairs, compared with the stored one at C speed
     flat = sigs if isinstance(sigs, array) else array("q", itertools.chain.from_iterable(sigs))
-    now = bool(overrides) or write != "background"  # an unsaved buffer goes into the catalog below
+    now = bool(overrides) or write == "now"  # an unsaved buffer goes into the catalog below
     state = cat = None
     blob = cache.get_blob(_INDEX_KEY) if cache is not None else None
     if blob is not None:

@@ -314,11 +314,15 @@ class FactsCache:
                                             name="kannot-catalog-writer")
             self._writer.start()
             return
-        make()
         if when == "later":
-            self.later.append(lambda: self._write(notices, write))
-        else:
-            self._write(notices, write)
+            def make_then_write_later() -> None:
+                make()
+                self._write(notices, write)
+
+            self.later.append(make_then_write_later)
+            return
+        make()
+        self._write(notices, write)
 
     def _write_apart(self, notices: list[str], job: Callable[[sqlite3.Connection], None]) -> None:
         """``job(conn)`` on a connection of this thread's own (``job`` makes its transaction)."""
