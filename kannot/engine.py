@@ -25,7 +25,7 @@ from kannot.source.files import FileError, Listing, is_sorted, read_source, scan
 
 if TYPE_CHECKING:  # the parser and the analysis are imported when a check runs, not before
     from kannot.store import memo
-    from kannot.build.model import BuildModel
+    from kannot.build.model import BuildModel, LoadedModel
     from kannot.facts.extract import FileFacts
     from kannot.index.core import FuncDef, Index
     from kannot.build.dotconfig import KernelConfig
@@ -195,22 +195,40 @@ def build_index(opts: Options, errors: list[FileError], families: set[str] | Non
     status = opts.status
     if status is not None:
         status.phase("scanning the tree", len(rels))
-    catalog = load_or_build(opts.root, rels, opts.jobs or os.cpu_count() or 1, errors, loader.cache,
-                            loader.notices, overrides=opts.overrides,
-                            progress=(lambda done, _total: status.update(done)) if status is not None else None,
-                            sigs=(listed if isinstance(listed, Listing) else Listing(listed)).packed()[1],
-                            write="later" if opts.write_catalog_later else "background")
+    jobs = opts.jobs or os.cpu_count() or 1
+    pool = model_job = loaded = None
+    if jobs > 1 and opts.build_digest is None and build_digest(opts) is None:
+        # the build model must be read (a cold start): in a worker, beside the catalog's scan
+        # (alone, its seconds left a core idle)
+        from kannot.build import model as bm
+        from kannot.source import limits
+        from kannot.source.workers import process_pool
+
+        pool = process_pool(jobs, limits.configure, limits.current())
+        model_job = pool.submit(bm.read_blobs, opts.root, model_arch(opts))
+    try:
+        catalog = load_or_build(opts.root, rels, jobs, errors, loader.cache,
+                                loader.notices, overrides=opts.overrides,
+                                progress=(lambda done, _total: status.update(done)) if status is not None else None,
+                                sigs=(listed if isinstance(listed, Listing) else Listing(listed)).packed()[1],
+                                write="later" if opts.write_catalog_later else "background", pool=pool)
+        if model_job is not None:
+            loaded = bm.from_blobs(model_arch(opts), model_job.result(), loader.cache, opts.notices)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
     index = LazyIndex.create(opts.root, opts.arch, catalog, loader.load, _reader(opts, errors), opts.kconfig,
-                             _build_model(opts, rels, loader.cache), rules=opts.config.rules)
+                             _build_model(opts, rels, loader.cache, loaded), rules=opts.config.rules)
     index.facts_loader = loader
     index.families = families
     index.catalog_generation = loader.cache.catalog_generation() if loader.cache is not None else 0
     return index
 
 
-def _build_model(opts: Options, rels: list[str], cache) -> "BuildModel":
+def _build_model(opts: Options, rels: list[str], cache, loaded: "LoadedModel | None" = None) -> "BuildModel":
     """The arch's build model (kannot.build.model), with the user's --config and --assume facts
-    and what earlier runs' solvers learned."""
+    and what earlier runs' solvers learned. ``loaded``: the model's files, when the caller has
+    them (else read, or taken from the cache)."""
     from kannot.build import model as bm
 
     numbers = {}
@@ -226,7 +244,8 @@ def _build_model(opts: Options, rels: list[str], cache) -> "BuildModel":
         own_cache = cache = FactsCache.open(opts.cache_dir, opts.notices, verify=False)
     try:
         files = {r for r in rels if r.endswith((".c", ".S"))} if rels else None
-        loaded = bm.load(opts.root, model_arch(opts), files, cache, opts.notices)
+        if loaded is None:
+            loaded = bm.load(opts.root, model_arch(opts), files, cache, opts.notices)
         opts.build_digest = loaded.digest
         model = bm.open_model(opts.root, model_arch(opts), loaded, fixed_values(opts, loaded.tree),
                               complete=opts.kconfig is not None, numbers=numbers, present=present)
@@ -294,14 +313,18 @@ def one_line_per_problem(notices: list[str]) -> list[str]:
     return out
 
 
-def ensure_build_digest(opts: Options) -> None:
+def ensure_build_digest(opts: Options, defer: bool = False) -> bool:
     """Set ``opts.build_digest``: from the stored model when its build files did not change,
-    else by reading (and storing) the model now."""
+    else by reading (and storing) the model now. ``defer``: a model that must be read is left
+    to :func:`build_index` (which reads it beside the catalog's scan), and False is returned."""
     if opts.build_digest is not None:
-        return
+        return True
     opts.build_digest = build_digest(opts)
     if opts.build_digest is None:
+        if defer:
+            return False
         _build_model(opts, [], None)
+    return True
 
 
 def families_for(opts: Options) -> set[str]:
@@ -596,12 +619,20 @@ def _analyze(opts: Options, before_close: Callable[[Result], None] | None) -> Re
 
     errors: list[FileError] = []
     looked = None
+    index = None
     if opts.lazy and opts.cache_dir is not None and not opts.removed:
-        ensure_build_digest(opts)
+        ready = ensure_build_digest(opts, defer=not (opts.affected_only or opts.only_built))
         # (with overrides, the record of the disk's tree, each differing override an edit of it)
         listing_errors: list[FileError] = []
         listed = listed_with_signatures(opts, listing_errors)
+        if not ready:
+            # the model must be read: build_index reads it beside the catalog's scan; nothing
+            # stored can stand (a stored result's key has the model's digest), so the lookup
+            # comes after, for the store
+            index = build_index(opts, errors, listed=listed)
         looked = memo.lookup(opts, memo.result_key(opts, families_for(opts)), listed, listing_errors, partial=True)
+        if index is not None:
+            looked.record = None
         if opts.affected_only:
             rec = looked.record
             if rec is None or rec.disk_changed:
@@ -630,8 +661,9 @@ def _analyze(opts: Options, before_close: Callable[[Result], None] | None) -> Re
         return None
     # (a stored result that stands but for some edits: the recheck reads few rows; the whole
     # file's check, 0.1 s on 6.12, is for the runs that read the cache at large)
-    index = build_index(opts, errors, listed=looked.listed if looked is not None else None,
-                        verify=looked is None or looked.record is None)
+    if index is None:
+        index = build_index(opts, errors, listed=looked.listed if looked is not None else None,
+                            verify=looked is None or looked.record is None)
     try:
         rechecked = recheck(opts, looked, index, errors) if looked is not None and looked.record else None
         if rechecked is None and opts.affected_only:

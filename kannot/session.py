@@ -113,11 +113,16 @@ class Session:
         self.opts = opts
         errors: list[FileError] = []
         looked = None
+        index = None
         if opts.cache_dir is not None:
-            ensure_build_digest(opts)
+            ready = ensure_build_digest(opts, defer=not opts.only_built)
             listing_errors: list[FileError] = []
             listed = listed_with_signatures(opts, listing_errors)
+            if not ready:  # the model is read beside the catalog's scan (see engine._analyze)
+                index = build_index(opts, errors, listed=listed)
             looked = memo.lookup(opts, memo.result_key(opts, families_for(opts)), listed, listing_errors, partial=True)
+            if index is not None:
+                looked.record = None  # (the check runs: nothing stored is read)
             rec = looked.record
             if rec is not None and not rec.edited and not opts.overrides:
                 try:
@@ -133,7 +138,8 @@ class Session:
                     return result
             errors.extend(looked.listing_errors)
         self.looked = looked
-        index = build_index(opts, errors, listed=looked.listed if looked is not None else None)
+        if index is None:
+            index = build_index(opts, errors, listed=looked.listed if looked is not None else None)
         callers: list[CallerResult] = []
         findings = check_index(index, opts, errors, callers)
         errors = sorted(set(errors), key=lambda e: (e.file, e.message))

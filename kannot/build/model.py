@@ -686,10 +686,34 @@ def load(root: Path, arch: str, files: set[str] | None = None, cache=None, notic
     read = tree.files + kb.makefiles
     sig = _signature(root, read)
     if cache is not None:
-        said = notices if notices is not None else []
-        cache.put_result(key, marshal.dumps((tree.pack(), kb.pack())), said)
-        cache.put_result(sig_key, marshal.dumps((sig, read)), said)
+        _store(arch, (marshal.dumps((tree.pack(), kb.pack())), marshal.dumps((sig, read))), cache, notices)
     return LoadedModel(tree, kb, sig.hex())
+
+
+def _store(arch: str, blobs: tuple[bytes, bytes], cache, notices: list[str] | None) -> None:
+    key, sig_key = _keys(arch)
+    said = notices if notices is not None else []
+    cache.put_result(key, blobs[0], said)
+    cache.put_result(sig_key, blobs[1], said)
+
+
+def read_blobs(root: Path, arch: str) -> tuple[bytes, bytes]:
+    """A kernel tree's model for ``arch`` as :func:`load` stores it: (the Kconfig tree and
+    Kbuild model, the signature of the files they were read from). Made in a worker process by
+    a cold start, beside the catalog's scan (kannot.engine.build_index)."""
+    tree = kconfig.read_tree(root, arch)
+    kb = kbuild.read_model(root, arch)
+    read = tree.files + kb.makefiles
+    return marshal.dumps((tree.pack(), kb.pack())), marshal.dumps((_signature(root, read), read))
+
+
+def from_blobs(arch: str, blobs: tuple[bytes, bytes], cache=None, notices: list[str] | None = None) -> LoadedModel:
+    """The model :func:`read_blobs` made, stored in ``cache`` (when given) as :func:`load` would."""
+    tpack, kpack = marshal.loads(blobs[0])
+    sig, _read = marshal.loads(blobs[1])
+    if cache is not None:
+        _store(arch, blobs, cache, notices)
+    return LoadedModel(kconfig.KconfigTree.unpack(tpack), kbuild.KbuildModel.unpack(kpack), sig.hex())
 
 
 def stored_digest(root: Path, arch: str, cache) -> str | None:

@@ -39,6 +39,9 @@ from kannot.source.files import FileError, fs_path, is_sorted, moved_positions, 
 from kannot.store.stamp import FORMAT
 from kannot.rules import DEFAULT_RULES
 
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
+
 # The words whose presence makes a file a candidate for a protection family (substrings: a
 # section name ".noinstr.text" contains "noinstr", "__cpuidle" contains "cpuidle"): the shipped
 # families' ``scan`` (kannot/rules/families.toml). A family of .kannot.toml has none: the files
@@ -654,7 +657,7 @@ def _unmarshal(blob: bytes):
 def load_or_build(root: Path, rels: list[str], jobs: int, errors: list[FileError], cache, notices: list[str],
                   progress: Callable[[int, int], None] | None = None,
                   overrides: dict[str, bytes] | None = None, sigs: "list[tuple[int, int]] | array | None" = None,
-                  write: str = "now") -> Catalog:
+                  write: str = "now", pool: "ProcessPoolExecutor | None" = None) -> Catalog:
     """The catalog of ``rels``, from the cache (``cache``: a FactsCache or None) for the files
     whose size and modification time are unchanged; the others are scanned again and stored.
 
@@ -664,7 +667,7 @@ def load_or_build(root: Path, rels: list[str], jobs: int, errors: list[FileError
     written (``FactsCache.put_catalog``'s ``when``). With unsaved buffers the blob is made at
     once (they go into the catalog below, and the stored one is the disk's); else by the
     writer: on its thread ("background"), or after the check ("later": an editor's first
-    diagnostics need not wait for it)."""
+    diagnostics need not wait for it). ``pool``: see :func:`build_catalog` (a whole scan's)."""
     root_s = str(root)
     if sigs is None:  # the listing's walk usually brings them (kannot.source.files.scan_tree)
         sigs = [_signature(root_s, r) for r in rels]
@@ -685,7 +688,7 @@ def load_or_build(root: Path, rels: list[str], jobs: int, errors: list[FileError
             state = cat = None
     if cat is None:
         # first run, or files were added or removed (every rank moves): scan what changed, rebuild
-        cat = _rebuild(root, rels, flat, jobs, errors, cache, state, progress)
+        cat = _rebuild(root, rels, flat, jobs, errors, cache, state, progress, pool)
         if cache is not None:
             cache.put_catalog(_stored_blobs(cat, now), [(rel, cat.entry_row(i)) for i, rel in enumerate(cat.files)],
                               notices, write)
@@ -763,7 +766,7 @@ def _rescan_all(root, rels, sigs, jobs, errors, cache, notices, progress) -> Cat
 
 
 def _rebuild(root: Path, rels: list[str], sigs: array, jobs: int, errors: list[FileError], cache, state,
-             progress) -> Catalog:
+             progress, pool: "ProcessPoolExecutor | None" = None) -> Catalog:
     """A new catalog of ``rels`` (``sigs``: their flat signatures): the stored entries of
     unchanged files, the others scanned."""
     reuse: dict[str, bytes] = {}
@@ -775,11 +778,11 @@ def _rebuild(root: Path, rels: list[str], sigs: array, jobs: int, errors: list[F
         same = [rel for rel, sig in zip(rels, pairs(sigs)) if old.get(rel) == sig and sig != (-1, -1)]
         reuse = cache.get_texts(same)
     if not reuse:
-        cat = build_catalog(root, rels, jobs, errors, ALL_FAMILIES, progress)
+        cat = build_catalog(root, rels, jobs, errors, ALL_FAMILIES, progress, pool=pool)
         cat.sigs = sigs
         return cat
     todo = [rel for rel in rels if rel not in reuse]
-    scanned = build_catalog(root, todo, jobs, errors, ALL_FAMILIES, progress)
+    scanned = build_catalog(root, todo, jobs, errors, ALL_FAMILIES, progress, pool=pool)
     cat = Catalog(files=list(rels))
     cat.rank = {r: i for i, r in enumerate(cat.files)}
     for rel in rels:
@@ -814,9 +817,12 @@ def _with_overrides(cat: Catalog, overrides: dict[str, bytes] | None) -> Catalog
 
 
 def build_catalog(root: Path, rels: list[str], jobs: int, errors: list[FileError], families: int = 0xFF,
-                  progress: Callable[[int, int], None] | None = None, overrides: dict[str, bytes] | None = None) -> Catalog:
+                  progress: Callable[[int, int], None] | None = None, overrides: dict[str, bytes] | None = None,
+                  pool: "ProcessPoolExecutor | None" = None) -> Catalog:
     """Scan every file of ``rels`` (sorted) in parallel; unreadable ones become ``errors``.
-    ``families``: the :func:`family_bits` whose marks to look for (each costs a search per file)."""
+    ``families``: the :func:`family_bits` whose marks to look for (each costs a search per file).
+    ``pool``: worker processes to scan in (the caller's, which may run a job of its own beside),
+    else a pool of ``jobs`` is made when there are many files."""
     cat = Catalog(files=list(rels))
     cat.rank = {r: i for i, r in enumerate(cat.files)}
     overrides = overrides or {}
@@ -848,14 +854,14 @@ def build_catalog(root: Path, rels: list[str], jobs: int, errors: list[FileError
         if jobs <= 1 or len(work) < 256:
             for w in work:
                 take(scan_job(w))
+        elif pool is not None:
+            for item in pool.map(scan_job, work, chunksize=128):
+                take(item)
         else:
-            from concurrent.futures import ProcessPoolExecutor  # (only a scan of many files needs it)
+            from kannot.source.workers import process_pool  # (only a scan of many files needs it)
 
-            from kannot.source.workers import worker_init
-
-            with ProcessPoolExecutor(max_workers=jobs, initializer=worker_init,
-                                     initargs=(os.getpid(), limits.configure, limits.current())) as pool:
-                for item in pool.map(scan_job, work, chunksize=128):
+            with process_pool(jobs, limits.configure, limits.current()) as own:
+                for item in own.map(scan_job, work, chunksize=128):
                     take(item)
     finally:
         if gc_was_on:

@@ -100,6 +100,11 @@ def worker_init(parent: int, initializer: Callable | None, *args: Any) -> None:
         initializer(*args)
 
 
+def process_pool(jobs: int, initializer: Callable | None = None, *args: Any) -> ProcessPoolExecutor:
+    """A pool whose workers run ``initializer(*args)`` first and die with this process."""
+    return ProcessPoolExecutor(max_workers=jobs, initializer=worker_init, initargs=(os.getpid(), initializer, *args))
+
+
 def watchdog_seconds(time_limit: float) -> float | None:
     """How long a pool may stay silent: far beyond any file's time limit (None: no watchdog)."""
     env = os.environ.get("KANNOT_TEST_WATCHDOG")
@@ -126,8 +131,7 @@ class Workers:
 
     def _shared(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=self.jobs, initializer=worker_init,
-                                             initargs=(os.getpid(), self.initializer, *self.initargs))
+            self._pool = process_pool(self.jobs, self.initializer, *self.initargs)
         return self._pool
 
     def close(self) -> None:
