@@ -21,6 +21,7 @@ benchmark and ``tests/test_lazy.py`` compare the two.
 from __future__ import annotations
 
 import bisect
+import ctypes
 import gc
 import itertools
 import marshal
@@ -59,9 +60,11 @@ _COL0_RE = re.compile(rb"\n[A-Za-z_*][^\n=]*")
 # most of a head's words and never what a lookup asks for):
 # (a name starts after a non-word character, and ``\w*+`` never gives back: without both, the
 # engine retried every suffix of every word, most of the scan's time)
-_NAME_BEFORE_PAREN_RE = re.compile(rb"(?<!\w)([A-Za-z_]\w*+)\s*\(")  # a function, a macro invocation
-_LINE_INVOCATION_RE = re.compile(rb"(?m)^[A-Za-z_]\w*\s*\(([^()\n]*)")  # MACRO(arg, arg...: its args
-_INVOCATION_ARGS_RE = re.compile(rb"(?m)^([A-Za-z_]\w*)\s*\(\s*([A-Za-z_]\w*)?\s*(?:,\s*([A-Za-z_]\w*))?")
+# (the column-0 lines are joined, each after its newline: a pattern that begins with that
+# literal newline is searched at C speed, where ``(?m)^`` is tried at every byte)
+_NAME_BEFORE_PAREN_RE = re.compile(rb"\b([A-Za-z_]\w*+)\s*\(")  # a function, a macro invocation
+_LINE_INVOCATION_RE = re.compile(rb"\n[A-Za-z_]\w*\s*\(([^()\n]*)")  # MACRO(arg, arg...: its args
+_INVOCATION_ARGS_RE = re.compile(rb"\n([A-Za-z_]\w*)\s*\(\s*([A-Za-z_]\w*)?\s*(?:,\s*([A-Za-z_]\w*))?")
 _POINTER_DECL_RE = re.compile(rb"\(\s*\*\s*([A-Za-z_]\w*)\s*\)")  # void (*handler)(void)
 # ``#define NAME``: lower-case names, function-like macros, and upper-case object-like ones whose
 # body starts with a name (aliases, attribute macros). Constants and include guards are left out
@@ -76,6 +79,26 @@ _STOP = frozenset(
     EXPORT_SYMBOL EXPORT_SYMBOL_GPL MODULE_LICENSE MODULE_AUTHOR MODULE_DESCRIPTION module_param
     MODULE_PARM_DESC pr_fmt out err err_out fail done""".split()
 )
+
+
+def _memmem_contains() -> Callable[[bytes, bytes], bool] | None:
+    """``word in src`` by the C library's memmem (glibc's is vectorised: on the catalog's dozen
+    words over a kernel tree, twice as fast as bytes' own search, which was a quarter of the
+    scan); None where there is none."""
+    try:
+        memmem = ctypes.CDLL(None).memmem
+    except (OSError, AttributeError, TypeError):
+        return None
+    memmem.restype = ctypes.c_void_p
+    memmem.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t]
+
+    def contains(src: bytes, word: bytes) -> bool:
+        return memmem(src, len(src), word, len(word)) is not None
+
+    return contains
+
+
+_contains: Callable[[bytes, bytes], bool] = _memmem_contains() or (lambda src, word: word in src)
 
 
 def _split_condition(text: str) -> tuple[str, str]:
@@ -110,10 +133,14 @@ def scan_text(src: bytes, families: int = 0xFF) -> TextFacts:
     col0 = b"".join(lines)
     words = _NAME_BEFORE_PAREN_RE.findall(col0)
     invocations = []
-    for m in _INVOCATION_ARGS_RE.finditer(col0):
+    pos = 0
+    search = _INVOCATION_ARGS_RE.search
+    while (m := search(col0, pos)) is not None:
         for arg in (m.group(2), m.group(3)):
             if arg:
                 invocations.append((arg.decode("latin-1"), m.group(1).decode("latin-1")))
+        # (its blanks may end with the next line's newline: that line is searched too)
+        pos = m.end() - 1 if col0[m.end() - 1 : m.end()] == b"\n" else m.end()
     words += b" ".join(_LINE_INVOCATION_RE.findall(col0)).translate(_WORD_TABLE).split()
     words += _POINTER_DECL_RE.findall(col0)
     # before a line's first '(': the head's words (types, annotations such as a learned
@@ -123,9 +150,9 @@ def scan_text(src: bytes, families: int = 0xFF) -> TextFacts:
     defines = [n.decode() for n in _DEFINE_RE.findall(src)]
     marks = 0
     for fam, fam_words in FAMILY_MARKS.items():
-        if _FAMILY_BITS[fam] & families and any(w in src for w in fam_words):
+        if _FAMILY_BITS[fam] & families and any(_contains(src, w) for w in fam_words):
             marks |= _FAMILY_BITS[fam]
-    if ALLOW_MARK in src:
+    if _contains(src, ALLOW_MARK):
         marks |= ALLOW_BIT
     return TextFacts(heads, defines, scan_includes(src) if b"include" in src else [], sorted(set(invocations)), marks)
 
