@@ -206,7 +206,7 @@ class Session:
     def _edits(self, buffers: dict[str, bytes]) -> Result | None:
         """The result after the buffers' edits since the last check, by a recheck; None when a
         whole check is needed."""
-        from kannot.index.catalog import same_entry, scan_text
+        from kannot.facts.text import same_entry, scan_text
         assert self.base is not None
         overrides = self.opts.overrides  # (the index's loader and reader see this dict)
         wanted = {rel: text for rel, text in buffers.items()}

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import FIXTURES
-from kannot.index.catalog import scan_text
+from kannot.facts.text import scan_text
 from kannot.callees import callees_of
 from kannot.engine import Options, analyze, build_index, close_index
 from kannot.why import FAMILIES as WHY_FAMILIES, why

@@ -258,7 +258,8 @@ def test_moved_positions_finds_each_changed_or_unstated_pair_across_blocks():
 def test_a_frozen_name_index_finds_every_name_and_no_other_with_few_or_many_lookups(mapped):
     import random
 
-    from kannot.index.catalog import Postings, _MappedText, _Names
+    from kannot.index.catalog import Postings, _Names
+    from kannot.store.catalog_blobs import MappedText
 
     rng = random.Random(7)
     names = sorted({"".join(rng.choice("abc_xyz") for _ in range(rng.randint(1, 9))) for _ in range(3000)})
@@ -268,7 +269,7 @@ def test_a_frozen_name_index_finds_every_name_and_no_other_with_few_or_many_look
     text, *arrays = frozen.freeze()
     if mapped:  # as a stored catalog gives it: the names still bytes, in a bigger buffer
         raw = text.encode()
-        text = _MappedText(b"head" + raw + b"tail", 4, len(raw))
+        text = MappedText(b"head" + raw + b"tail", 4, len(raw))
         arrays = [memoryview(a) for a in arrays]
     stored = Postings((text, *arrays))
     absent = ["", "0", "~", "a" * 12, "zzzzzzzzzzzz", *(n + "!" for n in names[::97])]

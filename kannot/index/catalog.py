@@ -1,18 +1,11 @@
-"""The tree's catalog: a cheap text scan of every file, so that only the files a check needs are parsed.
+"""The tree's catalog: every file's text facts (:mod:`kannot.facts.text`), indexed by name, so that
+only the files a check needs are parsed.
 
 Parsing every file of a kernel tree with tree-sitter costs minutes; a check needs only the files
 with protected functions and the files that can define what those call (through always-inline
-helpers and macros, transitively). The catalog finds both without a parser, in one pass of plain
-byte searches over each file:
-
-- ``heads``: the identifiers on lines that start in column 0 (kernel style puts every file-scope
-  declaration there: function heads, prototypes, variables, ``NOKPROBE_SYMBOL(f);``,
-  ``DEFINE_IDTENTRY_RAW(exc_int3)``, ``SYM_FUNC_START(f)``). A file can define or declare NAME only
-  if NAME is among its heads (or its ``#define`` names).
-- ``defines``: names after ``#define`` (constant-valued upper-case ones left out: nothing calls them).
-- ``includes``: the ``#include`` lines (the same lines :mod:`kannot.facts.extract` reads), for include closures.
-- ``marks``: which protection families' words occur in the file at all (``noinstr``, ``kprobe``,
-  ``notrace``...): the files that may hold protected functions or the macros that make them.
+helpers and macros, transitively). The catalog finds both without a parser: which files have a
+name among their heads, which ``#define`` it, which invoke a macro on it, which have a family's
+marks, what each includes.
 
 The index (:class:`kannot.index.core.Index` in lazy mode) asks the catalog which files to parse when it
 looks a name up, so its answers equal those of an index built from every file's facts; the
@@ -21,12 +14,9 @@ benchmark and ``tests/test_lazy.py`` compare the two.
 from __future__ import annotations
 
 import bisect
-import ctypes
 import gc
 import itertools
-import marshal
 import os
-import re
 import stat
 import struct
 from array import array
@@ -35,126 +25,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, cast
 
 from kannot.source import limits
-from kannot.facts.cpp import scan_includes
+from kannot.facts.text import ALL_FAMILIES, TextFacts, same_entry, scan_text
 from kannot.source.files import FileError, fs_path, is_sorted, moved_positions, read_source
-from kannot.store.stamp import FORMAT
-from kannot.rules import DEFAULT_RULES
+from kannot.store.catalog_blobs import (INDEX_KEY, SIGS_KEY, CatalogState, MappedText, pack_catalog_entry,
+                                        pack_invocations, pack_sigs, pack_state, unpack_catalog_entry,
+                                        unpack_invocations, unpack_sigs, unpack_state)
 
 if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
-
-# The words whose presence makes a file a candidate for a protection family (substrings: a
-# section name ".noinstr.text" contains "noinstr", "__cpuidle" contains "cpuidle"): the shipped
-# families' ``scan`` (kannot/rules/families.toml). A family of .kannot.toml has none: the files
-# with its words on a column-0 line are found by ``heads`` (kannot.index.lazy).
-FAMILY_MARKS: dict[str, tuple[bytes, ...]] = {f.name: f.scan for f in DEFAULT_RULES.families if f.scan}
-ALLOW_MARK = b"kannot:"
-ALL_FAMILIES = 0xFF  # the cached catalog has every family's marks: `why` and --select reuse it  # allow comments: KN007 must see every one
-
-# A line starting in column 0 (after a newline): where file-scope declarations begin; up to its
-# first '=', as what follows is an initializer (``static bool x = IS_ENABLED(...);``): uses,
-# never what the line defines (with them, every file with such a line was parsed to look for
-# a function IS_ENABLED)
-_COL0_RE = re.compile(rb"\n[A-Za-z_*][^\n=]*")
-# On such lines, what can be defined or declared there (parameter names are left out: they are
-# most of a head's words and never what a lookup asks for):
-# (a name starts after a non-word character, and ``\w*+`` never gives back: without both, the
-# engine retried every suffix of every word, most of the scan's time)
-# (the column-0 lines are joined, each after its newline: a pattern that begins with that
-# literal newline is searched at C speed, where ``(?m)^`` is tried at every byte)
-_NAME_BEFORE_PAREN_RE = re.compile(rb"\b([A-Za-z_]\w*+)\s*\(")  # a function, a macro invocation
-_LINE_INVOCATION_RE = re.compile(rb"\n[A-Za-z_]\w*\s*\(([^()\n]*)")  # MACRO(arg, arg...: its args
-_INVOCATION_ARGS_RE = re.compile(rb"\n([A-Za-z_]\w*)\s*\(\s*([A-Za-z_]\w*)?\s*(?:,\s*([A-Za-z_]\w*))?")
-_POINTER_DECL_RE = re.compile(rb"\(\s*\*\s*([A-Za-z_]\w*)\s*\)")  # void (*handler)(void)
-# ``#define NAME``: lower-case names, function-like macros, and upper-case object-like ones whose
-# body starts with a name (aliases, attribute macros). Constants and include guards are left out
-# inside the regex engine: a tree has millions of register constants, nothing calls them.
-_DEFINE_TAIL = rb"define[ \t]+([a-z]\w*|[A-Z_]\w*+(?=\(|[ \t]+[A-Za-z_]))"
-_DEFINE_RE = re.compile(rb"#[ \t]*" + _DEFINE_TAIL)
-_WORD_TABLE = bytes(c if (48 <= c <= 57 or 65 <= c <= 90 or 97 <= c <= 122 or c == 95) else 32 for c in range(256))
-# Frequent column-0 words that never name what a call looks up: left out to keep the index small.
-_STOP = frozenset(
-    """static void int struct const unsigned signed return if else long char short bool inline
-    extern enum union typedef u8 u16 u32 u64 s8 s16 s32 s64 size_t __init __exit __user __iomem
-    EXPORT_SYMBOL EXPORT_SYMBOL_GPL MODULE_LICENSE MODULE_AUTHOR MODULE_DESCRIPTION module_param
-    MODULE_PARM_DESC pr_fmt out err err_out fail done""".split()
-)
-
-
-def _memmem_contains() -> Callable[[bytes, bytes], bool] | None:
-    """``word in src`` by the C library's memmem (glibc's is vectorised: on the catalog's dozen
-    words over a kernel tree, twice as fast as bytes' own search, which was a quarter of the
-    scan); None where there is none."""
-    try:
-        memmem = ctypes.CDLL(None).memmem
-    except (OSError, AttributeError, TypeError):
-        return None
-    memmem.restype = ctypes.c_void_p
-    memmem.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t]
-
-    def contains(src: bytes, word: bytes) -> bool:
-        return memmem(src, len(src), word, len(word)) is not None
-
-    return contains
-
-
-_contains: Callable[[bytes, bytes], bool] = _memmem_contains() or (lambda src, word: word in src)
 
 
 def _split_condition(text: str) -> tuple[str, str]:
     """A packed include line's path and condition (tab-separated: a path has no tab)."""
     path, _, cond = text.partition("\t")
     return path, cond
-
-
-@dataclass(slots=True)
-class TextFacts:
-    heads: list[str]
-    defines: list[str]
-    includes: list[tuple[str, str, str]]
-    invocations: list[tuple[str, str]]  # (argument, macro) of MACRO(arg, arg...) at column 0
-    marks: int  # bit i: FAMILY_MARKS' i-th family; bit 7: an allow comment
-
-
-_FAMILY_BITS = {name: 1 << i for i, name in enumerate(FAMILY_MARKS)}
-ALLOW_BIT = 1 << 7
-
-
-def family_bits(families: set[str] | list[str]) -> int:
-    bits = 0
-    for f in families:
-        bits |= _FAMILY_BITS.get(f, 0)
-    return bits
-
-
-def scan_text(src: bytes, families: int = 0xFF) -> TextFacts:
-    """The catalog entry of one file (pure: a function of its bytes)."""
-    lines = _COL0_RE.findall(b"\n" + src)
-    col0 = b"".join(lines)
-    words = _NAME_BEFORE_PAREN_RE.findall(col0)
-    invocations = []
-    pos = 0
-    search = _INVOCATION_ARGS_RE.search
-    while (m := search(col0, pos)) is not None:
-        for arg in (m.group(2), m.group(3)):
-            if arg:
-                invocations.append((arg.decode("latin-1"), m.group(1).decode("latin-1")))
-        # (its blanks may end with the next line's newline: that line is searched too)
-        pos = m.end() - 1 if col0[m.end() - 1 : m.end()] == b"\n" else m.end()
-    words += b" ".join(_LINE_INVOCATION_RE.findall(col0)).translate(_WORD_TABLE).split()
-    words += _POINTER_DECL_RE.findall(col0)
-    # before a line's first '(': the head's words (types, annotations such as a learned
-    # `__entry_section`, the name); a line without one: variables, types
-    words += b" ".join(l.split(b"(", 1)[0] for l in lines).translate(_WORD_TABLE).split()
-    heads = [w for w in {w.decode("latin-1") for w in set(words)} if not w[0].isdigit() and w not in _STOP]
-    defines = [n.decode() for n in _DEFINE_RE.findall(src)]
-    marks = 0
-    for fam, fam_words in FAMILY_MARKS.items():
-        if _FAMILY_BITS[fam] & families and any(_contains(src, w) for w in fam_words):
-            marks |= _FAMILY_BITS[fam]
-    if _contains(src, ALLOW_MARK):
-        marks |= ALLOW_BIT
-    return TextFacts(heads, defines, scan_includes(src) if b"include" in src else [], sorted(set(invocations)), marks)
 
 
 def _read(root: str, rel: str) -> tuple[bytes | None, str | None]:
@@ -179,34 +63,17 @@ def _read(root: str, rel: str) -> tuple[bytes | None, str | None]:
 
 
 def scan_job(args: tuple[str, str, int]) -> tuple[str, bytes]:
-    """A file's catalog entry as it is stored (marshal of ``(fields or None, note)``): made in
+    """A file's catalog entry as it is stored (kannot.store.catalog_blobs.pack_catalog_entry): made in
     the worker, so the main process neither unpickles objects nor marshals them again."""
     root, rel, families = args
     data, note = _read(root, rel)
     if data is None:
-        return rel, marshal.dumps((None, note or "unreadable"))
+        return rel, pack_catalog_entry(None, note)
     try:
         tf = scan_text(data, families)
     except Exception as exc:  # the per-file boundary
-        return rel, marshal.dumps((None, f"internal error while scanning: {type(exc).__name__}: {exc}"))
-    return rel, marshal.dumps(((tf.heads, tf.defines, tf.includes, tf.invocations, tf.marks), note))
-
-
-class _MappedText:
-    """A stored index's names, still in the (mapped) stored catalog: :class:`_Names` searches
-    them as bytes (decoding the 20 MB of a kernel tree's names cost a warm run 0.05 s), and
-    decodes them whole only to split them (a whole check, or a rewrite)."""
-
-    __slots__ = ("buf", "start", "_size")
-
-    def __init__(self, buf, start: int, size: int):
-        self.buf, self.start, self._size = buf, start, size  # (buf: bytes or an mmap)
-
-    def __len__(self) -> int:
-        return self._size
-
-    def split(self, sep: str) -> list[str]:
-        return self.buf[self.start : self.start + self._size].decode("utf-8", "surrogateescape").split(sep)
+        return rel, pack_catalog_entry(None, f"internal error while scanning: {type(exc).__name__}: {exc}")
+    return rel, pack_catalog_entry(tf, note)
 
 
 def _ints(raw) -> "array | memoryview":
@@ -228,7 +95,7 @@ class _Names:
     SPLIT_AFTER = 4096
     BLOCK = 64  # names per block of the sample a lookup bisects first
 
-    def __init__(self, text: "str | _MappedText", starts):
+    def __init__(self, text: "str | MappedText", starts):
         self._text = text
         self._list: list[str] | None = None
         self._asked = 0
@@ -260,7 +127,7 @@ class _Names:
         # str, or bytes when text is the mapped buffer (and so are the slices of text)
         key: str | bytes
         nl: Any
-        if isinstance(text, _MappedText):  # compared as bytes, undecoded (UTF-8 keeps the order)
+        if isinstance(text, MappedText):  # compared as bytes, undecoded (UTF-8 keeps the order)
             text, base, key, nl = text.buf, text.start, name.encode("utf-8", "surrogateescape"), b"\n"
         else:
             base, key, nl = 0, name, "\n"
@@ -438,7 +305,7 @@ class Catalog:
 
     def _invocations(self) -> dict[str, list[tuple[int, str]]]:
         if self.invocations_packed is not None:
-            self.invocations_index = marshal.loads(self.invocations_packed)
+            self.invocations_index = unpack_invocations(self.invocations_packed)
             self.invocations_packed = None
             changes, self.invocation_changes = self.invocation_changes, []
             for i, invocations, added in changes:
@@ -481,10 +348,9 @@ class Catalog:
         old = self.entries.pop(i, None)
         row = self.entry_rows.pop(i, None)
         if old is None:
-            state = marshal.loads(row)[0] if row is not None else None
-            if state is None:
+            old = unpack_catalog_entry(row)[0] if row is not None else None
+            if old is None:
                 return
-            old = TextFacts(*state)
         for index, names in ((self.heads_index, old.heads), (self.defines_index, old.defines)):
             for w in set(names):
                 index.discard(w, i)
@@ -529,13 +395,13 @@ class Catalog:
         return got
 
     def to_blob(self, unreadable: list[str] | None = None) -> bytes:
-        """The stored index (:func:`_pack_state`). The signatures are stored apart
-        (:func:`_pack_sigs`: an edit that changes no file's names rewrites only them)."""
-        return _pack_state(self.to_state(unreadable))
+        """The stored index (kannot.store.catalog_blobs). The signatures are stored apart (an
+        edit that changes no file's names rewrites only them)."""
+        return pack_state(self.to_state(unreadable))
 
-    def to_state(self, unreadable: list[str] | None = None) -> tuple:
-        """(format, files, None, packed includes, notes, unreadable, indexes). Includes are
-        one string per file, split again only for the files a closure visits."""
+    def to_state(self, unreadable: list[str] | None = None) -> CatalogState:
+        """Its stored form. Includes are one string per file, split again only for the files
+        a closure visits."""
         packed = []
         for i, rel in enumerate(self.files):
             incs = self.includes.get(rel)
@@ -545,120 +411,37 @@ class Catalog:
             else:
                 packed.append("\n".join(k + inc + ("\t" + c if c else "") for k, inc, c in incs) or None)
         invocations = (self.invocations_packed if self.invocations_packed is not None and not self.invocation_changes
-                       else marshal.dumps(self._invocations()))
-        indexes = (self.heads_index.freeze(), self.defines_index.freeze(), invocations, self.marks)
+                       else pack_invocations(self._invocations()))
         unreadable = sorted(self.unreadable) if unreadable is None else unreadable
-        return (FORMAT, self.files, None, packed, self.notes, unreadable, indexes)
+        return CatalogState(self.files, None, packed, self.notes, unreadable, self.heads_index.freeze(),
+                            self.defines_index.freeze(), invocations, self.marks)
 
     def entry(self, i: int) -> TextFacts | None:
         """File ``i``'s entry (None: unreadable, or not scanned)."""
         tf = self.entries.get(i)
         if tf is None and i in self.entry_rows:
-            state = marshal.loads(self.entry_rows[i])[0]
-            tf = TextFacts(*state) if state is not None else None
+            tf = unpack_catalog_entry(self.entry_rows[i])[0]
         return tf
 
     def entry_row(self, i: int) -> bytes:
         """File ``i``'s entry as it is stored (what :func:`load_or_build` reads back)."""
         row = self.entry_rows.get(i)
-        return row if row is not None else marshal.dumps(self.entry_state(i))
-
-    def entry_state(self, i: int) -> tuple:
-        tf = self.entry(i)
-        note = self.notes.get(self.files[i])
-        if tf is None:
-            return (None, note or "unreadable")
-        return ((tf.heads, tf.defines, tf.includes, tf.invocations, tf.marks), note)
-
-
-_INDEX_KEY = "catalog"
-_SIGS_KEY = "catalog-sigs"
-_STATE_MAGIC = b"KNCAT\0\0\0"
-
-
-def _pack_state(state: tuple) -> bytes:
-    """A catalog state as stored: the small parts marshalled, and each array of the two name
-    indexes (and the packed invocations) as raw bytes, 8-aligned, behind a table of offsets.
-    A warm run maps the file and keeps views of those (unmarshalling and copying 85 MB cost it
-    0.2 s more)."""
-    *small, (heads, defines, invocations, marks) = state
-    raws = [heads[0].encode("utf-8", "surrogateescape"), *heads[1:],
-            defines[0].encode("utf-8", "surrogateescape"), *defines[1:], invocations]
-    parts = [marshal.dumps((*small, marks)), *raws]
-    pos = len(_STATE_MAGIC) + 4 + 16 * len(parts)
-    table, body = [], []
-    for part in parts:
-        pad = -pos % 8
-        body += [b"\0" * pad, part]
-        table.append(struct.pack("<QQ", pos + pad, len(part)))
-        pos += pad + len(part)
-    return b"".join([_STATE_MAGIC, struct.pack("<I", len(parts)), *table, *body])
-
-
-def _unpack_state(blob) -> tuple | None:
-    """:func:`_pack_state` undone (``blob``: bytes, or a mapped file); None for another format.
-    Raises ValueError for a damaged one."""
-    view = memoryview(blob)
-    if bytes(view[: len(_STATE_MAGIC)]) != _STATE_MAGIC:
-        return None
-    (n,) = struct.unpack_from("<I", view, len(_STATE_MAGIC))
-    if n != 12:
-        raise ValueError("stored catalog of another shape")
-    parts, places = [], []
-    for k in range(n):
-        start, size = struct.unpack_from("<QQ", view, len(_STATE_MAGIC) + 4 + 16 * k)
-        if start + size > len(view):
-            raise ValueError("stored catalog cut short")
-        parts.append(view[start : start + size])
-        places.append((start, size))
-    small = marshal.loads(parts[0])
-    if not (isinstance(small, tuple) and len(small) == 7 and small[0] == FORMAT):
-        return None
-    *small, marks = small
-    heads = (_MappedText(blob, *places[1]), *parts[2:6])
-    defines = (_MappedText(blob, *places[6]), *parts[7:11])
-    return (*small, (heads, defines, bytes(parts[11]), marks))
-
-
-def _pack_sigs(sigs: "list[tuple[int, int]] | array") -> bytes:
-    """(``sigs``: pairs, or already one flat array)"""
-    flat = sigs if isinstance(sigs, array) else array("q", itertools.chain.from_iterable(sigs))
-    return marshal.dumps((len(flat) // 2, flat.tobytes()))
-
-
-def _unpack_sigs(blob: bytes | None, count: int) -> array:
-    """The stored signatures, as one flat array of (size, mtime_ns) pairs."""
-    if blob is None:
-        raise ValueError("no stored signatures")
-    n, flat_b = marshal.loads(blob)
-    flat = array("q")
-    flat.frombytes(flat_b)
-    if n != count or len(flat) != 2 * n:
-        raise ValueError("stored signatures do not match the stored files")
-    return flat
+        return row if row is not None else pack_catalog_entry(self.entry(i), self.notes.get(self.files[i]))
 
 
 def _stored_blobs(cat: "Catalog", now: bool, with_index: bool = True) -> list[tuple[str, "bytes | Callable[[], bytes]"]]:
     """The index and signature blobs of ``cat`` (not ``with_index``: the signatures only). Not
     ``now``: the index blob is made by the writer (freezing a million names costs seconds;
     on the background writer's thread it overlaps the check, which only reads the catalog)."""
-    sigs = _pack_sigs(getattr(cat, "sigs", [(-1, -1)] * len(cat.files)))
+    sigs = pack_sigs(getattr(cat, "sigs", [(-1, -1)] * len(cat.files)))
     if not with_index:
-        return [(_SIGS_KEY, sigs)]
+        return [(SIGS_KEY, sigs)]
     if now:
-        return [(_INDEX_KEY, cat.to_blob()), (_SIGS_KEY, sigs)]
+        return [(INDEX_KEY, cat.to_blob()), (SIGS_KEY, sigs)]
     # the files the scan could not read, as of now: the check marks a file it then fails to
     # parse unreadable too (that is a fact of this run, not of the file's stored entry)
     unreadable = sorted(cat.unreadable)
-    return [(_INDEX_KEY, lambda: cat.to_blob(unreadable)), (_SIGS_KEY, sigs)]
-
-
-def same_entry(a: TextFacts | None, b: TextFacts | None) -> bool:
-    """Do two entries of a file name, include and mark the same (an edit inside functions)?"""
-    if a is None or b is None:
-        return a is b
-    return (set(a.heads) == set(b.heads) and a.defines == b.defines and a.includes == b.includes
-            and a.invocations == b.invocations and a.marks == b.marks)
+    return [(INDEX_KEY, lambda: cat.to_blob(unreadable)), (SIGS_KEY, sigs)]
 
 
 def _signature(root: str, rel: str) -> tuple[int, int]:
@@ -667,18 +450,6 @@ def _signature(root: str, rel: str) -> tuple[int, int]:
         return st.st_size, st.st_mtime_ns
     except OSError:
         return -1, -1
-
-
-def _unmarshal(blob: bytes):
-    """marshal.loads of a blob of millions of small objects: with the cyclic GC off it is twice
-    as fast (nothing in it can form a cycle)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return marshal.loads(blob)
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def load_or_build(root: Path, rels: list[str], jobs: int, errors: list[FileError], cache, notices: list[str],
@@ -702,13 +473,13 @@ def load_or_build(root: Path, rels: list[str], jobs: int, errors: list[FileError
     flat = sigs if isinstance(sigs, array) else array("q", itertools.chain.from_iterable(sigs))
     now = bool(overrides) or write == "now"  # an unsaved buffer goes into the catalog below
     state = cat = None
-    blob = cache.get_blob(_INDEX_KEY) if cache is not None else None
+    blob = cache.get_blob(INDEX_KEY) if cache is not None else None
     if blob is not None:
         try:
-            state = _unpack_state(blob)
+            state = unpack_state(blob)
             if state is not None:
-                state = state[:2] + (_unpack_sigs(cache.get_blob(_SIGS_KEY), len(state[1])),) + state[3:]
-                if state[1] == rels:
+                state = state._replace(sigs=unpack_sigs(cache.get_blob(SIGS_KEY), len(state.files)))
+                if state.files == rels:
                     cat = _stored_catalog(rels, state)
         except (ValueError, EOFError, TypeError, IndexError, struct.error):
             notices.append("cache: the stored catalog is damaged; scanning the tree again")
@@ -721,7 +492,8 @@ def load_or_build(root: Path, rels: list[str], jobs: int, errors: list[FileError
                               notices, write)
         return _with_overrides(cat, overrides)
     assert state is not None  # (cat came from it)
-    changed = [rels[i] for i in moved_positions(state[2], flat)]
+    assert state.sigs is not None  # (read with it)
+    changed = [rels[i] for i in moved_positions(state.sigs, flat)]
     rewritten: list[str] = []  # changed files whose entry changed too
     if changed:
         old_entries = cache.get_texts(changed) if cache is not None else {}
@@ -729,9 +501,9 @@ def load_or_build(root: Path, rels: list[str], jobs: int, errors: list[FileError
             e = old_entries.get(rel)
             if e is not None:
                 try:
-                    tf, _note = marshal.loads(e)
-                    if tf is not None:
-                        cat.entries[cat.rank[rel]] = TextFacts(*tf)
+                    old_tf, _note = unpack_catalog_entry(e)
+                    if old_tf is not None:
+                        cat.entries[cat.rank[rel]] = old_tf
                 except (ValueError, EOFError, TypeError):
                     return _with_overrides(_rescan_all(root, rels, flat, jobs, errors, cache, notices, progress), overrides)
         scanned = build_catalog(root, changed, jobs, [], ALL_FAMILIES)
@@ -765,8 +537,8 @@ def load_or_build(root: Path, rels: list[str], jobs: int, errors: list[FileError
     return _with_overrides(cat, overrides)
 
 
-def _stored_catalog(rels: list[str], state: tuple) -> Catalog:
-    _fmt, _files, _sigs, includes, notes, unreadable, (heads, defines, invocations, marks) = state
+def _stored_catalog(rels: list[str], state: CatalogState) -> Catalog:
+    _files, _sigs, includes, notes, unreadable, heads, defines, invocations, marks = state
     cat = Catalog(files=list(rels))
     cat.rank = _Ranks(cat.files) if is_sorted(cat.files) else {r: i for i, r in enumerate(cat.files)}
     cat.heads_index, cat.defines_index = Postings(heads), Postings(defines)
@@ -777,8 +549,6 @@ def _stored_catalog(rels: list[str], state: tuple) -> Catalog:
     cat._packed_includes = includes
     cat.notes = dict(notes)
     cat.unreadable = set(unreadable)
-    if len(includes) != len(rels):
-        raise ValueError("stored includes do not match the stored files")
     return cat
 
 
@@ -792,8 +562,8 @@ def _rescan_all(root, rels, sigs, jobs, errors, cache, notices, progress) -> Cat
     return cat
 
 
-def _rebuild(root: Path, rels: list[str], sigs: array, jobs: int, errors: list[FileError], cache, state,
-             progress, pool: "ProcessPoolExecutor | None" = None) -> Catalog:
+def _rebuild(root: Path, rels: list[str], sigs: array, jobs: int, errors: list[FileError], cache,
+             state: CatalogState | None, progress, pool: "ProcessPoolExecutor | None" = None) -> Catalog:
     """A new catalog of ``rels`` (``sigs``: their flat signatures): the stored entries of
     unchanged files, the others scanned."""
     reuse: dict[str, bytes] = {}
@@ -801,7 +571,8 @@ def _rebuild(root: Path, rels: list[str], sigs: array, jobs: int, errors: list[F
         def pairs(flat: array):
             return zip(flat[0::2], flat[1::2])
 
-        old = dict(zip(state[1], pairs(state[2])))
+        assert state.sigs is not None  # (read with it)
+        old = dict(zip(state.files, pairs(state.sigs)))
         same = [rel for rel, sig in zip(rels, pairs(sigs)) if old.get(rel) == sig and sig != (-1, -1)]
         reuse = cache.get_texts(same)
     if not reuse:
@@ -814,14 +585,14 @@ def _rebuild(root: Path, rels: list[str], sigs: array, jobs: int, errors: list[F
     cat.rank = {r: i for i, r in enumerate(cat.files)}
     for rel in rels:
         if rel in reuse:
-            tf, note = _unmarshal(reuse[rel])
+            tf, note = unpack_catalog_entry(reuse[rel], many=True)
             if note:
                 cat.notes[rel] = note
                 errors.append(FileError(rel, note))
             if tf is None:
                 cat.unreadable.add(rel)
             else:
-                cat.add(rel, TextFacts(*tf), keep=False)
+                cat.add(rel, tf, keep=False)
             cat.entry_rows[cat.rank[rel]] = reuse[rel]
         else:
             tf = scanned.entry(scanned.rank[rel])
@@ -862,14 +633,14 @@ def build_catalog(root: Path, rels: list[str], jobs: int, errors: list[FileError
         done += 1
         if progress is not None and done % 256 == 0:
             progress(done, len(work))
-        state, note = marshal.loads(row)
+        tf, note = unpack_catalog_entry(row)
         if note:
             errors.append(FileError(rel, note))
             cat.notes[rel] = note
-        if state is None:
+        if tf is None:
             cat.unreadable.add(rel)
         else:
-            cat.add(rel, TextFacts(*state), keep=False)
+            cat.add(rel, tf, keep=False)
         cat.entry_rows[cat.rank[rel]] = row
 
     for rel in sorted(overrides):  # an editor's unsaved buffer, not the disk

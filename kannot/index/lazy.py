@@ -457,7 +457,7 @@ class LazyIndex(Index):
         the families' words, then the users of macros whose bodies carry those words (learned
         from the loaded macros until nothing new appears), then prototypes and NOKPROBE_SYMBOL()s
         naming functions defined elsewhere."""
-        from kannot.index.catalog import family_bits
+        from kannot.facts.text import family_bits
 
         bits = family_bits(families)
         # the words that make a function protected, per family, as they appear in a macro body
@@ -498,7 +498,7 @@ class LazyIndex(Index):
         for n in sorted(names):
             self._finish(n)
         if self._kn007_files is None:
-            from kannot.index.catalog import ALLOW_BIT
+            from kannot.facts.text import ALLOW_BIT
             self.ensure_files(self.catalog.marked(ALLOW_BIT))
 
 

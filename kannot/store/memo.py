@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Callable
 
 from kannot.source import limits
 from kannot.store.cache import FactsCache, content_hash
+from kannot.store.catalog_blobs import unpack_catalog_entry
 from kannot.store.stamp import CODE_STAMP, FORMAT
 from kannot.analysis.findings import Finding
 from kannot.store.records import (
@@ -51,6 +52,7 @@ from kannot.source.files import FileError, Listing, moved_positions, read_source
 if TYPE_CHECKING:
     from mmap import mmap
 
+    from kannot.facts.text import TextFacts
     from kannot.index.catalog import Postings
 
 MAX_CHANGED = 64  # more changed files than this: just run the check
@@ -396,14 +398,14 @@ def reusable(cache: FactsCache, key: str, root: Path, listed: dict[str, tuple[in
     return rec
 
 
-def _scanned(root: Path, rel: str, data: bytes | None) -> tuple:
-    """(catalog entry state, note) of ``rel``: of ``data`` when given, else of the disk's file."""
-    from kannot.index.catalog import scan_job, scan_text
+def _scanned(root: Path, rel: str, data: bytes | None) -> "tuple[TextFacts | None, str | None]":
+    """(catalog entry, note) of ``rel``: of ``data`` when given, else of the disk's file."""
+    from kannot.facts.text import scan_text
+    from kannot.index.catalog import scan_job
 
     if data is None:
-        return marshal.loads(scan_job((str(root), rel, 0xFF))[1])
-    tf = scan_text(data.replace(b"\0", b" "))
-    return (tf.heads, tf.defines, tf.includes, tf.invocations, tf.marks), None
+        return unpack_catalog_entry(scan_job((str(root), rel, 0xFF))[1])
+    return scan_text(data.replace(b"\0", b" ")), None
 
 
 def _edit(cache: FactsCache, loaded: dict[str, str | None], root: Path, rel: str,
@@ -412,7 +414,7 @@ def _edit(cache: FactsCache, loaded: dict[str, str | None], root: Path, rel: str
     its catalog entry has) when the edit left that entry as it was (the same names, includes,
     marks: an edit inside functions), else None."""
     from kannot.store.cache import decode
-    from kannot.index.catalog import TextFacts, same_entry
+    from kannot.facts.text import same_entry
 
     if old_text is None:
         return None
@@ -425,13 +427,12 @@ def _edit(cache: FactsCache, loaded: dict[str, str | None], root: Path, rel: str
         return None  # the facts the record saw are gone
     try:
         old_facts, _notes = decode(blob)
-        old_state, old_note = marshal.loads(old_text)
-        new_state, new_note = _scanned(root, rel, data)
+        old, old_note = unpack_catalog_entry(old_text)
+        new, new_note = _scanned(root, rel, data)
     except (ValueError, EOFError, TypeError):
         return None
-    if old_state is None or new_state is None or old_note != new_note:
+    if old is None or new is None or old_note != new_note:
         return None
-    old, new = TextFacts(*old_state), TextFacts(*new_state)
     if not same_entry(old, new):
         return None
     names = frozenset(old.heads) | frozenset(old.defines) | frozenset(arg for arg, _m in old.invocations)
@@ -444,20 +445,17 @@ def _unaffected(loaded: dict[str, str | None], asked: Callable[[], tuple], root:
     (``data``: an override of its content)?"""
     if old_text is None:
         return False
-    from kannot.index.catalog import TextFacts
-
     try:
-        old, old_note = marshal.loads(old_text)
+        old, old_note = unpack_catalog_entry(old_text)
     except (ValueError, EOFError, TypeError):
         return False
-    new_state, new_note = _scanned(root, rel, data)
-    new = TextFacts(*new_state) if new_state is not None else None
+    new, new_note = _scanned(root, rel, data)
     if old_note != new_note or (old is None) != (new is None):
         return False
     if old is None:
         return True
     assert new is not None  # (both are None or neither: above)
-    heads, defines, includes, invocations, marks = old
+    heads, defines, includes, invocations, marks = old.heads, old.defines, old.includes, old.invocations, old.marks
     if marks != new.marks or [tuple(i) for i in includes] != [tuple(i) for i in new.includes]:
         return False
     asked_heads, asked_defines, asked_invocations, non_generating = asked()
