@@ -18,7 +18,6 @@ defines that symbol from others).
 from __future__ import annotations
 
 import hashlib
-import marshal
 import os
 import re
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from kannot.build import cppcond, kbuild, kconfig
 from kannot.build import logic as L
 from kannot.build.logic import Formula
 from kannot.build.sat import Sat
-from kannot.store.stamp import CODE_STAMP
+from kannot.store import model_blobs
 
 MAX_WITNESS_STEPS = 64
 
@@ -342,24 +341,19 @@ class BuildModel:
     def answers_key(self) -> str:
         """The stored answers' row: of this model (its build files' digest) and these facts."""
         facts = hashlib.blake2b(repr(sorted(self.fixed.items())).encode(), digest_size=8).hexdigest()
-        return f"answers:{self.arch}:{self.digest}:{facts}:{self.complete}:{CODE_STAMP}"
+        return model_blobs.answers_key(self.arch, self.digest, facts, self.complete)
 
     def load_answers(self, blob: bytes | None) -> None:
         """What earlier runs learned (a condition's answer is a fact of the Kconfig and the
         facts: a warm recheck asks the solver only what no run asked before)."""
-        if not blob:
-            return
-        try:
-            got = marshal.loads(bytes(blob))
-        except (ValueError, EOFError, TypeError):
-            return
-        if isinstance(got, dict):
+        got = model_blobs.unpack_answers(blob) if blob else None
+        if got is not None:
             got.update(self.answers)
             self.answers = got
 
     def answers_blob(self) -> bytes | None:
         """The answers to store, when this run learned new ones."""
-        return marshal.dumps(self.answers) if self.new_answers else None
+        return model_blobs.pack_answers(self.answers) if self.new_answers else None
 
     def witness(self, f: Formula) -> Witness | None:
         """A small configuration fragment in which ``f`` holds, or None when none exists.
@@ -661,24 +655,17 @@ def is_kernel_tree(root: Path) -> bool:
     return (root / "Kconfig").is_file() and (root / "arch").is_dir()
 
 
-def _keys(arch: str) -> tuple[str, str]:
-    stamp = f"{arch}:{CODE_STAMP}"
-    return f"build:{stamp}", f"buildsig:{stamp}"
-
-
 def load(root: Path, arch: str, files: set[str] | None = None, cache=None, notices: list[str] | None = None) -> LoadedModel:
     """The arch's Kconfig tree and Kbuild model: from the cache when none of the files they were
     read from changed, else read (and stored). A folder that is no kernel tree has empty ones."""
     if not is_kernel_tree(root):
         return LoadedModel(kconfig.KconfigTree(arch), kbuild.KbuildModel(arch), "")
-    key, sig_key = _keys(arch)
     if cache is not None:
         digest = stored_digest(root, arch, cache)
-        blob = cache.get_result(key) if digest is not None else None
+        blob = cache.get_result(model_blobs.keys(arch)[0]) if digest is not None else None
         if blob is not None and digest is not None:  # (a blob is read only with a digest)
             try:
-                tpack, kpack = marshal.loads(bytes(blob))
-                return LoadedModel(kconfig.KconfigTree.unpack(tpack), kbuild.KbuildModel.unpack(kpack), digest)
+                return LoadedModel(*model_blobs.unpack_model(blob), digest)
             except (ValueError, EOFError, TypeError):
                 pass
     tree = kconfig.read_tree(root, arch)
@@ -686,34 +673,27 @@ def load(root: Path, arch: str, files: set[str] | None = None, cache=None, notic
     read = tree.files + kb.makefiles
     sig = _signature(root, read)
     if cache is not None:
-        _store(arch, (marshal.dumps((tree.pack(), kb.pack())), marshal.dumps((sig, read))), cache, notices)
+        model_blobs.store(arch, model_blobs.pack(tree, kb, sig, read), cache, notices)
     return LoadedModel(tree, kb, sig.hex())
 
 
-def _store(arch: str, blobs: tuple[bytes, bytes], cache, notices: list[str] | None) -> None:
-    key, sig_key = _keys(arch)
-    said = notices if notices is not None else []
-    cache.put_result(key, blobs[0], said)
-    cache.put_result(sig_key, blobs[1], said)
-
-
-def read_blobs(root: Path, arch: str) -> tuple[bytes, bytes]:
+def read_blobs(root: Path, arch: str) -> model_blobs.ModelBlobs:
     """A kernel tree's model for ``arch`` as :func:`load` stores it: (the Kconfig tree and
     Kbuild model, the signature of the files they were read from). Made in a worker process by
     a cold start, beside the catalog's scan (kannot.engine.build_index)."""
     tree = kconfig.read_tree(root, arch)
     kb = kbuild.read_model(root, arch)
     read = tree.files + kb.makefiles
-    return marshal.dumps((tree.pack(), kb.pack())), marshal.dumps((_signature(root, read), read))
+    return model_blobs.pack(tree, kb, _signature(root, read), read)
 
 
-def from_blobs(arch: str, blobs: tuple[bytes, bytes], cache=None, notices: list[str] | None = None) -> LoadedModel:
+def from_blobs(arch: str, blobs: model_blobs.ModelBlobs, cache=None, notices: list[str] | None = None) -> LoadedModel:
     """The model :func:`read_blobs` made, stored in ``cache`` (when given) as :func:`load` would."""
-    tpack, kpack = marshal.loads(blobs[0])
-    sig, _read = marshal.loads(blobs[1])
+    tree, kb = model_blobs.unpack_model(blobs.model)
+    sig, _read = model_blobs.unpack_sig(blobs.sig)
     if cache is not None:
-        _store(arch, blobs, cache, notices)
-    return LoadedModel(kconfig.KconfigTree.unpack(tpack), kbuild.KbuildModel.unpack(kpack), sig.hex())
+        model_blobs.store(arch, blobs, cache, notices)
+    return LoadedModel(tree, kb, sig.hex())
 
 
 def stored_digest(root: Path, arch: str, cache) -> str | None:
@@ -722,11 +702,11 @@ def stored_digest(root: Path, arch: str, cache) -> str | None:
     A few thousand stat calls: what a warm run pays to know the build files did not change."""
     if cache is None or not is_kernel_tree(root):
         return "" if not is_kernel_tree(root) else None
-    blob = cache.get_result(_keys(arch)[1])
+    blob = cache.get_result(model_blobs.keys(arch)[1])
     if blob is None:
         return None
     try:
-        sig, read = marshal.loads(bytes(blob))
+        sig, read = model_blobs.unpack_sig(blob)
     except (ValueError, EOFError, TypeError):
         return None
     return sig.hex() if _signature(root, read) == sig else None
