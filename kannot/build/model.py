@@ -668,23 +668,25 @@ def load(root: Path, arch: str, files: set[str] | None = None, cache=None, notic
                 return LoadedModel(*model_blobs.unpack_model(blob), digest)
             except (ValueError, EOFError, TypeError):
                 pass
-    tree = kconfig.read_tree(root, arch)
-    kb = kbuild.read_model(root, arch, files)
-    read = tree.files + kb.makefiles
-    sig = _signature(root, read)
+    tree, kb, sig, read = _read(root, arch, files)
     if cache is not None:
         model_blobs.store(arch, model_blobs.pack(tree, kb, sig, read), cache, notices)
     return LoadedModel(tree, kb, sig.hex())
+
+
+def _read(root: Path, arch: str, files: set[str] | None) -> tuple[kconfig.KconfigTree, kbuild.KbuildModel, bytes, list[str]]:
+    """The arch's model read from the tree, with the signature of the files read and their names."""
+    tree = kconfig.read_tree(root, arch)
+    kb = kbuild.read_model(root, arch, files)
+    read = tree.files + kb.makefiles
+    return tree, kb, _signature(root, read), read
 
 
 def read_blobs(root: Path, arch: str) -> model_blobs.ModelBlobs:
     """A kernel tree's model for ``arch`` as :func:`load` stores it: (the Kconfig tree and
     Kbuild model, the signature of the files they were read from). Made in a worker process by
     a cold start, beside the catalog's scan (kannot.engine.build_index)."""
-    tree = kconfig.read_tree(root, arch)
-    kb = kbuild.read_model(root, arch)
-    read = tree.files + kb.makefiles
-    return model_blobs.pack(tree, kb, _signature(root, read), read)
+    return model_blobs.pack(*_read(root, arch, None))
 
 
 def from_blobs(arch: str, blobs: model_blobs.ModelBlobs, cache=None, notices: list[str] | None = None) -> LoadedModel:
